@@ -1,0 +1,31 @@
+/**
+ * `@passage/connect`: the TypeScript SDK for Passage, the account-linking API
+ * where your users log in on their own device and credentials never leave it.
+ *
+ * @example
+ * ```ts
+ * import { Passage } from "@passage/connect";
+ * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+ * const link = await passage.links.create({
+ *   provider: "tmobile",
+ *   operations: [{ type: "mobileBillingStatement:read" }],
+ * });
+ * ```
+ *
+ * @module
+ */
+export { Links, Passage, PassageApiError } from "./client.ts";
+export type { PassageOptions, Request_, RequestOptions } from "./client.ts";
+export type {
+  ApiErrorBody,
+  CreateLinkParams,
+  DeviceClaim,
+  DeviceClaimParams,
+  Link,
+  LinkList,
+  LinkStatus,
+  ListLinksParams,
+  Metadata,
+  OperationType,
+} from "./schemas.ts";
+export { LINK_STATUSES, OPERATION_TYPES } from "./schemas.ts";

@@ -1,0 +1,161 @@
+/**
+ * Secret API keys: `sk_test_…` / `sk_live_…`, 32 random base62 characters and a
+ * 6-character CRC32 checksum, so a mistyped key is refused without a lookup.
+ * Only the SHA-256 of a secret is stored; the secret is shown once, on creation.
+ */
+import { apiKeyByHashKey, apiKeyKey } from "./kv_keys.ts";
+import { PassageError } from "./errors.ts";
+import { newId, sha256Hex, timingSafeEqual } from "./ids.ts";
+
+export type KeyMode = "test" | "live";
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  mode: KeyMode;
+  /** The first characters of the secret, safe to show (`sk_test_AbC4…`). */
+  hint: string;
+  secretHash: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+/** An API key as listed: everything but the hash. */
+export type ApiKeyInfo = Omit<ApiKeyRecord, "secretHash">;
+
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const KEY_PATTERN = /^sk_(test|live)_([0-9A-Za-z]{32})([0-9A-Za-z]{6})$/;
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+function crc32(text: string): number {
+  let crc = 0xffffffff;
+  for (const byte of new TextEncoder().encode(text)) {
+    crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function checksum(body: string): string {
+  let n = crc32(body);
+  let out = "";
+  for (let i = 0; i < 6; i++) {
+    out = BASE62[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
+}
+
+function randomBase62(length: number): string {
+  // 62 * 4 = 248: rejecting bytes >= 248 keeps every character equally likely.
+  let out = "";
+  while (out.length < length) {
+    for (const b of crypto.getRandomValues(new Uint8Array(length * 2))) {
+      if (b < 248 && out.length < length) out += BASE62[b % 62];
+    }
+  }
+  return out;
+}
+
+/** Whether `secret` has the shape and checksum of a Passage key. */
+export function isWellFormedKey(secret: string): boolean {
+  const m = KEY_PATTERN.exec(secret);
+  return m !== null && checksum(`sk_${m[1]}_${m[2]}`) === m[3];
+}
+
+function info({ secretHash: _, ...rest }: ApiKeyRecord): ApiKeyInfo {
+  return rest;
+}
+
+/** Creates a key; the returned `secret` is never stored and cannot be shown again. */
+export async function createApiKey(
+  kv: Deno.Kv,
+  options: { name: string; mode?: KeyMode },
+): Promise<{ secret: string; key: ApiKeyInfo }> {
+  const mode = options.mode ?? "test";
+  const body = `sk_${mode}_${randomBase62(32)}`;
+  const secret = body + checksum(body);
+  const record: ApiKeyRecord = {
+    id: newId("key"),
+    name: options.name,
+    mode,
+    hint: secret.slice(0, 12) + "…",
+    secretHash: await sha256Hex(secret),
+    createdAt: new Date().toISOString(),
+    revokedAt: null,
+  };
+  const res = await kv.atomic()
+    .check({ key: apiKeyKey(record.id), versionstamp: null })
+    .check({ key: apiKeyByHashKey(record.secretHash), versionstamp: null })
+    .set(apiKeyKey(record.id), record)
+    .set(apiKeyByHashKey(record.secretHash), record.id)
+    .commit();
+  if (!res.ok) throw new Error("API key collision; try again");
+  return { secret, key: info(record) };
+}
+
+/** Every key, oldest first, without secrets. */
+export async function listApiKeys(kv: Deno.Kv): Promise<ApiKeyInfo[]> {
+  const out: ApiKeyInfo[] = [];
+  for await (const entry of kv.list<ApiKeyRecord>({ prefix: ["api_keys"] })) {
+    out.push(info(entry.value));
+  }
+  return out;
+}
+
+/** Revokes a key; later requests with it get 401 `revoked_api_key`. */
+export async function revokeApiKey(
+  kv: Deno.Kv,
+  keyId: string,
+): Promise<ApiKeyInfo | null> {
+  for (;;) {
+    const entry = await kv.get<ApiKeyRecord>(apiKeyKey(keyId));
+    if (!entry.value) return null;
+    if (entry.value.revokedAt) return info(entry.value);
+    const record = { ...entry.value, revokedAt: new Date().toISOString() };
+    const res = await kv.atomic().check(entry).set(entry.key, record).commit();
+    if (res.ok) return info(record);
+  }
+}
+
+/** Resolves a bearer secret to its key, or throws the matching 401. */
+export async function authenticate(
+  kv: Deno.Kv,
+  secret: string,
+): Promise<ApiKeyInfo> {
+  if (!isWellFormedKey(secret)) {
+    throw new PassageError(
+      "invalid_api_key",
+      "API key is malformed: expected sk_test_… or sk_live_… with a valid checksum",
+    );
+  }
+  const hash = await sha256Hex(secret);
+  const id = await kv.get<string>(apiKeyByHashKey(hash));
+  const record = id.value ? (await kv.get<ApiKeyRecord>(apiKeyKey(id.value))).value : null;
+  if (!record || !timingSafeEqual(record.secretHash, hash)) {
+    throw new PassageError("invalid_api_key", "API key is not recognised");
+  }
+  if (record.revokedAt) {
+    throw new PassageError(
+      "revoked_api_key",
+      `API key ${record.id} was revoked`,
+    );
+  }
+  return info(record);
+}
+
+/** Whether any key exists yet (used by `deno task dev` to seed a test key). */
+export async function hasAnyApiKey(kv: Deno.Kv): Promise<boolean> {
+  for await (const _ of kv.list({ prefix: ["api_keys"] }, { limit: 1 })) {
+    return true;
+  }
+  return false;
+}

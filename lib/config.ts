@@ -1,0 +1,81 @@
+/** Runtime configuration, read once from environment variables. */
+export interface Config {
+  /** Port `Deno.serve` listens on. */
+  port: number;
+  /** Base of every URL the API hands out, without a trailing slash. */
+  publicUrl: string;
+  /**
+   * Where the KV store lives: a file path, `:memory:`, or `undefined` for
+   * `Deno.openKv()` with no argument (Deno Deploy's managed KV).
+   */
+  kvPath: string | undefined;
+  /** Default lifetime of an unclaimed link's claim code, in seconds. */
+  linkTtlSeconds: number;
+  /** Lifetime of the device token a claim hands out, in seconds. */
+  deviceTokenTtlSeconds: number;
+  /** Failed claim attempts allowed per client address per window. */
+  claimAttemptsPerWindow: number;
+  /** Length of that window, in seconds. */
+  claimAttemptWindowSeconds: number;
+}
+
+/** Where a local run keeps its KV file when `PASSAGE_KV_PATH` is unset. */
+export const LOCAL_KV_PATH = ".data/passage.kv3";
+
+function intVar(
+  env: Record<string, string | undefined>,
+  name: string,
+  fallback: number,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  }
+  return value;
+}
+
+/** Reads the configuration from `env` (defaults to `Deno.env`). */
+export function loadConfig(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Config {
+  const port = intVar(env, "PORT", 8000);
+  const onDeploy = Boolean(env.DENO_DEPLOYMENT_ID);
+  const publicUrl = (env.PASSAGE_PUBLIC_URL || `http://localhost:${port}`)
+    .replace(/\/+$/, "");
+  try {
+    new URL(publicUrl);
+  } catch {
+    throw new Error(
+      `PASSAGE_PUBLIC_URL must be an absolute URL, got "${publicUrl}"`,
+    );
+  }
+  return {
+    port,
+    publicUrl,
+    kvPath: env.PASSAGE_KV_PATH || (onDeploy ? undefined : LOCAL_KV_PATH),
+    linkTtlSeconds: intVar(env, "PASSAGE_LINK_TTL_SECONDS", 4 * 60 * 60),
+    deviceTokenTtlSeconds: intVar(
+      env,
+      "PASSAGE_DEVICE_TOKEN_TTL_SECONDS",
+      60 * 60,
+    ),
+    claimAttemptsPerWindow: intVar(env, "PASSAGE_CLAIM_ATTEMPTS", 20),
+    claimAttemptWindowSeconds: intVar(
+      env,
+      "PASSAGE_CLAIM_WINDOW_SECONDS",
+      15 * 60,
+    ),
+  };
+}
+
+/** Opens the KV store the configuration names, creating its folder if needed. */
+export async function openKv(config: Pick<Config, "kvPath">): Promise<Deno.Kv> {
+  if (config.kvPath === undefined) return await Deno.openKv();
+  if (config.kvPath !== ":memory:") {
+    const dir = config.kvPath.replace(/[^/]*$/, "");
+    if (dir) await Deno.mkdir(dir, { recursive: true });
+  }
+  return await Deno.openKv(config.kvPath);
+}

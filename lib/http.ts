@@ -1,0 +1,318 @@
+/**
+ * The HTTP edge: one `Api` object registers a route on Hono and records its
+ * OpenAPI description from the same zod schemas that validate the request, so
+ * the document cannot drift from what the server accepts.
+ */
+import type { Context, Hono } from "hono";
+import { z } from "zod";
+import { type ApiKeyInfo, authenticate } from "./api_keys.ts";
+import type { Config } from "./config.ts";
+import { type ErrorCode, errorCodes, PassageError } from "./errors.ts";
+
+/** What every handler can reach through `c.var`. */
+export interface AppEnv {
+  Variables: {
+    kv: Deno.Kv;
+    config: Config;
+    /** Set on routes with `auth: "apiKey"`. */
+    apiKey: ApiKeyInfo;
+  };
+}
+
+/** Largest JSON body accepted, in bytes. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+type Method = "get" | "post" | "delete";
+
+/** A route: how it is called, what it accepts and what it answers. */
+export interface RouteSpec<
+  B extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined,
+> {
+  method: Method;
+  /** OpenAPI-style path: `/v1/links/{id}`. */
+  path: string;
+  summary: string;
+  tag: string;
+  auth: "apiKey" | "none";
+  body?: B;
+  query?: Q;
+  /** Extra request headers worth documenting, such as `Idempotency-Key`. */
+  headers?: Array<{ name: string; description: string }>;
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  /** The error codes this route can answer with, beyond auth and bad input. */
+  errors?: ErrorCode[];
+}
+
+type Infer<T> = T extends z.ZodType ? z.output<T> : undefined;
+
+/** Reads a JSON body with a size cap; malformed or oversized input is a 4xx. */
+export async function readJson(c: Context): Promise<unknown> {
+  const type = c.req.header("content-type");
+  if (type && !/^application\/([\w.+-]*\+)?json\b/i.test(type)) {
+    throw new PassageError(
+      "unsupported_media_type",
+      `Content-Type "${type}" is not supported; send JSON with Content-Type: application/json`,
+    );
+  }
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (declared > MAX_BODY_BYTES) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (c.req.raw.body) {
+    for await (const chunk of c.req.raw.body) {
+      size += chunk.byteLength;
+      if (size > MAX_BODY_BYTES) throw tooLarge();
+      chunks.push(chunk);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  const text = new TextDecoder().decode(bytes);
+  if (text.trim() === "") {
+    throw new PassageError(
+      "invalid_json",
+      "Request body is empty; expected a JSON object",
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new PassageError(
+      "invalid_json",
+      `Request body is not valid JSON: ${(err as Error).message}`,
+    );
+  }
+}
+
+function tooLarge() {
+  return new PassageError(
+    "payload_too_large",
+    `Request body exceeds ${MAX_BODY_BYTES} bytes`,
+  );
+}
+
+/** Parses `value` with `schema`, turning the first issue into a 400 naming the field. */
+export function parseInput<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  where: string,
+): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue.path.map(String);
+  if (issue.code === "unrecognized_keys") path.push(issue.keys[0]);
+  const param = path.join(".");
+  const message = issue.code === "unrecognized_keys"
+    ? `Unknown ${where} field "${param}"`
+    : param
+    ? `Invalid ${where} field "${param}": ${issue.message}`
+    : `Invalid ${where}: ${issue.message}`;
+  throw new PassageError("invalid_request", message, param ? { param } : {});
+}
+
+/** Registers routes on a Hono app and keeps their OpenAPI descriptions. */
+export class Api {
+  readonly #app: Hono<AppEnv>;
+  readonly #specs: RouteSpec<z.ZodType | undefined, z.ZodType | undefined>[] = [];
+
+  constructor(app: Hono<AppEnv>) {
+    this.#app = app;
+  }
+
+  /** Adds a route whose handler receives the validated body and query. */
+  route<
+    B extends z.ZodType | undefined = undefined,
+    Q extends z.ZodType | undefined = undefined,
+  >(
+    spec: RouteSpec<B, Q>,
+    handler: (
+      c: Context<AppEnv>,
+      input: { body: Infer<B>; query: Infer<Q>; rawBody: unknown },
+    ) => Response | Promise<Response>,
+  ): void {
+    this.#specs.push(spec);
+    const honoPath = spec.path.replace(/\{(\w+)\}/g, ":$1");
+    this.#app.on(spec.method.toUpperCase(), honoPath, async (c) => {
+      if (spec.auth === "apiKey") c.set("apiKey", await authenticateRequest(c));
+      const query = spec.query ? parseInput(spec.query, c.req.query(), "query") : undefined;
+      const rawBody = spec.body ? await readJson(c) : undefined;
+      const body = spec.body ? parseInput(spec.body, rawBody, "body") : undefined;
+      return await handler(c, {
+        body: body as Infer<B>,
+        query: query as Infer<Q>,
+        rawBody,
+      });
+    });
+  }
+
+  /** The OpenAPI 3.1 document of every registered route. */
+  openApi(serverUrl: string): Record<string, unknown> {
+    const paths: Record<string, Record<string, unknown>> = {};
+    const errorStatus = new Map(errorCodes());
+    for (const spec of this.#specs) {
+      const parameters: unknown[] = [];
+      for (const name of spec.path.match(/\{(\w+)\}/g) ?? []) {
+        parameters.push({
+          name: name.slice(1, -1),
+          in: "path",
+          required: true,
+          schema: { type: "string" },
+        });
+      }
+      if (spec.query) {
+        const schema = z.toJSONSchema(spec.query, {
+          io: "input",
+          unrepresentable: "any",
+        }) as {
+          properties?: Record<string, unknown>;
+          required?: string[];
+        };
+        for (const [name, prop] of Object.entries(schema.properties ?? {})) {
+          parameters.push({
+            name,
+            in: "query",
+            required: schema.required?.includes(name) ?? false,
+            schema: prop,
+          });
+        }
+      }
+      for (const header of spec.headers ?? []) {
+        parameters.push({
+          name: header.name,
+          in: "header",
+          required: false,
+          description: header.description,
+          schema: { type: "string" },
+        });
+      }
+      const responses: Record<string, unknown> = {};
+      for (const [status, res] of Object.entries(spec.responses)) {
+        responses[status] = res.schema
+          ? {
+            description: res.description,
+            content: {
+              "application/json": { schema: jsonSchema(res.schema, "output") },
+            },
+          }
+          : { description: res.description };
+      }
+      const codes: ErrorCode[] = [...(spec.errors ?? [])];
+      if (spec.auth === "apiKey") {
+        codes.push("missing_api_key", "invalid_api_key", "revoked_api_key");
+      }
+      if (spec.body || spec.query) codes.push("invalid_request");
+      if (spec.body) {
+        codes.push(
+          "invalid_json",
+          "payload_too_large",
+          "unsupported_media_type",
+        );
+      }
+      const byStatus = new Map<number, ErrorCode[]>();
+      for (const code of codes) {
+        const status = errorStatus.get(code)!;
+        byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+      }
+      for (const [status, list] of byStatus) {
+        responses[String(status)] = {
+          description: `Error: ${list.join(", ")}`,
+          content: {
+            "application/json": {
+              schema: { $ref: "#/components/schemas/Error" },
+            },
+          },
+        };
+      }
+      paths[spec.path] ??= {};
+      paths[spec.path][spec.method] = {
+        summary: spec.summary,
+        tags: [spec.tag],
+        operationId: `${spec.method}${
+          spec.path.replace(/[^a-zA-Z0-9]+(.)?/g, (_, ch?: string) => (ch ?? "").toUpperCase())
+        }`,
+        security: spec.auth === "apiKey" ? [{ apiKey: [] }] : [],
+        parameters,
+        ...(spec.body
+          ? {
+            requestBody: {
+              required: true,
+              content: {
+                "application/json": { schema: jsonSchema(spec.body, "input") },
+              },
+            },
+          }
+          : {}),
+        responses,
+      };
+    }
+    return {
+      openapi: "3.1.0",
+      info: {
+        title: "Passage API",
+        version: "1.0.0",
+        description: "Account linking where credentials never leave the user's device.",
+      },
+      servers: [{ url: serverUrl }],
+      paths,
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: "http",
+            scheme: "bearer",
+            description: "A secret key: sk_test_… or sk_live_…",
+          },
+        },
+        schemas: {
+          Error: {
+            type: "object",
+            required: ["error"],
+            properties: {
+              error: {
+                type: "object",
+                required: ["type", "code", "message"],
+                properties: {
+                  type: { type: "string" },
+                  code: { type: "string", enum: [...errorStatus.keys()] },
+                  message: { type: "string" },
+                  param: { type: "string" },
+                },
+              },
+            },
+          },
+        },
+      },
+    };
+  }
+}
+
+function jsonSchema(schema: z.ZodType, io: "input" | "output"): unknown {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: "any",
+  }) as Record<string, unknown>;
+  return rest;
+}
+
+async function authenticateRequest(c: Context<AppEnv>): Promise<ApiKeyInfo> {
+  const header = c.req.header("authorization");
+  if (!header) {
+    throw new PassageError(
+      "missing_api_key",
+      "Send your API key as Authorization: Bearer sk_…",
+    );
+  }
+  const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  if (!match) {
+    throw new PassageError(
+      "invalid_api_key",
+      'Authorization header must be "Bearer <API key>"',
+    );
+  }
+  return await authenticate(c.var.kv, match[1]);
+}

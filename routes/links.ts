@@ -1,0 +1,120 @@
+/** `/v1/links`: thin handlers over `lib/links.ts`. */
+import {
+  createLinkParamsSchema,
+  linkListSchema,
+  linkSchema,
+  listLinksQuerySchema,
+} from "@passage/connect/schemas";
+import type { Api } from "../lib/http.ts";
+import { cancelLink, canonicalJson, createLink, getLink, listLinks } from "../lib/links.ts";
+import { sha256Hex } from "../lib/ids.ts";
+import { PassageError } from "../lib/errors.ts";
+
+export function registerLinkRoutes(api: Api): void {
+  api.route({
+    method: "post",
+    path: "/v1/links",
+    summary: "Create a link: a provider, the operations to run and where to send the result",
+    tag: "Links",
+    auth: "apiKey",
+    body: createLinkParamsSchema,
+    headers: [{
+      name: "Idempotency-Key",
+      description:
+        "Repeat a request safely: the same key and body within 24 h return the first answer",
+    }],
+    responses: {
+      201: {
+        description: "The new link, with its claim code and URL",
+        schema: linkSchema,
+      },
+      200: {
+        description: "A replay of an earlier request with the same Idempotency-Key",
+        schema: linkSchema,
+      },
+    },
+    errors: [
+      "unsupported_provider",
+      "unsupported_operation",
+      "idempotency_key_reused",
+    ],
+  }, async (c, { body, rawBody }) => {
+    const key = c.req.header("idempotency-key");
+    if (key !== undefined && (key.length < 1 || key.length > 255)) {
+      throw new PassageError(
+        "invalid_request",
+        "Idempotency-Key must be 1 to 255 characters",
+        {
+          param: "Idempotency-Key",
+        },
+      );
+    }
+    const idempotency = key === undefined
+      ? undefined
+      : { key, requestHash: await sha256Hex(canonicalJson(rawBody)) };
+    const { link, replayed } = await createLink(
+      c.var.kv,
+      c.var.apiKey,
+      body,
+      c.var.config,
+      idempotency,
+    );
+    if (replayed) c.header("Idempotent-Replayed", "true");
+    return c.json(link, 201);
+  });
+
+  api.route(
+    {
+      method: "get",
+      path: "/v1/links",
+      summary: "List your links, newest first",
+      tag: "Links",
+      auth: "apiKey",
+      query: listLinksQuerySchema,
+      responses: {
+        200: { description: "A page of links", schema: linkListSchema },
+      },
+      errors: ["invalid_cursor"],
+    },
+    async (c, { query }) => c.json(await listLinks(c.var.kv, c.var.apiKey, query, c.var.config)),
+  );
+
+  api.route(
+    {
+      method: "get",
+      path: "/v1/links/{id}",
+      summary: "Retrieve a link",
+      tag: "Links",
+      auth: "apiKey",
+      responses: { 200: { description: "The link", schema: linkSchema } },
+      errors: ["link_not_found"],
+    },
+    async (c) =>
+      c.json(
+        await getLink(c.var.kv, c.var.apiKey, c.req.param("id")!, c.var.config),
+      ),
+  );
+
+  api.route(
+    {
+      method: "post",
+      path: "/v1/links/{id}/cancel",
+      summary: "Cancel a link that has not finished",
+      tag: "Links",
+      auth: "apiKey",
+      responses: {
+        200: { description: "The cancelled link", schema: linkSchema },
+      },
+      errors: ["link_not_found", "invalid_status_transition"],
+    },
+    async (c) =>
+      c.json(
+        await cancelLink(
+          c.var.kv,
+          c.var.apiKey,
+          c.req.param("id")!,
+          c.var.config,
+        ),
+      ),
+  );
+}
