@@ -11,19 +11,24 @@ import { expireDueLinks } from "./lib/links.ts";
 import { registerClaimPage } from "./routes/claim_page.ts";
 import { registerDeviceRoutes } from "./routes/device.ts";
 import { registerLinkRoutes } from "./routes/links.ts";
+import { registerSessionRoutes } from "./routes/sessions.ts";
+import { Relay } from "./relay/relay.ts";
+import { sweepSessions } from "./lib/sessions.ts";
 
 /** Builds the app. Tests call `app.fetch` in-process or serve it on a loopback port. */
-export function createApp(deps: { kv: Deno.Kv; config: Config }): Hono<AppEnv> {
+export function createApp(deps: { kv: Deno.Kv; config: Config; relay: Relay }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
     c.set("kv", deps.kv);
     c.set("config", deps.config);
+    c.set("relay", deps.relay);
     await next();
   });
 
   const api = new Api(app);
   registerLinkRoutes(api);
   registerDeviceRoutes(api);
+  registerSessionRoutes(api);
   registerClaimPage(app);
   app.get("/openapi.json", (c) => c.json(api.openApi(deps.config.publicUrl)));
   app.get("/healthz", (c) => c.json({ ok: true }));
@@ -57,9 +62,10 @@ export function createApp(deps: { kv: Deno.Kv; config: Config }): Hono<AppEnv> {
 }
 
 /** Runs the background sweeps every minute (expiry now; webhooks later). */
-export function scheduleSweeps(kv: Deno.Kv): void {
+export function scheduleSweeps(kv: Deno.Kv, relay: Relay, config: Config): void {
   Deno.cron("passage-sweep", "* * * * *", async () => {
     await expireDueLinks(kv);
+    await sweepSessions(kv, relay.log, config);
   });
 }
 
@@ -76,15 +82,19 @@ if (import.meta.main) {
     );
     console.log(secret);
   }
-  scheduleSweeps(kv);
-  const app = createApp({ kv, config });
+  const relay = new Relay(kv, config);
+  scheduleSweeps(kv, relay, config);
+  const app = createApp({ kv, config, relay });
   Deno.serve({
     port: config.port,
-    onListen: ({ hostname, port }) =>
+    onListen: ({ hostname, port }) => {
+      // With PORT=0 the OS picks the port: hand out URLs that reach it.
+      if (!Deno.env.get("PASSAGE_PUBLIC_URL")) config.publicUrl = `http://localhost:${port}`;
       console.log(
         `Passage listening on http://${
           hostname === "0.0.0.0" ? "localhost" : hostname
         }:${port} (public URL ${config.publicUrl}, KV ${config.kvPath ?? "Deno Deploy"})`,
-      ),
+      );
+    },
   }, app.fetch);
 }

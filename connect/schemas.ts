@@ -97,6 +97,8 @@ export interface Link {
   claimedAt: string | null;
   /** Test links run against sandbox sites; live links against the real ones. */
   livemode: boolean;
+  /** The session that runs this link: watch its telemetry at `/v1/sessions/{id}/events`. */
+  sessionId: string;
 }
 
 /** A page of links, newest first. */
@@ -177,6 +179,7 @@ export const linkSchema: z.ZodType<Link> = z.object({
   updatedAt: z.iso.datetime(),
   claimedAt: z.iso.datetime().nullable(),
   livemode: z.boolean(),
+  sessionId: z.string(),
 });
 
 /**
@@ -245,16 +248,19 @@ export const deviceClaimParamsSchema: z.ZodType<DeviceClaimParams> = z
 
 /** What a device gets for a valid claim code. */
 export interface DeviceClaim {
-  /** Bearer token for the device's calls and socket. */
+  /** Bearer token for the device's socket (sent in its hello, never in a URL). */
   deviceToken: string;
   /** When the token stops working (ISO 8601). */
   expiresAt: string;
+  /** The session the device now holds. */
+  sessionId: string;
+  /** What the link asks for, for Connect sessions; null for Sessions API ones. */
   link: {
     id: string;
     provider: string;
     providerName: string;
     operations: Array<{ type: OperationType }>;
-  };
+  } | null;
 }
 
 /**
@@ -269,12 +275,13 @@ export interface DeviceClaim {
 export const deviceClaimSchema: z.ZodType<DeviceClaim> = z.object({
   deviceToken: z.string(),
   expiresAt: z.iso.datetime(),
+  sessionId: z.string(),
   link: z.object({
     id: z.string(),
     provider: z.string(),
     providerName: z.string(),
     operations: z.array(z.object({ type: z.enum(OPERATION_TYPES) })),
-  }),
+  }).nullable(),
 });
 
 /**
@@ -293,4 +300,112 @@ export const apiErrorSchema: z.ZodType<ApiErrorBody> = z.object({
     message: z.string(),
     param: z.string().optional(),
   }),
+});
+
+/** Where a session is: waiting for a device, running, or over. */
+export type SessionStatus = "pending" | "active" | "ended";
+
+/** The body of `POST /v1/sessions`. */
+export interface CreateSessionParams {
+  /** Seconds without a command before the session ends (default 300). */
+  idleTimeout?: number;
+  /** Seconds the session may last in all (default 1800). */
+  maxDuration?: number;
+  /** Seconds until an unclaimed session expires (default 14400). */
+  expiresIn?: number;
+  /** Up to 50 string pairs, returned unchanged. */
+  metadata?: Metadata;
+}
+
+/** A session, as every `/v1/sessions` route returns it. */
+export interface Session {
+  id: string;
+  object: "session";
+  status: SessionStatus;
+  /** Whether a device holds the session now. */
+  device: "none" | "connected" | "disconnected";
+  /** The link this session runs, for Connect sessions; null for Sessions API ones. */
+  linkId: string | null;
+  /** The code the user's device claims; null once claimed. */
+  claimCode: string | null;
+  /** The URL to hand the user; null once claimed. */
+  appClipUrl: string | null;
+  idleTimeout: number;
+  maxDuration: number;
+  metadata: Metadata;
+  expiresAt: string;
+  createdAt: string;
+  claimedAt: string | null;
+  endedAt: string | null;
+  /** Why it ended: `ended_by_developer`, `idle_timeout`, `max_duration`, `device_lost`, `expired`, `completed`, `cancelled`. */
+  endReason: string | null;
+  livemode: boolean;
+}
+
+/** A page of sessions, newest first. */
+export interface SessionList {
+  object: "list";
+  data: Session[];
+  hasMore: boolean;
+  nextCursor: string | null;
+}
+
+/**
+ * Validates the body of `POST /v1/sessions`.
+ *
+ * @example
+ * ```ts
+ * import { createSessionParamsSchema } from "@passage/connect/schemas";
+ * createSessionParamsSchema.parse({ idleTimeout: 120 });
+ * ```
+ */
+export const createSessionParamsSchema: z.ZodType<CreateSessionParams> = z.strictObject({
+  idleTimeout: z.int().min(10).max(3600).optional(),
+  maxDuration: z.int().min(30).max(4 * 3600).optional(),
+  expiresIn: z.int().min(60).max(604800).optional(),
+  metadata: metadataSchema.optional(),
+});
+
+/**
+ * Describes a session as the API returns it.
+ *
+ * @example
+ * ```ts
+ * import { sessionSchema } from "@passage/connect/schemas";
+ * const check = (body: unknown) => sessionSchema.parse(body);
+ * ```
+ */
+export const sessionSchema: z.ZodType<Session> = z.object({
+  id: z.string(),
+  object: z.literal("session"),
+  status: z.enum(["pending", "active", "ended"]),
+  device: z.enum(["none", "connected", "disconnected"]),
+  linkId: z.string().nullable(),
+  claimCode: z.string().nullable(),
+  appClipUrl: z.string().nullable(),
+  idleTimeout: z.int(),
+  maxDuration: z.int(),
+  metadata: z.record(z.string(), z.string()),
+  expiresAt: z.iso.datetime(),
+  createdAt: z.iso.datetime(),
+  claimedAt: z.iso.datetime().nullable(),
+  endedAt: z.iso.datetime().nullable(),
+  endReason: z.string().nullable(),
+  livemode: z.boolean(),
+});
+
+/**
+ * Describes a page of sessions.
+ *
+ * @example
+ * ```ts
+ * import { sessionListSchema } from "@passage/connect/schemas";
+ * const check = (body: unknown) => sessionListSchema.parse(body);
+ * ```
+ */
+export const sessionListSchema: z.ZodType<SessionList> = z.object({
+  object: z.literal("list"),
+  data: z.array(sessionSchema),
+  hasMore: z.boolean(),
+  nextCursor: z.string().nullable(),
 });

@@ -17,6 +17,16 @@ export interface Config {
   claimAttemptsPerWindow: number;
   /** Length of that window, in seconds. */
   claimAttemptWindowSeconds: number;
+  /** Default seconds without a command before a session ends. */
+  sessionIdleTimeoutSeconds: number;
+  /** Default longest a session may last, in seconds. */
+  sessionMaxDurationSeconds: number;
+  /** How long a session waits for a dropped device to come back, in seconds. */
+  deviceGraceSeconds: number;
+  /** How long telemetry, results and commands are kept, in seconds. */
+  telemetryRetentionSeconds: number;
+  /** How often a socket re-reads KV when no wake-up arrives, in milliseconds. */
+  relayPollMs: number;
 }
 
 /** Where a local run keeps its KV file when `PASSAGE_KV_PATH` is unset. */
@@ -67,6 +77,11 @@ export function loadConfig(
       "PASSAGE_CLAIM_WINDOW_SECONDS",
       15 * 60,
     ),
+    sessionIdleTimeoutSeconds: intVar(env, "PASSAGE_SESSION_IDLE_SECONDS", 5 * 60),
+    sessionMaxDurationSeconds: intVar(env, "PASSAGE_SESSION_MAX_SECONDS", 30 * 60),
+    deviceGraceSeconds: intVar(env, "PASSAGE_DEVICE_GRACE_SECONDS", 60),
+    telemetryRetentionSeconds: intVar(env, "PASSAGE_TELEMETRY_RETENTION_SECONDS", 24 * 60 * 60),
+    relayPollMs: intVar(env, "PASSAGE_RELAY_POLL_MS", 500),
   };
 }
 

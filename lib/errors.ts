@@ -20,11 +20,13 @@ const CODES = {
   not_found: [404, "not_found_error"],
   link_not_found: [404, "not_found_error"],
   claim_code_not_found: [404, "not_found_error"],
-  // 405
-  method_not_allowed: [405, "invalid_request_error"],
+  session_not_found: [404, "not_found_error"],
+  // 426
+  upgrade_required: [426, "invalid_request_error"],
   // 409
   claim_code_used: [409, "conflict_error"],
   invalid_status_transition: [409, "conflict_error"],
+  session_ended: [409, "conflict_error"],
   write_conflict: [409, "conflict_error"],
   // 410
   claim_code_expired: [410, "invalid_request_error"],

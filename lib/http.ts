@@ -7,6 +7,7 @@ import type { Context, Hono } from "hono";
 import { z } from "zod";
 import { type ApiKeyInfo, authenticate } from "./api_keys.ts";
 import type { Config } from "./config.ts";
+import type { Relay } from "../relay/relay.ts";
 import { type ErrorCode, errorCodes, PassageError } from "./errors.ts";
 
 /** What every handler can reach through `c.var`. */
@@ -14,6 +15,7 @@ export interface AppEnv {
   Variables: {
     kv: Deno.Kv;
     config: Config;
+    relay: Relay;
     /** Set on routes with `auth: "apiKey"`. */
     apiKey: ApiKeyInfo;
   };

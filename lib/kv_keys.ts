@@ -21,7 +21,7 @@ export const linksByExpiryKey = (expiresAtMs: number, linkId: string) =>
 /** Prefix of `linksByExpiryKey`. */
 export const linksByExpiryPrefix = () => ["links_by_expiry"] as const;
 
-/** Index: a normalized claim code → the link it opens. */
+/** Index: a normalized claim code → the session it opens. */
 export const claimCodeKey = (code: string) => ["claim_codes", code] as const;
 /** A device token, by the SHA-256 of its secret (`DeviceTokenRecord`). */
 export const deviceTokenKey = (tokenHash: string) => ["device_tokens", tokenHash] as const;
@@ -32,3 +32,47 @@ export const claimAttemptsKey = (client: string, window: number) =>
 /** A stored answer to a request sent with an `Idempotency-Key`. */
 export const idempotencyKey = (keyId: string, route: string, key: string) =>
   ["idempotency", keyId, route, key] as const;
+
+/** A session's record (`SessionRecord`). */
+export const sessionKey = (sessionId: string) => ["sessions", sessionId] as const;
+/** Index: a key owner's sessions, in id (= time) order. Value: the session id. */
+export const sessionsByOwnerKey = (keyId: string, sessionId: string) =>
+  ["sessions_by_owner", keyId, sessionId] as const;
+/** Prefix of `sessionsByOwnerKey`. */
+export const sessionsByOwnerPrefix = (keyId: string) => ["sessions_by_owner", keyId] as const;
+/** Index: sessions not yet ended, for the timeout sweep. Value: the session id. */
+export const liveSessionKey = (sessionId: string) => ["sessions_live", sessionId] as const;
+/** Prefix of `liveSessionKey`. */
+export const liveSessionPrefix = () => ["sessions_live"] as const;
+/** When a controller last sent a command to a session (ms since epoch). */
+export const sessionActivityKey = (sessionId: string) => ["session_activity", sessionId] as const;
+/** Which device connection currently holds a session (`DevicePresence`). */
+export const devicePresenceKey = (sessionId: string) => ["device_presence", sessionId] as const;
+
+/**
+ * A session's two ordered logs: `cmd` (what controllers asked the device) and
+ * `evt` (what controllers see: results, telemetry, session changes).
+ */
+export type LogStream = "cmd" | "evt";
+/** One log entry (`LogEntry`), numbered from 1. */
+export const logEntryKey = (sessionId: string, stream: LogStream, seq: number) =>
+  ["session_log", sessionId, stream, seq] as const;
+/** Prefix of `logEntryKey` for one stream. */
+export const logPrefix = (sessionId: string, stream: LogStream) =>
+  ["session_log", sessionId, stream] as const;
+/** The highest seq written to a stream. */
+export const logHeadKey = (sessionId: string, stream: LogStream) =>
+  ["session_log_head", sessionId, stream] as const;
+/** A slice of an entry too large for one KV value. */
+export const logChunkKey = (sessionId: string, chunkId: string, index: number) =>
+  ["session_log_chunk", sessionId, chunkId, index] as const;
+/** The highest device message seq stored for a session (dedup on resend). */
+export const deviceSeqKey = (sessionId: string) => ["device_seq", sessionId] as const;
+/** A command a controller sent that has no result yet (`PendingCommand`). */
+export const pendingCommandKey = (sessionId: string, commandId: string) =>
+  ["pending_commands", sessionId, commandId] as const;
+/** Prefix of `pendingCommandKey`. */
+export const pendingCommandPrefix = (sessionId: string) => ["pending_commands", sessionId] as const;
+/** Marks a controller command id as seen, so a resend is not run twice. */
+export const commandIdKey = (sessionId: string, commandId: string) =>
+  ["command_ids", sessionId, commandId] as const;

@@ -1,17 +1,19 @@
 /**
- * Links: the domain logic behind `/v1/links` and the device claim. Routes,
+ * Links: the domain logic behind `/v1/links`. A link runs on a session (see
+ * `sessions.ts`), created with it in one commit; its claim code opens that session. Routes,
  * automations and tests all call these functions; nothing here knows HTTP.
  */
 import type { CreateLinkParams, Link, LinkList, LinkStatus } from "@passage/connect/schemas";
 import { getProvider } from "../automations/registry.ts";
 import type { ApiKeyInfo } from "./api_keys.ts";
 import { formatClaimCode, newClaimCode, normalizeClaimCode } from "./claim_codes.ts";
+import type { Config } from "./config.ts";
 import { PassageError } from "./errors.ts";
-import { newId, randomHex, sha256Hex } from "./ids.ts";
+import { newId } from "./ids.ts";
+import { pageOfIds } from "./pagination.ts";
+import { claimUrl, endSession, newSessionRecord, writeNewSession } from "./sessions.ts";
+import type { SessionLog } from "../relay/log.ts";
 import {
-  claimAttemptsKey,
-  claimCodeKey,
-  deviceTokenKey,
   idempotencyKey,
   linkKey,
   linksByExpiryKey,
@@ -36,21 +38,8 @@ export interface LinkRecord {
   createdAt: string;
   updatedAt: string;
   claimedAt: string | null;
-}
-
-/** A device token as stored (by the hash of its secret). */
-export interface DeviceTokenRecord {
-  linkId: string;
-  expiresAt: string;
-}
-
-/** What the link functions need from the configuration. */
-export interface LinkSettings {
-  publicUrl: string;
-  linkTtlSeconds: number;
-  deviceTokenTtlSeconds: number;
-  claimAttemptsPerWindow: number;
-  claimAttemptWindowSeconds: number;
+  /** The session that runs this link. */
+  sessionId: string;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -71,11 +60,6 @@ export function canTransition(from: LinkStatus, to: LinkStatus): boolean {
   return NEXT[from].includes(to);
 }
 
-/** The URL a user opens to claim a link on their device. */
-export function claimUrl(publicUrl: string, code: string): string {
-  return `${publicUrl}/c/${formatClaimCode(code)}`;
-}
-
 /** The public view of a stored link. */
 export function toLink(record: LinkRecord, publicUrl: string): Link {
   const pending = record.status === "pending";
@@ -94,6 +78,7 @@ export function toLink(record: LinkRecord, publicUrl: string): Link {
     updatedAt: record.updatedAt,
     claimedAt: record.claimedAt,
     livemode: record.livemode,
+    sessionId: record.sessionId,
   };
 }
 
@@ -159,7 +144,7 @@ export async function createLink(
   kv: Deno.Kv,
   owner: ApiKeyInfo,
   params: CreateLinkParams,
-  settings: LinkSettings,
+  settings: Config,
   idempotency?: Idempotency,
 ): Promise<{ link: Link; replayed: boolean }> {
   const provider = getProvider(params.provider);
@@ -187,10 +172,15 @@ export async function createLink(
     if (prior?.link) return { link: prior.link, replayed: true };
 
     const now = new Date();
-    const ttlMs = (params.expiresIn ?? settings.linkTtlSeconds) * 1000;
-    const expiresAt = new Date(now.getTime() + ttlMs);
+    const claimCode = normalizeClaimCode(newClaimCode())!;
+    const linkId = newId("link");
+    const session = newSessionRecord(owner, { expiresIn: params.expiresIn }, settings, {
+      linkId,
+      claimCode,
+      now,
+    });
     const record: LinkRecord = {
-      id: newId("link"),
+      id: linkId,
       ownerKeyId: owner.id,
       livemode: owner.mode === "live",
       provider: provider.id,
@@ -198,24 +188,20 @@ export async function createLink(
       webhookUrl: params.webhookUrl ?? null,
       metadata: params.metadata ?? {},
       status: "pending",
-      claimCode: normalizeClaimCode(newClaimCode())!,
-      expiresAt: expiresAt.toISOString(),
+      claimCode,
+      expiresAt: session.expiresAt,
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
       claimedAt: null,
+      sessionId: session.id,
     };
     const link = toLink(record, settings.publicUrl);
     const op = kv.atomic()
       .check({ key: linkKey(record.id), versionstamp: null })
-      .check({ key: claimCodeKey(record.claimCode), versionstamp: null })
       .set(linkKey(record.id), record)
       .set(linksByOwnerKey(owner.id, record.id), record.id)
-      .set(linksByExpiryKey(expiresAt.getTime(), record.id), record.id)
-      // The code index outlives the link's expiry by a day, so a late or
-      // repeated claim is told "expired" or "used" instead of "not found".
-      .set(claimCodeKey(record.claimCode), record.id, {
-        expireIn: ttlMs + DAY_MS,
-      });
+      .set(linksByExpiryKey(Date.parse(record.expiresAt), record.id), record.id);
+    writeNewSession(op, session);
     if (idempotency && prior) {
       const stored: IdempotencyRecord = {
         requestHash: idempotency.requestHash,
@@ -290,8 +276,9 @@ export async function transitionLink(
 async function settleExpiry(
   kv: Deno.Kv,
   record: LinkRecord,
+  now = Date.now(),
 ): Promise<LinkRecord> {
-  if (!isDue(record, Date.now())) return record;
+  if (!isDue(record, now)) return record;
   try {
     return await transitionLink(kv, record.id, "expired");
   } catch (err) {
@@ -310,31 +297,10 @@ export async function getLink(
   kv: Deno.Kv,
   owner: ApiKeyInfo,
   linkId: string,
-  settings: Pick<LinkSettings, "publicUrl">,
+  settings: Pick<Config, "publicUrl">,
 ): Promise<Link> {
   const entry = await readOwned(kv, owner, linkId);
   return toLink(await settleExpiry(kv, entry.value), settings.publicUrl);
-}
-
-function encodeCursor(linkId: string): string {
-  return btoa(linkId).replace(/=+$/, "").replace(/\+/g, "-").replace(
-    /\//g,
-    "_",
-  );
-}
-
-function decodeCursor(cursor: string): string {
-  try {
-    const id = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-    if (/^link_[0-9A-Z]{26}$/.test(id)) return id;
-  } catch { /* fall through */ }
-  throw new PassageError(
-    "invalid_cursor",
-    "cursor is not one this API handed out",
-    {
-      param: "cursor",
-    },
-  );
 }
 
 /** One page of `owner`'s links, newest first. */
@@ -342,39 +308,17 @@ export async function listLinks(
   kv: Deno.Kv,
   owner: ApiKeyInfo,
   query: { limit?: number; cursor?: string },
-  settings: Pick<LinkSettings, "publicUrl">,
+  config: Pick<Config, "publicUrl">,
 ): Promise<LinkList> {
-  const limit = query.limit ?? 20;
-  const prefix = linksByOwnerPrefix(owner.id);
-  const selector: Deno.KvListSelector = query.cursor
-    ? { prefix, end: linksByOwnerKey(owner.id, decodeCursor(query.cursor)) }
-    : { prefix };
-  const ids: string[] = [];
-  for await (
-    const entry of kv.list<string>(selector, {
-      reverse: true,
-      limit: limit + 1,
-    })
-  ) {
-    ids.push(entry.value);
-  }
-  const page = ids.slice(0, limit);
-  const records = page.length ? await kv.getMany<LinkRecord[]>(page.map((id) => linkKey(id))) : [];
+  const page = await pageOfIds(kv, linksByOwnerPrefix(owner.id), "link", query);
+  const records = page.ids.length
+    ? await kv.getMany<LinkRecord[]>(page.ids.map((id) => linkKey(id)))
+    : [];
   const data: Link[] = [];
   for (const entry of records) {
-    if (entry.value) {
-      data.push(
-        toLink(await settleExpiry(kv, entry.value), settings.publicUrl),
-      );
-    }
+    if (entry.value) data.push(toLink(await settleExpiry(kv, entry.value), config.publicUrl));
   }
-  const hasMore = ids.length > limit;
-  return {
-    object: "list",
-    data,
-    hasMore,
-    nextCursor: hasMore ? encodeCursor(page[page.length - 1]) : null,
-  };
+  return { object: "list", data, hasMore: page.hasMore, nextCursor: page.nextCursor };
 }
 
 /** Cancels a link that has not finished. Cancelling a cancelled link is a no-op. */
@@ -382,155 +326,15 @@ export async function cancelLink(
   kv: Deno.Kv,
   owner: ApiKeyInfo,
   linkId: string,
-  settings: Pick<LinkSettings, "publicUrl">,
+  config: Pick<Config, "publicUrl">,
+  log: SessionLog,
 ): Promise<Link> {
   const entry = await readOwned(kv, owner, linkId);
   const record = await settleExpiry(kv, entry.value);
-  if (record.status === "cancelled") return toLink(record, settings.publicUrl);
-  return toLink(
-    await transitionLink(kv, linkId, "cancelled"),
-    settings.publicUrl,
-  );
-}
-
-/** Counts a failed claim from `client`, refusing once the window's limit is reached. */
-async function limitClaimAttempts(
-  kv: Deno.Kv,
-  client: string,
-  settings: LinkSettings,
-  record: boolean,
-): Promise<void> {
-  const windowMs = settings.claimAttemptWindowSeconds * 1000;
-  const window = Math.floor(Date.now() / windowMs);
-  const key = claimAttemptsKey(client, window);
-  for (;;) {
-    const entry = await kv.get<number>(key);
-    const count = entry.value ?? 0;
-    if (count >= settings.claimAttemptsPerWindow) {
-      const retryAfter = Math.ceil(
-        ((window + 1) * windowMs - Date.now()) / 1000,
-      );
-      throw new PassageError(
-        "too_many_attempts",
-        "Too many failed claim attempts; try later",
-        {
-          headers: { "Retry-After": String(Math.max(1, retryAfter)) },
-        },
-      );
-    }
-    if (!record) return;
-    const res = await kv.atomic().check(entry).set(key, count + 1, {
-      expireIn: windowMs,
-    }).commit();
-    if (res.ok) return;
-  }
-}
-
-/**
- * Exchanges a claim code for a device token and moves its link to `claimed`.
- * One atomic commit checked against the link's version decides a race: of many
- * devices claiming one code, exactly one wins; the rest get 409.
- */
-export async function claimLink(
-  kv: Deno.Kv,
-  input: string,
-  client: string,
-  settings: LinkSettings,
-): Promise<{
-  deviceToken: string;
-  expiresAt: string;
-  link: LinkRecord;
-}> {
-  await limitClaimAttempts(kv, client, settings, false);
-  const code = normalizeClaimCode(input);
-  const linkId = code ? (await kv.get<string>(claimCodeKey(code))).value : null;
-  const entry = linkId ? await kv.get<LinkRecord>(linkKey(linkId)) : null;
-  if (!code || !entry?.value) {
-    await limitClaimAttempts(kv, client, settings, true);
-    throw new PassageError(
-      "claim_code_not_found",
-      "That claim code does not exist",
-      {
-        param: "claimCode",
-      },
-    );
-  }
-  const link = entry.value;
-  if (isDue(link, Date.now()) || link.status === "expired") {
-    await settleExpiry(kv, link);
-    throw new PassageError(
-      "claim_code_expired",
-      "That claim code has expired",
-      {
-        param: "claimCode",
-      },
-    );
-  }
-  if (link.status !== "pending") {
-    throw new PassageError(
-      "claim_code_used",
-      `That claim code was already used (link is ${link.status})`,
-      {
-        param: "claimCode",
-      },
-    );
-  }
-  const token = `dt_${randomHex(32)}`;
-  const ttlMs = settings.deviceTokenTtlSeconds * 1000;
-  const now = new Date();
-  const tokenRecord: DeviceTokenRecord = {
-    linkId: link.id,
-    expiresAt: new Date(now.getTime() + ttlMs).toISOString(),
-  };
-  const next: LinkRecord = {
-    ...link,
-    status: "claimed",
-    claimedAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-  };
-  const res = await kv.atomic()
-    .check(entry as Deno.KvEntry<LinkRecord>)
-    .set(linkKey(link.id), next)
-    .delete(linksByExpiryKey(Date.parse(link.expiresAt), link.id))
-    .set(deviceTokenKey(await sha256Hex(token)), tokenRecord, {
-      expireIn: ttlMs,
-    })
-    .commit();
-  if (!res.ok) {
-    throw new PassageError(
-      "claim_code_used",
-      "That claim code was already used",
-      {
-        param: "claimCode",
-      },
-    );
-  }
-  return { deviceToken: token, expiresAt: tokenRecord.expiresAt, link: next };
-}
-
-/** The link a device token was issued for, or a 401. */
-export async function authenticateDevice(
-  kv: Deno.Kv,
-  token: string,
-): Promise<LinkRecord> {
-  const entry = /^dt_[0-9a-f]{64}$/.test(token)
-    ? await kv.get<DeviceTokenRecord>(deviceTokenKey(await sha256Hex(token)))
-    : null;
-  // expireIn is only a lower bound on deletion: the stored time decides.
-  if (!entry?.value || Date.parse(entry.value.expiresAt) <= Date.now()) {
-    throw new PassageError(
-      "invalid_device_token",
-      "Device token is missing, unknown or expired",
-    );
-  }
-  const link = (await kv.get<LinkRecord>(linkKey(entry.value.linkId))).value;
-  if (!link) {
-    throw new PassageError(
-      "invalid_device_token",
-      "Device token's link no longer exists",
-    );
-  }
-  return link;
+  if (record.status === "cancelled") return toLink(record, config.publicUrl);
+  const cancelled = await transitionLink(kv, linkId, "cancelled");
+  await endSession(kv, log, cancelled.sessionId, "cancelled");
+  return toLink(cancelled, config.publicUrl);
 }
 
 /** Marks every pending link whose expiry has passed as expired. Returns how many. */
@@ -545,22 +349,11 @@ export async function expireDueLinks(
   ) {
     const record = (await kv.get<LinkRecord>(linkKey(entry.value))).value;
     if (record && isDue(record, now)) {
-      await settleExpiry(kv, record);
+      await settleExpiry(kv, record, now);
       count++;
     } else if (!record || record.status !== "pending") {
       await kv.delete(entry.key);
     }
   }
   return count;
-}
-
-/** The link a claim code belongs to, without claiming it (for the claim page). */
-export async function findLinkByClaimCode(
-  kv: Deno.Kv,
-  input: string,
-): Promise<LinkRecord | null> {
-  const code = normalizeClaimCode(input);
-  const linkId = code ? (await kv.get<string>(claimCodeKey(code))).value : null;
-  const record = linkId ? (await kv.get<LinkRecord>(linkKey(linkId))).value : null;
-  return record ? await settleExpiry(kv, record) : null;
 }

@@ -7,7 +7,7 @@ import type { Hono } from "hono";
 import { html } from "hono/html";
 import { getProvider, OPERATION_LABELS } from "../automations/registry.ts";
 import type { AppEnv } from "../lib/http.ts";
-import { findLinkByClaimCode } from "../lib/links.ts";
+import { findByClaimCode } from "../lib/sessions.ts";
 import { formatClaimCode } from "../lib/claim_codes.ts";
 
 const STATUS_TEXT: Record<string, string> = {
@@ -21,10 +21,10 @@ const STATUS_TEXT: Record<string, string> = {
 
 export function registerClaimPage(app: Hono<AppEnv>): void {
   app.get("/c/:code", async (c) => {
-    const link = await findLinkByClaimCode(c.var.kv, c.req.param("code"));
+    const found = await findByClaimCode(c.var.kv, c.req.param("code"));
     c.header("Cache-Control", "no-store");
     c.header("Referrer-Policy", "no-referrer");
-    if (!link) {
+    if (!found) {
       return c.html(
         page(
           "Link not found",
@@ -33,20 +33,36 @@ export function registerClaimPage(app: Hono<AppEnv>): void {
         404,
       );
     }
+    const { session, link } = found;
+    if (!link) {
+      const pending = session.status === "pending" && Date.parse(session.expiresAt) > Date.now();
+      const body = pending
+        ? html`
+          <p>An app wants to open a browser session on this device. You stay in control:
+          you log in yourself, and your password, codes and session never leave this device.</p>
+          <p>Claim code: <strong>${formatClaimCode(session.claimCode)}</strong></p>
+          <p><small>Expires ${session.expiresAt}</small></p>
+        `
+        : html`<p>This session is no longer available.</p>`;
+      return c.html(page("Open a browser session", body), pending ? 200 : 410);
+    }
     const provider = getProvider(link.provider)?.displayName ?? link.provider;
-    const body = link.status === "pending"
+    const status = link.status === "pending" && Date.parse(link.expiresAt) <= Date.now()
+      ? "expired"
+      : link.status;
+    const body = status === "pending"
       ? html`
         <p>An app has asked to read, from your ${provider} account:</p>
         <ul>${link.operations.map((op) => html`<li>${OPERATION_LABELS[op.type]}</li>`)}</ul>
         <p>You will log in to ${provider} yourself, on this device. Your password, codes
-                  and session never leave it; the app only receives the data listed above.</p>
+        and session never leave it; the app only receives the data listed above.</p>
         <p>Claim code: <strong>${formatClaimCode(link.claimCode)}</strong></p>
         <p><small>Expires ${link.expiresAt}</small></p>
       `
-      : html`<p>${STATUS_TEXT[link.status]}</p>`;
+      : html`<p>${STATUS_TEXT[status]}</p>`;
     return c.html(
       page(`Connect your ${provider} account`, body),
-      link.status === "pending" ? 200 : 410,
+      status === "pending" ? 200 : 410,
     );
   });
 }

@@ -1,9 +1,11 @@
-/** `/v1/device/*`: what the user's device calls. The claim code is its credential. */
+/** `/v1/device/*`: what the user's device calls. The claim code is its first credential. */
 import { getConnInfo } from "hono/deno";
+import type { Context } from "hono";
 import { deviceClaimParamsSchema, deviceClaimSchema } from "@passage/connect/schemas";
 import { getProvider } from "../automations/registry.ts";
-import type { Api } from "../lib/http.ts";
-import { claimLink } from "../lib/links.ts";
+import { PassageError } from "../lib/errors.ts";
+import type { Api, AppEnv } from "../lib/http.ts";
+import { claimSession } from "../lib/sessions.ts";
 
 export function registerDeviceRoutes(api: Api): void {
   api.route({
@@ -15,28 +17,23 @@ export function registerDeviceRoutes(api: Api): void {
     body: deviceClaimParamsSchema,
     responses: {
       200: {
-        description: "The device token and what the link asks for",
+        description: "The device token and what the session is for",
         schema: deviceClaimSchema,
       },
     },
-    errors: [
-      "claim_code_not_found",
-      "claim_code_used",
-      "claim_code_expired",
-      "too_many_attempts",
-    ],
+    errors: ["claim_code_not_found", "claim_code_used", "claim_code_expired", "too_many_attempts"],
   }, async (c, { body }) => {
-    const client = clientAddress(c);
-    const { deviceToken, expiresAt, link } = await claimLink(
+    const { deviceToken, expiresAt, session, link } = await claimSession(
       c.var.kv,
       body.claimCode,
-      client,
+      clientAddress(c),
       c.var.config,
     );
     return c.json({
       deviceToken,
       expiresAt,
-      link: {
+      sessionId: session.id,
+      link: link && {
         id: link.id,
         provider: link.provider,
         providerName: getProvider(link.provider)?.displayName ?? link.provider,
@@ -44,9 +41,27 @@ export function registerDeviceRoutes(api: Api): void {
       },
     });
   });
+
+  api.route({
+    method: "get",
+    path: "/v1/device/socket",
+    summary:
+      "The device WebSocket (relay/PROTOCOL.md). Authenticate with a hello message carrying the device token",
+    tag: "Device",
+    auth: "none",
+    responses: { 101: { description: "Switching to the WebSocket protocol" } },
+    errors: ["upgrade_required"],
+  }, (c) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new PassageError("upgrade_required", "This endpoint only accepts WebSocket upgrades");
+    }
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
+    c.var.relay.acceptDevice(socket);
+    return response;
+  });
 }
 
-function clientAddress(c: Parameters<Parameters<Api["route"]>[1]>[0]): string {
+function clientAddress(c: Context<AppEnv>): string {
   try {
     return getConnInfo(c).remote.address ?? "unknown";
   } catch {

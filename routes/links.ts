@@ -25,11 +25,8 @@ export function registerLinkRoutes(api: Api): void {
     }],
     responses: {
       201: {
-        description: "The new link, with its claim code and URL",
-        schema: linkSchema,
-      },
-      200: {
-        description: "A replay of an earlier request with the same Idempotency-Key",
+        description:
+          "The new link, with its claim code and URL; a repeated Idempotency-Key gets a replay of this first answer",
         schema: linkSchema,
       },
     },
@@ -114,6 +111,7 @@ export function registerLinkRoutes(api: Api): void {
           c.var.apiKey,
           c.req.param("id")!,
           c.var.config,
+          c.var.relay.log,
         ),
       ),
   );

@@ -1,0 +1,565 @@
+/**
+ * The relay protocol, version 1: every message on the device socket and the
+ * controller socket, as TypeScript types and the zod schemas that check them.
+ * The server, the SDK and the reference device all import this one file; see
+ * `relay/PROTOCOL.md` for the prose description.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** The protocol version carried in every `hello` and `welcome`. */
+export const PROTOCOL_VERSION = 1 as const;
+
+// ---------------------------------------------------------------- commands
+
+/** A condition that ends a `yieldToUser`. */
+export type YieldCondition =
+  | {
+    /** A network response whose URL contains `urlContains`. */
+    type: "networkRequest";
+    urlContains: string;
+    /** Only requests with this method (any when omitted). */
+    method?: string;
+    /** Return that response's body as `networkCapture.responseBody`. */
+    captureBody?: boolean;
+  }
+  | {
+    /** An element matching `selector` appears. */
+    type: "selector";
+    selector: string;
+  }
+  | {
+    /** The page URL contains `urlContains` (or matches `urlMatches`, a regular expression). */
+    type: "url";
+    urlContains?: string;
+    urlMatches?: string;
+  };
+
+/** Parameters and results of every command, by command name. */
+export interface Commands {
+  /** Loads a URL in the device's browser. */
+  navigate: {
+    params: { url: string; waitUntil?: "load" | "domcontentloaded" | "networkidle" };
+    result: { url: string; status: number | null };
+  };
+  /** Clicks the first element matching `selector`. */
+  click: { params: { selector: string }; result: Record<string, never> };
+  /** Replaces the value of an input. Refused on password fields. */
+  fill: { params: { selector: string; value: string }; result: Record<string, never> };
+  /** Types text key by key into an element. */
+  type: {
+    params: { selector: string; text: string; delayMs?: number };
+    result: Record<string, never>;
+  };
+  /** Presses a key (`"Enter"`, `"Tab"`…), optionally focusing `selector` first. */
+  press: { params: { key: string; selector?: string }; result: Record<string, never> };
+  /** Chooses options of a `<select>` by value. */
+  select: { params: { selector: string; values: string[] }; result: { values: string[] } };
+  /** Waits until an element matching `selector` reaches `state` (default `"visible"`). */
+  waitForSelector: {
+    params: { selector: string; state?: "attached" | "visible" | "hidden" };
+    result: { found: boolean };
+  };
+  /** Waits for the next navigation, or for the URL to contain `urlContains`. */
+  waitForNavigation: { params: { urlContains?: string }; result: { url: string } };
+  /** The inner HTML of the first element matching `selector`. */
+  innerHTML: { params: { selector: string }; result: { html: string } };
+  /** The text content of the first element matching `selector`. */
+  textContent: { params: { selector: string }; result: { text: string } };
+  /** An attribute of the first element matching `selector` (null when absent). */
+  getAttribute: {
+    params: { selector: string; name: string };
+    result: { value: string | null };
+  };
+  /** Evaluates a JavaScript expression in the page; the result must be JSON. */
+  evaluate: { params: { expression: string }; result: { value: unknown } };
+  /** A screenshot of the viewport (or the whole page), base64-encoded. */
+  screenshot: {
+    params: { fullPage?: boolean; format?: "jpeg" | "png"; quality?: number };
+    result: { format: "jpeg" | "png"; data: string };
+  };
+  /** The page's current URL. */
+  url: { params: Record<string, never>; result: { url: string } };
+  /**
+   * Hands the browser to the human until any condition holds. While it waits,
+   * every other command is refused with `user_has_control`.
+   */
+  yieldToUser: {
+    params: {
+      status?: { heading?: string; subheading?: string };
+      conditions: YieldCondition[];
+      /** Milliseconds before it fails with `yield_timeout`. */
+      timeout: number;
+    };
+    result: {
+      /** Which condition held: its index in `conditions` and its type. */
+      condition: { index: number; type: YieldCondition["type"] };
+      url: string;
+      networkCapture?: NetworkCapture;
+    };
+  };
+  /** From now on, keep the bodies of responses whose URL contains `urlContains`. */
+  captureResponses: { params: { urlContains: string }; result: Record<string, never> };
+  /** The responses captured so far (optionally only those matching `urlContains`). */
+  readCapturedResponses: {
+    params: { urlContains?: string };
+    result: { responses: NetworkCapture[] };
+  };
+}
+
+/** A network response captured on the device. */
+export interface NetworkCapture {
+  url: string;
+  method: string;
+  status: number;
+  /** The body as text; present only when capture was asked for. */
+  responseBody?: string;
+}
+
+/** The name of a command. */
+export type CommandName = keyof Commands;
+
+/** Every command name. */
+export const COMMAND_NAMES: readonly CommandName[] = [
+  "navigate",
+  "click",
+  "fill",
+  "type",
+  "press",
+  "select",
+  "waitForSelector",
+  "waitForNavigation",
+  "innerHTML",
+  "textContent",
+  "getAttribute",
+  "evaluate",
+  "screenshot",
+  "url",
+  "yieldToUser",
+  "captureResponses",
+  "readCapturedResponses",
+];
+
+/** Stable codes a command can fail with. */
+export type CommandErrorCode =
+  | "invalid_command"
+  | "unknown_command"
+  | "selector_not_found"
+  | "timeout"
+  | "yield_timeout"
+  | "navigation_failed"
+  | "evaluation_failed"
+  | "user_has_control"
+  | "refused"
+  | "device_error"
+  | "device_lost"
+  | "session_ended";
+
+/** Why a command failed. */
+export interface CommandError {
+  code: CommandErrorCode;
+  message: string;
+}
+
+// ------------------------------------------------------------- telemetry
+
+/** Something that happened on the device, streamed live to controllers and SSE. */
+export type TelemetryEvent =
+  | { kind: "console"; at: string; level: string; text: string }
+  | {
+    kind: "request";
+    at: string;
+    requestId: string;
+    method: string;
+    url: string;
+    resourceType: string;
+  }
+  | {
+    kind: "response";
+    at: string;
+    requestId: string;
+    method: string;
+    url: string;
+    status: number;
+    mimeType: string;
+    durationMs: number;
+  }
+  | { kind: "requestFailed"; at: string; requestId: string; url: string; errorText: string }
+  | { kind: "navigation"; at: string; url: string }
+  | {
+    kind: "screenshot";
+    at: string;
+    format: "jpeg" | "png";
+    /** Base64 image data. */
+    data: string;
+    /** True when inputs were masked because the human had control. */
+    masked: boolean;
+  }
+  | { kind: "yield"; at: string; state: "started" | "ended" };
+
+// ------------------------------------------------------------- messages
+
+/** The first message a device sends after opening its socket. */
+export interface DeviceHello {
+  type: "hello";
+  v: typeof PROTOCOL_VERSION;
+  /** The device token from `POST /v1/device/claim`. */
+  token: string;
+  /** The highest command `seq` this device has received (0 if none). */
+  lastCommandSeq: number;
+}
+
+/** A command's outcome, sent by the device. `seq` numbers the device's messages from 1. */
+export type DeviceResult =
+  | { type: "result"; seq: number; id: string; ok: true; value: unknown }
+  | { type: "result"; seq: number; id: string; ok: false; error: CommandError };
+
+/** A telemetry event, sent by the device. */
+export interface DeviceTelemetry {
+  type: "telemetry";
+  seq: number;
+  event: TelemetryEvent;
+}
+
+/** Any message a device sends. */
+export type DeviceMessage = DeviceHello | DeviceResult | DeviceTelemetry;
+
+/** What the server sends a device. */
+export type ServerToDevice =
+  | {
+    type: "welcome";
+    v: typeof PROTOCOL_VERSION;
+    sessionId: string;
+    /** The highest device `seq` the server has stored: resend everything after it. */
+    lastDeviceSeq: number;
+  }
+  | {
+    type: "command";
+    /** Numbers commands for this session from 1; the device reports the last it saw. */
+    seq: number;
+    id: string;
+    name: CommandName;
+    params: unknown;
+    /** Milliseconds the device has to answer. */
+    timeoutMs: number;
+  }
+  | { type: "ack"; seq: number }
+  | { type: "end"; reason: string }
+  | { type: "error"; code: string; message: string };
+
+/** The first message a controller sends after opening its socket. */
+export interface ControllerHello {
+  type: "hello";
+  v: typeof PROTOCOL_VERSION;
+  /** The API key that owns the session (sent here, never in the URL). */
+  apiKey: string;
+  /** The last event `seq` this controller saw; the server replays everything after it. */
+  after?: number;
+}
+
+/** A command from a controller. `id` is the controller's; resending an id is harmless. */
+export interface ControllerCommand {
+  type: "command";
+  id: string;
+  name: CommandName;
+  params: unknown;
+  /** Milliseconds before the command fails with `timeout` (default 30000). */
+  timeoutMs?: number;
+}
+
+/** Any message a controller sends. */
+export type ControllerMessage = ControllerHello | ControllerCommand;
+
+/** What a session looks like on the wire. */
+export type SessionStatus = "pending" | "active" | "ended";
+
+/** What the server sends a controller. Events carry `seq`, the session's event number. */
+export type ServerToController =
+  | { type: "welcome"; v: typeof PROTOCOL_VERSION; sessionId: string; status: SessionStatus }
+  | { type: "accepted"; id: string }
+  | { type: "result"; seq: number; id: string; ok: true; value: unknown }
+  | { type: "result"; seq: number; id: string; ok: false; error: CommandError }
+  | { type: "telemetry"; seq: number; event: TelemetryEvent }
+  | {
+    type: "session";
+    seq: number;
+    status: SessionStatus;
+    device: "connected" | "disconnected" | "none";
+    reason?: string;
+  }
+  | { type: "error"; code: string; message: string; id?: string };
+
+/** WebSocket close codes the server uses. */
+export const CLOSE_CODES = {
+  /** A message over the size limit. */
+  tooBig: 1009,
+  /** The hello's token or API key was wrong, missing, or expired. */
+  unauthorized: 4001,
+  /** No hello within the deadline. */
+  helloTimeout: 4008,
+  /** Another device connected to this session. */
+  replaced: 4009,
+  /** The session has ended. */
+  sessionEnded: 4010,
+  /** The first message was not a valid hello. */
+  protocolError: 4400,
+  /** The session does not exist or is not this key's. */
+  notFound: 4404,
+} as const;
+
+// ------------------------------------------------------------- schemas
+
+const selector = z.string().min(1).max(2000);
+
+const yieldConditionSchema: z.ZodType<YieldCondition> = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("networkRequest"),
+    urlContains: z.string().min(1).max(2000),
+    method: z.string().min(1).max(16).optional(),
+    captureBody: z.boolean().optional(),
+  }),
+  z.strictObject({ type: z.literal("selector"), selector }),
+  z.strictObject({
+    type: z.literal("url"),
+    urlContains: z.string().min(1).max(2000).optional(),
+    urlMatches: z.string().min(1).max(2000).optional(),
+  }).refine((c) => c.urlContains !== undefined || c.urlMatches !== undefined, {
+    message: "a url condition needs urlContains or urlMatches",
+  }),
+]);
+
+const empty = z.strictObject({});
+
+/**
+ * The parameter schema of every command.
+ *
+ * @example
+ * ```ts
+ * import { commandParamSchemas } from "@passage/connect/protocol";
+ * commandParamSchemas.click.parse({ selector: "#submit" });
+ * ```
+ */
+export const commandParamSchemas: { [K in CommandName]: z.ZodType<Commands[K]["params"]> } = {
+  navigate: z.strictObject({
+    url: z.string().max(8192).refine((u) => /^https?:\/\//i.test(u), "url must be http(s)"),
+    waitUntil: z.enum(["load", "domcontentloaded", "networkidle"]).optional(),
+  }),
+  click: z.strictObject({ selector }),
+  fill: z.strictObject({ selector, value: z.string().max(100_000) }),
+  type: z.strictObject({
+    selector,
+    text: z.string().max(100_000),
+    delayMs: z.int().min(0).max(1000).optional(),
+  }),
+  press: z.strictObject({ key: z.string().min(1).max(64), selector: selector.optional() }),
+  select: z.strictObject({ selector, values: z.array(z.string().max(1000)).max(100) }),
+  waitForSelector: z.strictObject({
+    selector,
+    state: z.enum(["attached", "visible", "hidden"]).optional(),
+  }),
+  waitForNavigation: z.strictObject({ urlContains: z.string().min(1).max(2000).optional() }),
+  innerHTML: z.strictObject({ selector }),
+  textContent: z.strictObject({ selector }),
+  getAttribute: z.strictObject({ selector, name: z.string().min(1).max(256) }),
+  evaluate: z.strictObject({ expression: z.string().min(1).max(100_000) }),
+  screenshot: z.strictObject({
+    fullPage: z.boolean().optional(),
+    format: z.enum(["jpeg", "png"]).optional(),
+    quality: z.int().min(1).max(100).optional(),
+  }),
+  url: empty as z.ZodType<Record<string, never>>,
+  yieldToUser: z.strictObject({
+    status: z.strictObject({
+      heading: z.string().max(200).optional(),
+      subheading: z.string().max(500).optional(),
+    }).optional(),
+    conditions: z.array(yieldConditionSchema).min(1).max(10),
+    timeout: z.int().min(1).max(30 * 60_000),
+  }),
+  captureResponses: z.strictObject({ urlContains: z.string().min(1).max(2000) }),
+  readCapturedResponses: z.strictObject({ urlContains: z.string().min(1).max(2000).optional() }),
+};
+
+const commandErrorSchema: z.ZodType<CommandError> = z.object({
+  code: z.enum([
+    "invalid_command",
+    "unknown_command",
+    "selector_not_found",
+    "timeout",
+    "yield_timeout",
+    "navigation_failed",
+    "evaluation_failed",
+    "user_has_control",
+    "refused",
+    "device_error",
+    "device_lost",
+    "session_ended",
+  ]),
+  message: z.string().max(2000),
+});
+
+const at = z.string().max(40);
+const url = z.string().max(8192);
+
+/**
+ * Checks a telemetry event.
+ *
+ * @example
+ * ```ts
+ * import { telemetryEventSchema } from "@passage/connect/protocol";
+ * telemetryEventSchema.parse({ kind: "navigation", at: new Date().toISOString(), url: "https://example.com/" });
+ * ```
+ */
+export const telemetryEventSchema: z.ZodType<TelemetryEvent> = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("console"),
+    at,
+    level: z.string().max(20),
+    text: z.string().max(10_000),
+  }),
+  z.strictObject({
+    kind: z.literal("request"),
+    at,
+    requestId: z.string().max(100),
+    method: z.string().max(16),
+    url,
+    resourceType: z.string().max(40),
+  }),
+  z.strictObject({
+    kind: z.literal("response"),
+    at,
+    requestId: z.string().max(100),
+    method: z.string().max(16),
+    url,
+    status: z.int().min(0).max(999),
+    mimeType: z.string().max(200),
+    durationMs: z.number().min(0),
+  }),
+  z.strictObject({
+    kind: z.literal("requestFailed"),
+    at,
+    requestId: z.string().max(100),
+    url,
+    errorText: z.string().max(1000),
+  }),
+  z.strictObject({ kind: z.literal("navigation"), at, url }),
+  z.strictObject({
+    kind: z.literal("screenshot"),
+    at,
+    format: z.enum(["jpeg", "png"]),
+    data: z.base64().max(3_000_000),
+    masked: z.boolean(),
+  }),
+  z.strictObject({ kind: z.literal("yield"), at, state: z.enum(["started", "ended"]) }),
+]);
+
+const seq = z.int().min(1);
+const commandId = z.string().min(1).max(100);
+
+/**
+ * Checks any message a device sends.
+ *
+ * @example
+ * ```ts
+ * import { deviceMessageSchema } from "@passage/connect/protocol";
+ * deviceMessageSchema.parse({ type: "hello", v: 1, token: "dt_…", lastCommandSeq: 0 });
+ * ```
+ */
+export const deviceMessageSchema: z.ZodType<DeviceMessage> = z.union([
+  z.strictObject({
+    type: z.literal("hello"),
+    v: z.literal(PROTOCOL_VERSION),
+    token: z.string().max(200),
+    lastCommandSeq: z.int().min(0),
+  }),
+  z.strictObject({
+    type: z.literal("result"),
+    seq,
+    id: commandId,
+    ok: z.literal(true),
+    value: z.unknown(),
+  }),
+  z.strictObject({
+    type: z.literal("result"),
+    seq,
+    id: commandId,
+    ok: z.literal(false),
+    error: commandErrorSchema,
+  }),
+  z.strictObject({ type: z.literal("telemetry"), seq, event: telemetryEventSchema }),
+]) as z.ZodType<DeviceMessage>;
+
+/**
+ * Checks any message a controller sends.
+ *
+ * @example
+ * ```ts
+ * import { controllerMessageSchema } from "@passage/connect/protocol";
+ * controllerMessageSchema.parse({ type: "command", id: "c1", name: "url", params: {} });
+ * ```
+ */
+export const controllerMessageSchema: z.ZodType<ControllerMessage> = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("hello"),
+    v: z.literal(PROTOCOL_VERSION),
+    apiKey: z.string().max(200),
+    after: z.int().min(0).optional(),
+  }),
+  z.strictObject({
+    type: z.literal("command"),
+    id: commandId,
+    name: z.enum(COMMAND_NAMES as [CommandName, ...CommandName[]]),
+    params: z.unknown(),
+    timeoutMs: z.int().min(1).max(30 * 60_000).optional(),
+  }),
+]) as z.ZodType<ControllerMessage>;
+
+/**
+ * Checks a command's result value against the schema of its command, on the
+ * server, before a controller sees it.
+ *
+ * @example
+ * ```ts
+ * import { commandResultSchemas } from "@passage/connect/protocol";
+ * commandResultSchemas.url.parse({ url: "https://example.com/" });
+ * ```
+ */
+export const commandResultSchemas: { [K in CommandName]: z.ZodType<Commands[K]["result"]> } = {
+  navigate: z.object({ url, status: z.int().nullable() }),
+  click: z.object({}) as z.ZodType<Record<string, never>>,
+  fill: z.object({}) as z.ZodType<Record<string, never>>,
+  type: z.object({}) as z.ZodType<Record<string, never>>,
+  press: z.object({}) as z.ZodType<Record<string, never>>,
+  select: z.object({ values: z.array(z.string()) }),
+  waitForSelector: z.object({ found: z.boolean() }),
+  waitForNavigation: z.object({ url }),
+  innerHTML: z.object({ html: z.string() }),
+  textContent: z.object({ text: z.string() }),
+  getAttribute: z.object({ value: z.string().nullable() }),
+  evaluate: z.object({ value: z.unknown() }),
+  screenshot: z.object({ format: z.enum(["jpeg", "png"]), data: z.base64() }),
+  url: z.object({ url }),
+  yieldToUser: z.object({
+    condition: z.object({
+      index: z.int().min(0),
+      type: z.enum(["networkRequest", "selector", "url"]),
+    }),
+    url,
+    networkCapture: z.object({
+      url,
+      method: z.string(),
+      status: z.int(),
+      responseBody: z.string().optional(),
+    }).optional(),
+  }) as z.ZodType<Commands["yieldToUser"]["result"]>,
+  captureResponses: z.object({}) as z.ZodType<Record<string, never>>,
+  readCapturedResponses: z.object({
+    responses: z.array(z.object({
+      url,
+      method: z.string(),
+      status: z.int(),
+      responseBody: z.string().optional(),
+    })),
+  }),
+};

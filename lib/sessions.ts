@@ -1,0 +1,590 @@
+/**
+ * Sessions: a browser on the user's device, claimed with a code and driven by
+ * controllers through the relay. Links (Connect) run on a session too: creating
+ * a link creates its session in the same commit, and the claim code opens it.
+ */
+import type { CreateSessionParams, Session, SessionList } from "@passage/connect/schemas";
+import type { SessionStatus } from "@passage/connect/protocol";
+import type { ApiKeyInfo } from "./api_keys.ts";
+import { formatClaimCode, newClaimCode, normalizeClaimCode } from "./claim_codes.ts";
+import type { Config } from "./config.ts";
+import { PassageError } from "./errors.ts";
+import { newId, randomHex, sha256Hex } from "./ids.ts";
+import {
+  claimAttemptsKey,
+  claimCodeKey,
+  commandIdKey,
+  devicePresenceKey,
+  deviceTokenKey,
+  linkKey,
+  linksByExpiryKey,
+  liveSessionKey,
+  liveSessionPrefix,
+  pendingCommandKey,
+  pendingCommandPrefix,
+  sessionActivityKey,
+  sessionKey,
+  sessionsByOwnerKey,
+  sessionsByOwnerPrefix,
+} from "./kv_keys.ts";
+import { pageOfIds } from "./pagination.ts";
+import type { SessionLog } from "../relay/log.ts";
+import type { LinkRecord } from "./links.ts";
+
+/** A session as stored in KV. */
+export interface SessionRecord {
+  id: string;
+  ownerKeyId: string;
+  livemode: boolean;
+  linkId: string | null;
+  status: SessionStatus;
+  device: "none" | "connected" | "disconnected";
+  /** When `device` last changed (ISO 8601). */
+  deviceChangedAt: string | null;
+  /** Normalized claim code (no dash). */
+  claimCode: string;
+  idleTimeoutMs: number;
+  maxDurationMs: number;
+  metadata: Record<string, string>;
+  expiresAt: string;
+  createdAt: string;
+  updatedAt: string;
+  claimedAt: string | null;
+  endedAt: string | null;
+  endReason: string | null;
+}
+
+/** A device token as stored (by the hash of its secret). */
+export interface DeviceTokenRecord {
+  sessionId: string;
+  expiresAt: string;
+}
+
+/** A command sent to the device that has no result yet. */
+export interface PendingCommand {
+  id: string;
+  name: string;
+  seq: number;
+  deadline: number;
+}
+
+/** Which device connection holds a session. */
+export interface DevicePresence {
+  connectionId: string;
+  connectedAt: string;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The URL a user opens to claim a session or link on their device. */
+export function claimUrl(publicUrl: string, code: string): string {
+  return `${publicUrl}/c/${formatClaimCode(code)}`;
+}
+
+/** The public view of a stored session. */
+export function toSession(record: SessionRecord, publicUrl: string): Session {
+  const pending = record.status === "pending";
+  return {
+    id: record.id,
+    object: "session",
+    status: record.status,
+    device: record.device,
+    linkId: record.linkId,
+    claimCode: pending ? formatClaimCode(record.claimCode) : null,
+    appClipUrl: pending ? claimUrl(publicUrl, record.claimCode) : null,
+    idleTimeout: Math.round(record.idleTimeoutMs / 1000),
+    maxDuration: Math.round(record.maxDurationMs / 1000),
+    metadata: record.metadata,
+    expiresAt: record.expiresAt,
+    createdAt: record.createdAt,
+    claimedAt: record.claimedAt,
+    endedAt: record.endedAt,
+    endReason: record.endReason,
+    livemode: record.livemode,
+  };
+}
+
+/** A new pending session record (not yet stored). */
+export function newSessionRecord(
+  owner: ApiKeyInfo,
+  params: CreateSessionParams,
+  config: Pick<
+    Config,
+    "linkTtlSeconds" | "sessionIdleTimeoutSeconds" | "sessionMaxDurationSeconds"
+  >,
+  extra: { linkId: string | null; claimCode: string; now: Date },
+): SessionRecord {
+  const ttlMs = (params.expiresIn ?? config.linkTtlSeconds) * 1000;
+  return {
+    id: newId("sess"),
+    ownerKeyId: owner.id,
+    livemode: owner.mode === "live",
+    linkId: extra.linkId,
+    status: "pending",
+    device: "none",
+    deviceChangedAt: null,
+    claimCode: extra.claimCode,
+    idleTimeoutMs: (params.idleTimeout ?? config.sessionIdleTimeoutSeconds) * 1000,
+    maxDurationMs: (params.maxDuration ?? config.sessionMaxDurationSeconds) * 1000,
+    metadata: params.metadata ?? {},
+    expiresAt: new Date(extra.now.getTime() + ttlMs).toISOString(),
+    createdAt: extra.now.toISOString(),
+    updatedAt: extra.now.toISOString(),
+    claimedAt: null,
+    endedAt: null,
+    endReason: null,
+  };
+}
+
+/** Adds the writes that store a new session and its indexes to `op`. */
+export function writeNewSession(op: Deno.AtomicOperation, record: SessionRecord): void {
+  const ttlMs = Date.parse(record.expiresAt) - Date.parse(record.createdAt);
+  op.check({ key: sessionKey(record.id), versionstamp: null })
+    .check({ key: claimCodeKey(record.claimCode), versionstamp: null })
+    .set(sessionKey(record.id), record)
+    .set(sessionsByOwnerKey(record.ownerKeyId, record.id), record.id)
+    .set(liveSessionKey(record.id), record.id)
+    // The code index outlives the claim deadline by a day, so a late or
+    // repeated claim is told "expired" or "used" instead of "not found".
+    .set(claimCodeKey(record.claimCode), record.id, { expireIn: ttlMs + DAY_MS });
+}
+
+/** Creates a Sessions API session with a fresh claim code. */
+export async function createSession(
+  kv: Deno.Kv,
+  owner: ApiKeyInfo,
+  params: CreateSessionParams,
+  config: Config,
+): Promise<Session> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const record = newSessionRecord(owner, params, config, {
+      linkId: null,
+      claimCode: normalizeClaimCode(newClaimCode())!,
+      now: new Date(),
+    });
+    const op = kv.atomic();
+    writeNewSession(op, record);
+    if ((await op.commit()).ok) return toSession(record, config.publicUrl);
+  }
+  throw new PassageError("write_conflict", "Could not create the session; try again");
+}
+
+/** Reads a session owned by `owner`; another key's session answers like a missing one. */
+export async function readOwnedSession(
+  kv: Deno.Kv,
+  owner: ApiKeyInfo,
+  sessionId: string,
+): Promise<SessionRecord> {
+  const record = (await kv.get<SessionRecord>(sessionKey(sessionId))).value;
+  if (!record || record.ownerKeyId !== owner.id) {
+    throw new PassageError("session_not_found", `No session with id "${sessionId}"`, {
+      param: "id",
+    });
+  }
+  return record;
+}
+
+/** One page of `owner`'s sessions, newest first. */
+export async function listSessions(
+  kv: Deno.Kv,
+  owner: ApiKeyInfo,
+  query: { limit?: number; cursor?: string },
+  config: Pick<Config, "publicUrl">,
+): Promise<SessionList> {
+  const page = await pageOfIds(kv, sessionsByOwnerPrefix(owner.id), "sess", query);
+  const entries = page.ids.length
+    ? await kv.getMany<SessionRecord[]>(page.ids.map((id) => sessionKey(id)))
+    : [];
+  return {
+    object: "list",
+    data: entries.flatMap((e) => (e.value ? [toSession(e.value, config.publicUrl)] : [])),
+    hasMore: page.hasMore,
+    nextCursor: page.nextCursor,
+  };
+}
+
+/** Counts a failed claim from `client`, refusing once the window's limit is reached. */
+async function limitClaimAttempts(
+  kv: Deno.Kv,
+  client: string,
+  config: Config,
+  record: boolean,
+): Promise<void> {
+  const windowMs = config.claimAttemptWindowSeconds * 1000;
+  const window = Math.floor(Date.now() / windowMs);
+  const key = claimAttemptsKey(client, window);
+  for (;;) {
+    const entry = await kv.get<number>(key);
+    const count = entry.value ?? 0;
+    if (count >= config.claimAttemptsPerWindow) {
+      const retryAfter = Math.ceil(((window + 1) * windowMs - Date.now()) / 1000);
+      throw new PassageError("too_many_attempts", "Too many failed claim attempts; try later", {
+        headers: { "Retry-After": String(Math.max(1, retryAfter)) },
+      });
+    }
+    if (!record) return;
+    const res = await kv.atomic().check(entry).set(key, count + 1, { expireIn: windowMs })
+      .commit();
+    if (res.ok) return;
+  }
+}
+
+/** The session (and link, for Connect) a claim code opens, without claiming it. */
+export async function findByClaimCode(
+  kv: Deno.Kv,
+  input: string,
+): Promise<{ session: SessionRecord; link: LinkRecord | null } | null> {
+  const code = normalizeClaimCode(input);
+  const sessionId = code ? (await kv.get<string>(claimCodeKey(code))).value : null;
+  const session = sessionId ? (await kv.get<SessionRecord>(sessionKey(sessionId))).value : null;
+  if (!session) return null;
+  const link = session.linkId ? (await kv.get<LinkRecord>(linkKey(session.linkId))).value : null;
+  return { session, link };
+}
+
+/**
+ * Exchanges a claim code for a device token: the session becomes `active` (and
+ * its link, if any, `claimed`). One atomic commit checked against the versions
+ * read decides a race: of many devices claiming one code, exactly one wins.
+ */
+export async function claimSession(
+  kv: Deno.Kv,
+  input: string,
+  client: string,
+  config: Config,
+): Promise<
+  { deviceToken: string; expiresAt: string; session: SessionRecord; link: LinkRecord | null }
+> {
+  await limitClaimAttempts(kv, client, config, false);
+  const code = normalizeClaimCode(input);
+  const sessionId = code ? (await kv.get<string>(claimCodeKey(code))).value : null;
+  const sessionEntry = sessionId ? await kv.get<SessionRecord>(sessionKey(sessionId)) : null;
+  const session = sessionEntry?.value;
+  if (!session) {
+    await limitClaimAttempts(kv, client, config, true);
+    throw new PassageError("claim_code_not_found", "That claim code does not exist", {
+      param: "claimCode",
+    });
+  }
+  const linkEntry = session.linkId ? await kv.get<LinkRecord>(linkKey(session.linkId)) : null;
+  const link = linkEntry?.value ?? null;
+  const now = new Date();
+  const expired = link?.status === "expired" || session.endReason === "expired" ||
+    (session.status === "pending" && Date.parse(session.expiresAt) <= now.getTime()) ||
+    (link?.status === "pending" && Date.parse(link.expiresAt) <= now.getTime());
+  if (expired) {
+    throw new PassageError("claim_code_expired", "That claim code has expired", {
+      param: "claimCode",
+    });
+  }
+  if (session.status !== "pending" || (link && link.status !== "pending")) {
+    throw new PassageError("claim_code_used", "That claim code was already used", {
+      param: "claimCode",
+    });
+  }
+  const token = `dt_${randomHex(32)}`;
+  const ttlMs = config.deviceTokenTtlSeconds * 1000;
+  const tokenRecord: DeviceTokenRecord = {
+    sessionId: session.id,
+    expiresAt: new Date(now.getTime() + ttlMs).toISOString(),
+  };
+  const nextSession: SessionRecord = {
+    ...session,
+    status: "active",
+    claimedAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  };
+  const op = kv.atomic()
+    .check(sessionEntry!)
+    .set(sessionKey(session.id), nextSession)
+    .set(sessionActivityKey(session.id), now.getTime())
+    .set(deviceTokenKey(await sha256Hex(token)), tokenRecord, { expireIn: ttlMs });
+  let nextLink: LinkRecord | null = null;
+  if (link && linkEntry) {
+    nextLink = {
+      ...link,
+      status: "claimed",
+      claimedAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+    };
+    op.check(linkEntry)
+      .set(linkKey(link.id), nextLink)
+      .delete(linksByExpiryKey(Date.parse(link.expiresAt), link.id));
+  }
+  if (!(await op.commit()).ok) {
+    throw new PassageError("claim_code_used", "That claim code was already used", {
+      param: "claimCode",
+    });
+  }
+  return {
+    deviceToken: token,
+    expiresAt: tokenRecord.expiresAt,
+    session: nextSession,
+    link: nextLink,
+  };
+}
+
+/** The session a device token was issued for, or null when the token is not valid. */
+export async function authenticateDevice(
+  kv: Deno.Kv,
+  token: string,
+): Promise<SessionRecord | null> {
+  if (!/^dt_[0-9a-f]{64}$/.test(token)) return null;
+  const entry = await kv.get<DeviceTokenRecord>(deviceTokenKey(await sha256Hex(token)));
+  // expireIn is only a lower bound on deletion: the stored time decides.
+  if (!entry.value || Date.parse(entry.value.expiresAt) <= Date.now()) return null;
+  return (await kv.get<SessionRecord>(sessionKey(entry.value.sessionId))).value;
+}
+
+/**
+ * Ends a session: its status, the `session` event controllers see, and the
+ * removal from the live index land in one commit; then the device is told and
+ * every pending command fails with `session_ended`. Ending an ended session
+ * does nothing. Returns the record as it is afterwards.
+ */
+export async function endSession(
+  kv: Deno.Kv,
+  log: SessionLog,
+  sessionId: string,
+  reason: string,
+): Promise<SessionRecord | null> {
+  let ended: SessionRecord | null = null;
+  let endedNow = false;
+  await log.append(
+    sessionId,
+    "evt",
+    { type: "session", status: "ended", device: "none", reason },
+    async () => {
+      const entry = await kv.get<SessionRecord>(sessionKey(sessionId));
+      if (!entry.value || entry.value.status === "ended") {
+        ended = entry.value;
+        return null;
+      }
+      const now = new Date().toISOString();
+      const next: SessionRecord = {
+        ...entry.value,
+        status: "ended",
+        endedAt: now,
+        updatedAt: now,
+        endReason: reason,
+      };
+      ended = next;
+      return (op) => op.check(entry).set(entry.key, next).delete(liveSessionKey(sessionId));
+    },
+  ).then((seq) => endedNow = seq !== null);
+  if (endedNow) {
+    await log.append(sessionId, "cmd", { type: "end", reason });
+    await failPendingCommands(kv, log, sessionId, () => true, {
+      code: "session_ended",
+      message: `The session ended (${reason}) before the command finished`,
+    });
+  }
+  return ended;
+}
+
+/** Appends an error result for every pending command that `select` picks, once each. */
+export async function failPendingCommands(
+  kv: Deno.Kv,
+  log: SessionLog,
+  sessionId: string,
+  select: (p: PendingCommand) => boolean,
+  error: { code: "session_ended" | "timeout" | "device_lost"; message: string },
+): Promise<number> {
+  let count = 0;
+  for await (
+    const { value } of kv.list<PendingCommand>({ prefix: pendingCommandPrefix(sessionId) })
+  ) {
+    if (!select(value)) continue;
+    const seq = await log.append(
+      sessionId,
+      "evt",
+      {
+        type: "result",
+        id: value.id,
+        ok: false,
+        error: { code: error.code, message: `${value.name}: ${error.message}` },
+      },
+      async () => {
+        const entry = await kv.get(pendingCommandKey(sessionId, value.id));
+        return entry.value ? (op) => op.check(entry).delete(entry.key) : null;
+      },
+    );
+    if (seq !== null) count++;
+  }
+  return count;
+}
+
+/**
+ * Ends sessions whose time is up: unclaimed past their claim deadline
+ * (`expired`), idle too long (`idle_timeout`), over their maximum length
+ * (`max_duration`), or without their device beyond the grace period
+ * (`device_lost`). Also fails commands past their deadline. Returns how many
+ * sessions it ended.
+ */
+export async function sweepSession(
+  kv: Deno.Kv,
+  log: SessionLog,
+  record: SessionRecord,
+  config: Pick<Config, "deviceGraceSeconds">,
+  now = Date.now(),
+): Promise<boolean> {
+  const reason = await dueEndReason(kv, record, config, now);
+  if (reason) {
+    await endSession(kv, log, record.id, reason);
+    return true;
+  }
+  await failPendingCommands(kv, log, record.id, (p) => p.deadline <= now, {
+    code: "timeout",
+    message: "the device did not answer before the command's timeout",
+  });
+  return false;
+}
+
+async function dueEndReason(
+  kv: Deno.Kv,
+  record: SessionRecord,
+  config: Pick<Config, "deviceGraceSeconds">,
+  now: number,
+): Promise<string | null> {
+  if (record.status === "ended") return null;
+  if (record.status === "pending") return Date.parse(record.expiresAt) <= now ? "expired" : null;
+  if (Date.parse(record.claimedAt!) + record.maxDurationMs <= now) return "max_duration";
+  const activity = (await kv.get<number>(sessionActivityKey(record.id))).value ??
+    Date.parse(record.claimedAt!);
+  if (activity + record.idleTimeoutMs <= now) return "idle_timeout";
+  if (
+    record.device === "disconnected" &&
+    Date.parse(record.deviceChangedAt!) + config.deviceGraceSeconds * 1000 <= now
+  ) return "device_lost";
+  return null;
+}
+
+/** Sweeps every live session. Returns how many it ended. */
+export async function sweepSessions(
+  kv: Deno.Kv,
+  log: SessionLog,
+  config: Pick<Config, "deviceGraceSeconds">,
+  now = Date.now(),
+): Promise<number> {
+  let ended = 0;
+  for await (const { value: id } of kv.list<string>({ prefix: liveSessionPrefix() })) {
+    const record = (await kv.get<SessionRecord>(sessionKey(id))).value;
+    if (!record || record.status === "ended") {
+      await kv.delete(liveSessionKey(id));
+      continue;
+    }
+    if (await sweepSession(kv, log, record, config, now)) ended++;
+  }
+  return ended;
+}
+
+/**
+ * Records that a device connection now holds the session (the newest wins) and
+ * tells controllers, in one commit. Returns false if the session has ended.
+ */
+export async function deviceConnected(
+  kv: Deno.Kv,
+  log: SessionLog,
+  sessionId: string,
+  connectionId: string,
+): Promise<boolean> {
+  let ok = false;
+  await log.append(
+    sessionId,
+    "evt",
+    { type: "session", status: "active", device: "connected" },
+    async () => {
+      const entry = await kv.get<SessionRecord>(sessionKey(sessionId));
+      if (!entry.value || entry.value.status !== "active") return null;
+      ok = true;
+      const now = new Date().toISOString();
+      const next: SessionRecord = {
+        ...entry.value,
+        device: "connected",
+        deviceChangedAt: now,
+        updatedAt: now,
+      };
+      const presence: DevicePresence = { connectionId, connectedAt: now };
+      return (op) =>
+        op.check(entry).set(entry.key, next).set(devicePresenceKey(sessionId), presence);
+    },
+  );
+  return ok;
+}
+
+/** Records that a device connection went away, if it still held the session. */
+export async function deviceDisconnected(
+  kv: Deno.Kv,
+  log: SessionLog,
+  sessionId: string,
+  connectionId: string,
+): Promise<void> {
+  await log.append(
+    sessionId,
+    "evt",
+    { type: "session", status: "active", device: "disconnected" },
+    async () => {
+      const [entry, presence] = await kv.getMany<[SessionRecord, DevicePresence]>([
+        sessionKey(sessionId),
+        devicePresenceKey(sessionId),
+      ]);
+      if (!entry.value || entry.value.status !== "active") return null;
+      if (presence.value?.connectionId !== connectionId) return null;
+      const now = new Date().toISOString();
+      const next: SessionRecord = {
+        ...entry.value,
+        device: "disconnected",
+        deviceChangedAt: now,
+        updatedAt: now,
+      };
+      return (op) => op.check(entry, presence).set(entry.key, next).delete(presence.key);
+    },
+  );
+}
+
+/** Whether `connectionId` still holds the session's device slot. */
+export async function holdsDevice(
+  kv: Deno.Kv,
+  sessionId: string,
+  connectionId: string,
+): Promise<boolean> {
+  const presence = await kv.get<DevicePresence>(devicePresenceKey(sessionId));
+  return presence.value?.connectionId === connectionId;
+}
+
+/**
+ * Queues a controller's command for the device. A command id already seen is
+ * not queued again (returns false). Counts as session activity.
+ */
+export async function enqueueCommand(
+  kv: Deno.Kv,
+  log: SessionLog,
+  sessionId: string,
+  command: { id: string; name: string; params: unknown; timeoutMs: number },
+  retentionMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + command.timeoutMs;
+  const seq = await log.append(
+    sessionId,
+    "cmd",
+    {
+      type: "command",
+      id: command.id,
+      name: command.name as never,
+      params: command.params,
+      deadline,
+    },
+    async () => {
+      const seen = await kv.get(commandIdKey(sessionId, command.id));
+      if (seen.versionstamp) return null;
+      return (op, seq) => {
+        const pending: PendingCommand = { id: command.id, name: command.name, seq, deadline };
+        op.check(seen)
+          .set(seen.key, seq, { expireIn: retentionMs })
+          .set(pendingCommandKey(sessionId, command.id), pending, { expireIn: retentionMs })
+          .set(sessionActivityKey(sessionId), Date.now());
+      };
+    },
+  );
+  return seq !== null;
+}

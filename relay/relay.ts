@@ -1,0 +1,460 @@
+/**
+ * The relay: the device socket and the controller sockets of every session that
+ * has one in this isolate. Sockets never talk to each other directly: a
+ * controller's command is appended to the session's `cmd` log and the device's
+ * socket, wherever it lives, tails that log; device results and telemetry go to
+ * the `evt` log that controllers and SSE tail. KV is the truth; the bus only
+ * wakes the tails early.
+ */
+import {
+  CLOSE_CODES,
+  commandParamSchemas,
+  commandResultSchemas,
+  type ControllerMessage,
+  controllerMessageSchema,
+  type DeviceMessage,
+  deviceMessageSchema,
+  type DeviceResult,
+  PROTOCOL_VERSION,
+  type ServerToController,
+  type ServerToDevice,
+} from "@passage/connect/protocol";
+import { authenticate } from "../lib/api_keys.ts";
+import type { Config } from "../lib/config.ts";
+import { deviceSeqKey, pendingCommandKey, sessionKey } from "../lib/kv_keys.ts";
+import {
+  authenticateDevice,
+  deviceConnected,
+  deviceDisconnected,
+  enqueueCommand,
+  failPendingCommands,
+  holdsDevice,
+  type PendingCommand,
+  type SessionRecord,
+  sweepSession,
+} from "../lib/sessions.ts";
+import { BroadcastChannelBus, type Bus } from "./bus.ts";
+import { type EventLogEntry, SessionLog } from "./log.ts";
+import { tailCommands, tailEvents } from "./tail.ts";
+
+/** Largest message a device may send (a screenshot), in bytes. */
+export const MAX_DEVICE_MESSAGE = 4 * 1024 * 1024;
+/** Largest message a controller may send, in bytes. */
+export const MAX_CONTROLLER_MESSAGE = 256 * 1024;
+/** How long a socket may stay silent before its hello. */
+const HELLO_TIMEOUT_MS = 10_000;
+/** Default command timeout when a controller gives none. */
+const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
+
+export class Relay {
+  readonly log: SessionLog;
+  readonly #kv: Deno.Kv;
+  readonly #config: Config;
+  readonly #bus: Bus;
+  readonly #connections = new Set<{ socket: WebSocket; stop: AbortController }>();
+  readonly #tasks = new Set<Promise<unknown>>();
+
+  constructor(kv: Deno.Kv, config: Config, bus: Bus = new BroadcastChannelBus()) {
+    this.#kv = kv;
+    this.#config = config;
+    this.#bus = bus;
+    this.log = new SessionLog(kv, bus, config.telemetryRetentionSeconds * 1000);
+  }
+
+  /** The bus, for SSE streams and tests. */
+  get bus(): Bus {
+    return this.#bus;
+  }
+
+  /** Closes every socket, waits for their handlers, and closes the bus. */
+  async close(): Promise<void> {
+    for (const { socket, stop } of this.#connections) {
+      stop.abort();
+      if (socket.readyState <= WebSocket.OPEN) socket.close(1001, "server shutting down");
+    }
+    while (this.#tasks.size) await Promise.allSettled([...this.#tasks]);
+    this.#bus.close();
+  }
+
+  #track<T>(promise: Promise<T>): void {
+    const p = promise.catch((err) => console.error("relay task failed:", err)).finally(() =>
+      this.#tasks.delete(p)
+    );
+    this.#tasks.add(p);
+  }
+
+  /** Takes over a freshly upgraded device socket. */
+  acceptDevice(socket: WebSocket): void {
+    const conn = { socket, stop: new AbortController() };
+    this.#connections.add(conn);
+    const connectionId = crypto.randomUUID();
+    let session: SessionRecord | null = null;
+    let queue = Promise.resolve();
+    const send = (msg: ServerToDevice) => {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(msg));
+    };
+    const helloTimer = setTimeout(
+      () => close(CLOSE_CODES.helloTimeout, "no hello"),
+      HELLO_TIMEOUT_MS,
+    );
+    const close = (code: number, reason: string) => {
+      clearTimeout(helloTimer);
+      conn.stop.abort();
+      if (socket.readyState <= WebSocket.OPEN) socket.close(code, reason);
+    };
+
+    socket.onmessage = (e) => {
+      // Messages are handled one at a time, in the order they arrived.
+      queue = queue.then(async () => {
+        const msg = parseMessage(e.data, MAX_DEVICE_MESSAGE, deviceMessageSchema);
+        if ("tooBig" in msg) return close(CLOSE_CODES.tooBig, "message too big");
+        if ("error" in msg) {
+          if (!session) return close(CLOSE_CODES.protocolError, msg.error);
+          return send({ type: "error", code: "invalid_message", message: msg.error });
+        }
+        const m = msg.value as DeviceMessage;
+        if (!session) {
+          if (m.type !== "hello") {
+            return close(CLOSE_CODES.protocolError, "first message must be hello");
+          }
+          clearTimeout(helloTimer);
+          session = await authenticateDevice(this.#kv, m.token);
+          if (!session) return close(CLOSE_CODES.unauthorized, "invalid or expired device token");
+          if (
+            session.status !== "active" ||
+            !(await deviceConnected(this.#kv, this.log, session.id, connectionId))
+          ) {
+            send({ type: "end", reason: session.endReason ?? "ended" });
+            return close(CLOSE_CODES.sessionEnded, "session ended");
+          }
+          const lastDeviceSeq = (await this.#kv.get<number>(deviceSeqKey(session.id))).value ?? 0;
+          send({ type: "welcome", v: PROTOCOL_VERSION, sessionId: session.id, lastDeviceSeq });
+          this.#track(
+            this.#pumpCommands(
+              session.id,
+              m.lastCommandSeq,
+              connectionId,
+              send,
+              close,
+              conn.stop.signal,
+            ),
+          );
+          return;
+        }
+        if (m.type === "hello") {
+          return send({
+            type: "error",
+            code: "invalid_message",
+            message: "hello was already received",
+          });
+        }
+        const stored = await this.#storeDeviceMessage(session.id, m);
+        if (stored === "gap") {
+          return send({
+            type: "error",
+            code: "out_of_order",
+            message: `expected seq after the last stored one, got ${m.seq}`,
+          });
+        }
+        send({ type: "ack", seq: m.seq });
+      }).catch((err) => {
+        console.error("device message failed:", err);
+        close(1011, "internal error");
+      });
+    };
+    socket.onclose = () => {
+      clearTimeout(helloTimer);
+      conn.stop.abort();
+      this.#connections.delete(conn);
+      if (session) {
+        this.#track(
+          queue.then(() => deviceDisconnected(this.#kv, this.log, session!.id, connectionId)),
+        );
+      }
+    };
+    socket.onerror = () => {};
+  }
+
+  /** Sends the device every command after `after`, until the session ends or the socket goes. */
+  async #pumpCommands(
+    sessionId: string,
+    after: number,
+    connectionId: string,
+    send: (msg: ServerToDevice) => void,
+    close: (code: number, reason: string) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    await tailCommands({
+      log: this.log,
+      bus: this.#bus,
+      sessionId,
+      after,
+      pollMs: this.#config.relayPollMs,
+      signal,
+      onEntry: async (seq, entry) => {
+        if (entry.type === "end") {
+          send({ type: "end", reason: entry.reason });
+          return close(CLOSE_CODES.sessionEnded, "session ended");
+        }
+        const remaining = entry.deadline - Date.now();
+        if (remaining <= 0) {
+          await failPendingCommands(this.#kv, this.log, sessionId, (p) => p.id === entry.id, {
+            code: "timeout",
+            message: "its timeout passed before the device received it",
+          });
+          return;
+        }
+        send({
+          type: "command",
+          seq,
+          id: entry.id,
+          name: entry.name,
+          params: entry.params,
+          timeoutMs: remaining,
+        });
+      },
+      onIdle: async () => {
+        if (!(await holdsDevice(this.#kv, sessionId, connectionId))) {
+          send({
+            type: "error",
+            code: "replaced",
+            message: "another device connected to this session",
+          });
+          close(CLOSE_CODES.replaced, "replaced by another device");
+        }
+      },
+    });
+  }
+
+  /**
+   * Stores one device message exactly once: its seq must follow the last one
+   * stored (a resend of an older one is acknowledged and dropped). A result is
+   * checked against its command's result schema and settles the pending command
+   * in the same commit.
+   */
+  async #storeDeviceMessage(sessionId: string, m: Exclude<DeviceMessage, { type: "hello" }>) {
+    let outcome: "stored" | "duplicate" | "gap" = "stored";
+    let entry: EventLogEntry = m.type === "telemetry"
+      ? { type: "telemetry", event: m.event }
+      : resultEntry(m);
+    for (;;) {
+      const seqEntry = await this.#kv.get<number>(deviceSeqKey(sessionId));
+      const last = seqEntry.value ?? 0;
+      if (m.seq <= last) return "duplicate";
+      if (m.seq !== last + 1) return "gap";
+      if (m.type === "result") {
+        const pending = await this.#kv.get<PendingCommand>(pendingCommandKey(sessionId, m.id));
+        if (!pending.value) {
+          // Its command already failed (timeout, session ended): just move on.
+          const res = await this.#kv.atomic().check(seqEntry).set(seqEntry.key, m.seq).commit();
+          if (res.ok) return outcome;
+          continue;
+        }
+        entry = checkResult(m, pending.value.name);
+        const seq = await this.log.append(sessionId, "evt", entry, async () => {
+          const [s, p] = await this.#kv.getMany([seqEntry.key, pending.key]);
+          if (s.versionstamp !== seqEntry.versionstamp || !p.versionstamp) return null;
+          return (op) => op.check(s, p).set(s.key, m.seq).delete(p.key);
+        });
+        if (seq !== null) return outcome;
+        continue;
+      }
+      const seq = await this.log.append(sessionId, "evt", entry, async () => {
+        const s = await this.#kv.get<number>(seqEntry.key);
+        if (s.versionstamp !== seqEntry.versionstamp) return null;
+        return (op) => op.check(s).set(s.key, m.seq);
+      });
+      if (seq !== null) return outcome;
+      outcome = "stored";
+    }
+  }
+
+  /** Takes over a freshly upgraded controller socket for `sessionId`. */
+  acceptController(socket: WebSocket, sessionId: string): void {
+    const conn = { socket, stop: new AbortController() };
+    this.#connections.add(conn);
+    let authed = false;
+    let queue = Promise.resolve();
+    const send = (msg: ServerToController) => {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(msg));
+    };
+    const helloTimer = setTimeout(
+      () => close(CLOSE_CODES.helloTimeout, "no hello"),
+      HELLO_TIMEOUT_MS,
+    );
+    const close = (code: number, reason: string) => {
+      clearTimeout(helloTimer);
+      conn.stop.abort();
+      if (socket.readyState <= WebSocket.OPEN) socket.close(code, reason);
+    };
+
+    socket.onmessage = (e) => {
+      queue = queue.then(async () => {
+        const msg = parseMessage(e.data, MAX_CONTROLLER_MESSAGE, controllerMessageSchema);
+        if ("tooBig" in msg) return close(CLOSE_CODES.tooBig, "message too big");
+        if ("error" in msg) {
+          if (!authed) return close(CLOSE_CODES.protocolError, msg.error);
+          return send({ type: "error", code: "invalid_message", message: msg.error, id: msg.id });
+        }
+        const m = msg.value as ControllerMessage;
+        if (!authed) {
+          if (m.type !== "hello") {
+            return close(CLOSE_CODES.protocolError, "first message must be hello");
+          }
+          clearTimeout(helloTimer);
+          const owner = await authenticate(this.#kv, m.apiKey).catch(() => null);
+          if (!owner) return close(CLOSE_CODES.unauthorized, "invalid API key");
+          const session = (await this.#kv.get<SessionRecord>(sessionKey(sessionId))).value;
+          if (!session || session.ownerKeyId !== owner.id) {
+            return close(CLOSE_CODES.notFound, "no such session");
+          }
+          authed = true;
+          send({ type: "welcome", v: PROTOCOL_VERSION, sessionId, status: session.status });
+          const after = m.after ?? await this.log.head(sessionId, "evt");
+          this.#track(this.#pumpEvents(sessionId, after, send, close, conn.stop.signal));
+          return;
+        }
+        if (m.type === "hello") {
+          return send({
+            type: "error",
+            code: "invalid_message",
+            message: "hello was already received",
+          });
+        }
+        const params = commandParamSchemas[m.name].safeParse(m.params);
+        if (!params.success) {
+          const issue = params.error.issues[0];
+          return send({
+            type: "error",
+            id: m.id,
+            code: "invalid_command",
+            message: `${m.name}: invalid params${
+              issue.path.length ? ` "${issue.path.join(".")}"` : ""
+            }: ${issue.message}`,
+          });
+        }
+        const session = (await this.#kv.get<SessionRecord>(sessionKey(sessionId))).value;
+        if (!session || session.status === "ended") {
+          return send({
+            type: "error",
+            id: m.id,
+            code: "session_ended",
+            message: `${m.name}: the session has ended`,
+          });
+        }
+        await enqueueCommand(this.#kv, this.log, sessionId, {
+          id: m.id,
+          name: m.name,
+          params: params.data,
+          timeoutMs: m.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+        }, this.#config.telemetryRetentionSeconds * 1000);
+        send({ type: "accepted", id: m.id });
+      }).catch((err) => {
+        console.error("controller message failed:", err);
+        close(1011, "internal error");
+      });
+    };
+    socket.onclose = () => {
+      clearTimeout(helloTimer);
+      conn.stop.abort();
+      this.#connections.delete(conn);
+    };
+    socket.onerror = () => {};
+  }
+
+  async #pumpEvents(
+    sessionId: string,
+    after: number,
+    send: (msg: ServerToController) => void,
+    close: (code: number, reason: string) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    await tailEvents({
+      log: this.log,
+      bus: this.#bus,
+      sessionId,
+      after,
+      pollMs: this.#config.relayPollMs,
+      signal,
+      onEntry: (seq, entry) => {
+        send({ ...entry, seq } as ServerToController);
+        if (entry.type === "session" && entry.status === "ended") {
+          close(CLOSE_CODES.sessionEnded, "session ended");
+        }
+      },
+      onIdle: async () => {
+        // A controller's socket is also where its session's clocks are checked.
+        const session = (await this.#kv.get<SessionRecord>(sessionKey(sessionId))).value;
+        if (session) await sweepSession(this.#kv, this.log, session, this.#config);
+      },
+    });
+  }
+}
+
+function resultEntry(m: DeviceResult): EventLogEntry {
+  return m.ok
+    ? { type: "result", id: m.id, ok: true, value: m.value }
+    : { type: "result", id: m.id, ok: false, error: m.error };
+}
+
+/** A device result whose value does not match its command's schema becomes an error. */
+function checkResult(m: DeviceResult, name: string): EventLogEntry {
+  if (!m.ok) return resultEntry(m);
+  const schema = commandResultSchemas[name as keyof typeof commandResultSchemas];
+  const parsed = schema.safeParse(m.value);
+  if (parsed.success) return { type: "result", id: m.id, ok: true, value: parsed.data };
+  return {
+    type: "result",
+    id: m.id,
+    ok: false,
+    error: {
+      code: "device_error",
+      message: `${name}: the device's result did not match the protocol`,
+    },
+  };
+}
+
+type Parsed = { value: unknown } | { error: string; id?: string } | { tooBig: true };
+
+function parseMessage(
+  data: unknown,
+  max: number,
+  schema: {
+    safeParse(
+      v: unknown,
+    ): {
+      success: boolean;
+      data?: unknown;
+      error?: { issues: Array<{ path: PropertyKey[]; message: string }> };
+    };
+  },
+): Parsed {
+  if (typeof data !== "string") {
+    const size = data instanceof ArrayBuffer
+      ? data.byteLength
+      : data instanceof Blob
+      ? data.size
+      : 0;
+    if (size > max) return { tooBig: true };
+    return { error: "messages must be JSON text" };
+  }
+  if (data.length > max) return { tooBig: true };
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return { error: "message is not valid JSON" };
+  }
+  const result = schema.safeParse(json);
+  if (result.success) return { value: result.data };
+  const issue = result.error!.issues[0];
+  const id = typeof (json as { id?: unknown })?.id === "string"
+    ? (json as { id: string }).id
+    : undefined;
+  return {
+    error: `invalid message${
+      issue.path.length ? ` at "${issue.path.join(".")}"` : ""
+    }: ${issue.message}`,
+    id,
+  };
+}

@@ -1,0 +1,142 @@
+/** `/v1/sessions`: the Sessions API, its controller socket and its SSE stream. */
+import { streamSSE } from "hono/streaming";
+import {
+  createSessionParamsSchema,
+  listLinksQuerySchema,
+  sessionListSchema,
+  sessionSchema,
+} from "@passage/connect/schemas";
+import { PassageError } from "../lib/errors.ts";
+import type { Api } from "../lib/http.ts";
+import {
+  createSession,
+  endSession,
+  listSessions,
+  readOwnedSession,
+  toSession,
+} from "../lib/sessions.ts";
+import { tailEvents } from "../relay/tail.ts";
+
+export function registerSessionRoutes(api: Api): void {
+  api.route(
+    {
+      method: "post",
+      path: "/v1/sessions",
+      summary: "Create a session: a browser on your user's device that you drive",
+      tag: "Sessions",
+      auth: "apiKey",
+      body: createSessionParamsSchema,
+      responses: {
+        201: { description: "The session, with its claim code", schema: sessionSchema },
+      },
+    },
+    async (c, { body }) =>
+      c.json(await createSession(c.var.kv, c.var.apiKey, body, c.var.config), 201),
+  );
+
+  api.route(
+    {
+      method: "get",
+      path: "/v1/sessions",
+      summary: "List your sessions, newest first",
+      tag: "Sessions",
+      auth: "apiKey",
+      query: listLinksQuerySchema,
+      responses: { 200: { description: "A page of sessions", schema: sessionListSchema } },
+      errors: ["invalid_cursor"],
+    },
+    async (c, { query }) => c.json(await listSessions(c.var.kv, c.var.apiKey, query, c.var.config)),
+  );
+
+  api.route({
+    method: "get",
+    path: "/v1/sessions/{id}",
+    summary: "Retrieve a session",
+    tag: "Sessions",
+    auth: "apiKey",
+    responses: { 200: { description: "The session", schema: sessionSchema } },
+    errors: ["session_not_found"],
+  }, async (c) => {
+    const record = await readOwnedSession(c.var.kv, c.var.apiKey, c.req.param("id")!);
+    return c.json(toSession(record, c.var.config.publicUrl));
+  });
+
+  api.route({
+    method: "post",
+    path: "/v1/sessions/{id}/end",
+    summary: "End a session; its pending commands fail with session_ended",
+    tag: "Sessions",
+    auth: "apiKey",
+    responses: { 200: { description: "The ended session", schema: sessionSchema } },
+    errors: ["session_not_found"],
+  }, async (c) => {
+    const record = await readOwnedSession(c.var.kv, c.var.apiKey, c.req.param("id")!);
+    const ended = await endSession(c.var.kv, c.var.relay.log, record.id, "ended_by_developer");
+    return c.json(toSession(ended ?? record, c.var.config.publicUrl));
+  });
+
+  api.route({
+    method: "get",
+    path: "/v1/sessions/{id}/socket",
+    summary:
+      "The controller WebSocket (relay/PROTOCOL.md). Authenticate with a hello message carrying the API key, never in the URL",
+    tag: "Sessions",
+    auth: "none",
+    responses: { 101: { description: "Switching to the WebSocket protocol" } },
+    errors: ["upgrade_required"],
+  }, (c) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new PassageError("upgrade_required", "This endpoint only accepts WebSocket upgrades");
+    }
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
+    c.var.relay.acceptController(socket, c.req.param("id")!);
+    return response;
+  });
+
+  api.route({
+    method: "get",
+    path: "/v1/sessions/{id}/events",
+    summary:
+      "Server-Sent Events: the session's telemetry and state changes, live; resume with Last-Event-ID",
+    tag: "Sessions",
+    auth: "apiKey",
+    responses: {
+      200: { description: "text/event-stream of `telemetry` and `session` events, `id` = seq" },
+    },
+    errors: ["session_not_found"],
+  }, async (c) => {
+    const record = await readOwnedSession(c.var.kv, c.var.apiKey, c.req.param("id")!);
+    const resume = c.req.header("last-event-id") ?? c.req.query("after");
+    const after = resume && /^\d+$/.test(resume) ? Number(resume) : 0;
+    const { relay, config } = c.var;
+    return streamSSE(c, async (stream) => {
+      const stop = new AbortController();
+      stream.onAbort(() => stop.abort());
+      let lastPing = Date.now();
+      await tailEvents({
+        log: relay.log,
+        bus: relay.bus,
+        sessionId: record.id,
+        after,
+        pollMs: config.relayPollMs,
+        signal: stop.signal,
+        onEntry: async (seq, entry) => {
+          // Command results go only to controllers; SSE carries what happened.
+          if (entry.type === "result") return;
+          await stream.writeSSE({
+            id: String(seq),
+            event: entry.type,
+            data: JSON.stringify(entry),
+          });
+          if (entry.type === "session" && entry.status === "ended") stop.abort();
+        },
+        onIdle: async () => {
+          if (Date.now() - lastPing >= 15_000) {
+            lastPing = Date.now();
+            await stream.write(": keep-alive\n\n");
+          }
+        },
+      });
+    });
+  });
+}
