@@ -3,7 +3,17 @@
  *
  * @module
  */
-import type { CreateLinkParams, Link, LinkList, ListLinksParams } from "./schemas.ts";
+import type {
+  CreateLinkParams,
+  CreateSessionParams,
+  Link,
+  LinkList,
+  ListLinksParams,
+  Session,
+  SessionList,
+} from "./schemas.ts";
+import { Browser } from "./browser.ts";
+import { SocketTransport } from "./_socket_transport.ts";
 
 /** Options for {@linkcode Passage}. */
 export interface PassageOptions {
@@ -102,6 +112,105 @@ export class Links {
   }
 }
 
+/**
+ * A session handle: its state as last read, and `connect()` to drive it.
+ *
+ * @example
+ * ```ts
+ * import { Passage } from "@passage/connect";
+ * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+ * const session = await passage.sessions.create();
+ * console.log(session.claimCode); // show it to your user, or send session.appClipUrl
+ * const browser = await session.connect();
+ * ```
+ */
+export class SessionHandle {
+  /** The session as the API last returned it. */
+  readonly data: Session;
+  readonly #baseUrl: string;
+  readonly #apiKey: string;
+
+  /** Built by {@linkcode Sessions}; not constructed directly. */
+  constructor(data: Session, baseUrl: string, apiKey: string) {
+    this.data = data;
+    this.#baseUrl = baseUrl;
+    this.#apiKey = apiKey;
+  }
+
+  /** The session id. */
+  get id(): string {
+    return this.data.id;
+  }
+
+  /** The code the user's device claims (null once claimed). */
+  get claimCode(): string | null {
+    return this.data.claimCode;
+  }
+
+  /** The URL to hand the user (null once claimed). */
+  get appClipUrl(): string | null {
+    return this.data.appClipUrl;
+  }
+
+  /**
+   * Opens the controller socket. Commands sent before the user's device
+   * connects wait for it (within their timeouts).
+   */
+  async connect(options: { defaultTimeout?: number } = {}): Promise<Browser> {
+    const transport = await SocketTransport.open(this.#baseUrl, this.data.id, this.#apiKey);
+    return new Browser(transport, options);
+  }
+}
+
+/**
+ * The sessions resource: a browser on your user's device, for any website.
+ *
+ * @example
+ * ```ts
+ * import { Passage } from "@passage/connect";
+ * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+ * const session = await passage.sessions.create({ idleTimeout: 120 });
+ * await passage.sessions.end(session.id);
+ * ```
+ */
+export class Sessions {
+  readonly #request: Request_;
+  readonly #baseUrl: string;
+  readonly #apiKey: string;
+
+  /** Used by {@linkcode Passage}; not constructed directly. */
+  constructor(request: Request_, baseUrl: string, apiKey: string) {
+    this.#request = request;
+    this.#baseUrl = baseUrl;
+    this.#apiKey = apiKey;
+  }
+
+  /** Creates a session; hand its `claimCode` or `appClipUrl` to your user. */
+  async create(params: CreateSessionParams = {}): Promise<SessionHandle> {
+    const data = await this.#request<Session>("POST", "/v1/sessions", params);
+    return new SessionHandle(data, this.#baseUrl, this.#apiKey);
+  }
+
+  /** Retrieves a session by id. */
+  async get(id: string): Promise<SessionHandle> {
+    const data = await this.#request<Session>("GET", `/v1/sessions/${encodeURIComponent(id)}`);
+    return new SessionHandle(data, this.#baseUrl, this.#apiKey);
+  }
+
+  /** Lists sessions, newest first. */
+  list(params: ListLinksParams = {}): Promise<SessionList> {
+    const query = new URLSearchParams();
+    if (params.limit !== undefined) query.set("limit", String(params.limit));
+    if (params.cursor !== undefined) query.set("cursor", params.cursor);
+    return this.#request("GET", `/v1/sessions${query.size ? `?${query}` : ""}`);
+  }
+
+  /** Ends a session; commands still pending fail with `session_ended`. */
+  end(id: string): Promise<Session> {
+    return this.#request("POST", `/v1/sessions/${encodeURIComponent(id)}/end`);
+  }
+}
+
 /** How resources call the API. */
 export type Request_ = <T>(
   method: string,
@@ -128,11 +237,14 @@ export type Request_ = <T>(
 export class Passage {
   /** Create, read, list and cancel links. */
   readonly links: Links;
+  /** Create sessions and drive the browser on your user's device. */
+  readonly sessions: Sessions;
   readonly #options: PassageOptions;
 
   constructor(options: PassageOptions) {
     this.#options = { ...options, baseUrl: options.baseUrl.replace(/\/+$/, "") };
     this.links = new Links(this.#send);
+    this.sessions = new Sessions(this.#send, this.#options.baseUrl, this.#options.apiKey);
   }
 
   #send: Request_ = async <T>(

@@ -14,11 +14,22 @@
  *
  * @module
  */
-export { Links, Passage, PassageApiError } from "./client.ts";
+export { Links, Passage, PassageApiError, SessionHandle, Sessions } from "./client.ts";
+export { Browser, BrowserCommandError } from "./browser.ts";
+export type { BrowserTransport, CommandOptions } from "./browser.ts";
+export type {
+  CommandErrorCode,
+  CommandName,
+  Commands,
+  NetworkCapture,
+  TelemetryEvent,
+  YieldCondition,
+} from "./protocol.ts";
 export type { PassageOptions, Request_, RequestOptions } from "./client.ts";
 export type {
   ApiErrorBody,
   CreateLinkParams,
+  CreateSessionParams,
   DeviceClaim,
   DeviceClaimParams,
   Link,
@@ -27,5 +38,8 @@ export type {
   ListLinksParams,
   Metadata,
   OperationType,
+  Session,
+  SessionList,
+  SessionStatus,
 } from "./schemas.ts";
 export { LINK_STATUSES, OPERATION_TYPES } from "./schemas.ts";

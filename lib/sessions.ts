@@ -337,10 +337,12 @@ export async function authenticateDevice(
 }
 
 /**
- * Ends a session: its status, the `session` event controllers see, and the
- * removal from the live index land in one commit; then the device is told and
- * every pending command fails with `session_ended`. Ending an ended session
- * does nothing. Returns the record as it is afterwards.
+ * Ends a session. First its status, in one commit (from then on no command
+ * can be queued); then every pending command fails with `session_ended`, the
+ * device is told to stop, and last the `session` event controllers see is
+ * written together with the removal from the live index. If the process dies
+ * part way, the sweep finds the ended session still in the live index and
+ * finishes. Ending an ended session does nothing. Returns the record.
  */
 export async function endSession(
   kv: Deno.Kv,
@@ -348,38 +350,46 @@ export async function endSession(
   sessionId: string,
   reason: string,
 ): Promise<SessionRecord | null> {
-  let ended: SessionRecord | null = null;
-  let endedNow = false;
+  for (;;) {
+    const entry = await kv.get<SessionRecord>(sessionKey(sessionId));
+    if (!entry.value) return null;
+    if (entry.value.status === "ended") {
+      await finishEnding(kv, log, entry.value);
+      return entry.value;
+    }
+    const now = new Date().toISOString();
+    const next: SessionRecord = {
+      ...entry.value,
+      status: "ended",
+      endedAt: now,
+      updatedAt: now,
+      endReason: reason,
+    };
+    if ((await kv.atomic().check(entry).set(entry.key, next).commit()).ok) {
+      await finishEnding(kv, log, next);
+      return next;
+    }
+  }
+}
+
+async function finishEnding(kv: Deno.Kv, log: SessionLog, record: SessionRecord): Promise<void> {
+  const live = await kv.get(liveSessionKey(record.id));
+  if (!live.versionstamp) return;
+  const reason = record.endReason ?? "ended";
+  await failPendingCommands(kv, log, record.id, () => true, {
+    code: "session_ended",
+    message: `the session ended (${reason}) before the command finished`,
+  });
+  await log.append(record.id, "cmd", { type: "end", reason });
   await log.append(
-    sessionId,
+    record.id,
     "evt",
     { type: "session", status: "ended", device: "none", reason },
     async () => {
-      const entry = await kv.get<SessionRecord>(sessionKey(sessionId));
-      if (!entry.value || entry.value.status === "ended") {
-        ended = entry.value;
-        return null;
-      }
-      const now = new Date().toISOString();
-      const next: SessionRecord = {
-        ...entry.value,
-        status: "ended",
-        endedAt: now,
-        updatedAt: now,
-        endReason: reason,
-      };
-      ended = next;
-      return (op) => op.check(entry).set(entry.key, next).delete(liveSessionKey(sessionId));
+      const still = await kv.get(liveSessionKey(record.id));
+      return still.versionstamp ? (op) => op.check(still).delete(still.key) : null;
     },
-  ).then((seq) => endedNow = seq !== null);
-  if (endedNow) {
-    await log.append(sessionId, "cmd", { type: "end", reason });
-    await failPendingCommands(kv, log, sessionId, () => true, {
-      code: "session_ended",
-      message: `The session ended (${reason}) before the command finished`,
-    });
-  }
-  return ended;
+  );
 }
 
 /** Appends an error result for every pending command that `select` picks, once each. */
@@ -469,8 +479,12 @@ export async function sweepSessions(
   let ended = 0;
   for await (const { value: id } of kv.list<string>({ prefix: liveSessionPrefix() })) {
     const record = (await kv.get<SessionRecord>(sessionKey(id))).value;
-    if (!record || record.status === "ended") {
+    if (!record) {
       await kv.delete(liveSessionKey(id));
+      continue;
+    }
+    if (record.status === "ended") {
+      await finishEnding(kv, log, record);
       continue;
     }
     if (await sweepSession(kv, log, record, config, now)) ended++;
@@ -575,11 +589,19 @@ export async function enqueueCommand(
       deadline,
     },
     async () => {
-      const seen = await kv.get(commandIdKey(sessionId, command.id));
-      if (seen.versionstamp) return null;
+      const [seen, session] = await kv.getMany<[number, SessionRecord]>([
+        commandIdKey(sessionId, command.id),
+        sessionKey(sessionId),
+      ]);
+      if (
+        seen.versionstamp ||
+        session.value?.status !== "active" && session.value?.status !== "pending"
+      ) {
+        return null;
+      }
       return (op, seq) => {
         const pending: PendingCommand = { id: command.id, name: command.name, seq, deadline };
-        op.check(seen)
+        op.check(seen, session)
           .set(seen.key, seq, { expireIn: retentionMs })
           .set(pendingCommandKey(sessionId, command.id), pending, { expireIn: retentionMs })
           .set(sessionActivityKey(sessionId), Date.now());

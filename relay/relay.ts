@@ -68,10 +68,16 @@ export class Relay {
 
   /** Closes every socket, waits for their handlers, and closes the bus. */
   async close(): Promise<void> {
-    for (const { socket, stop } of this.#connections) {
+    const closing = [...this.#connections].map(({ socket, stop }) => {
       stop.abort();
-      if (socket.readyState <= WebSocket.OPEN) socket.close(1001, "server shutting down");
-    }
+      if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+      const closed = new Promise((resolve) =>
+        socket.addEventListener("close", resolve, { once: true })
+      );
+      safeClose(socket, 1001, "server shutting down");
+      return closed;
+    });
+    await Promise.all(closing);
     while (this.#tasks.size) await Promise.allSettled([...this.#tasks]);
     this.#bus.close();
   }
@@ -91,7 +97,7 @@ export class Relay {
     let session: SessionRecord | null = null;
     let queue = Promise.resolve();
     const send = (msg: ServerToDevice) => {
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(msg));
+      safeSend(socket, msg);
     };
     const helloTimer = setTimeout(
       () => close(CLOSE_CODES.helloTimeout, "no hello"),
@@ -100,7 +106,7 @@ export class Relay {
     const close = (code: number, reason: string) => {
       clearTimeout(helloTimer);
       conn.stop.abort();
-      if (socket.readyState <= WebSocket.OPEN) socket.close(code, reason);
+      safeClose(socket, code, reason);
     };
 
     socket.onmessage = (e) => {
@@ -276,7 +282,7 @@ export class Relay {
     let authed = false;
     let queue = Promise.resolve();
     const send = (msg: ServerToController) => {
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(msg));
+      safeSend(socket, msg);
     };
     const helloTimer = setTimeout(
       () => close(CLOSE_CODES.helloTimeout, "no hello"),
@@ -285,7 +291,7 @@ export class Relay {
     const close = (code: number, reason: string) => {
       clearTimeout(helloTimer);
       conn.stop.abort();
-      if (socket.readyState <= WebSocket.OPEN) socket.close(code, reason);
+      safeClose(socket, code, reason);
     };
 
     socket.onmessage = (e) => {
@@ -457,4 +463,19 @@ function parseMessage(
     }: ${issue.message}`,
     id,
   };
+}
+
+/** Sends if the socket is open; a peer that just went away is not an error. */
+function safeSend(socket: WebSocket, msg: unknown): void {
+  if (socket.readyState !== WebSocket.OPEN) return;
+  try {
+    socket.send(JSON.stringify(msg));
+  } catch { /* closed between the check and the send */ }
+}
+
+function safeClose(socket: WebSocket, code: number, reason: string): void {
+  if (socket.readyState > WebSocket.OPEN) return;
+  try {
+    socket.close(code, reason);
+  } catch { /* already closing */ }
 }

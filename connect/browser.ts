@@ -1,0 +1,210 @@
+/**
+ * `Browser`: Playwright-style commands for the browser on your user's device.
+ *
+ * @module
+ */
+import type {
+  CommandErrorCode,
+  CommandName,
+  Commands,
+  NetworkCapture,
+  TelemetryEvent,
+} from "./protocol.ts";
+
+/**
+ * A command that failed, with the command's name and a stable code.
+ *
+ * @example
+ * ```ts
+ * import { BrowserCommandError, type Browser } from "@passage/connect";
+ * async function tryClick(browser: Browser) {
+ *   try {
+ *     await browser.click({ selector: "#missing" });
+ *   } catch (err) {
+ *     if (err instanceof BrowserCommandError && err.code === "selector_not_found") return false;
+ *     throw err;
+ *   }
+ *   return true;
+ * }
+ * ```
+ */
+export class BrowserCommandError extends Error {
+  /** The command that failed, such as `"click"`. */
+  readonly command: CommandName;
+  /** Why: `timeout`, `selector_not_found`, `yield_timeout`, `session_ended`, … */
+  readonly code: CommandErrorCode | "invalid_message" | "connection_lost";
+
+  constructor(command: CommandName, code: BrowserCommandError["code"], message: string) {
+    super(`${command} failed (${code}): ${message}`);
+    this.name = "BrowserCommandError";
+    this.command = command;
+    this.code = code;
+  }
+}
+
+/** How a `Browser` reaches the device: over a WebSocket (SDK) or directly (server). */
+export interface BrowserTransport {
+  /** Runs one command and resolves with its result, or rejects with a `BrowserCommandError`. */
+  run<K extends CommandName>(
+    name: K,
+    params: Commands[K]["params"],
+    timeoutMs: number,
+  ): Promise<Commands[K]["result"]>;
+  /** Calls `listener` for every telemetry event; returns a function that stops it. */
+  onTelemetry(listener: (event: TelemetryEvent) => void): () => void;
+  /** Stops using the session from this side (the session itself goes on). */
+  close(): Promise<void>;
+}
+
+/** Per-call options. */
+export interface CommandOptions {
+  /** Milliseconds before the command fails with `timeout` (default 30000). */
+  timeout?: number;
+}
+
+type P<K extends CommandName> = Commands[K]["params"];
+
+/**
+ * The browser on the user's device. Every method sends one command and
+ * resolves when the device has run it.
+ *
+ * @example
+ * ```ts
+ * import { Passage } from "@passage/connect";
+ * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+ * const session = await passage.sessions.create();
+ * const browser = await session.connect();
+ * await browser.navigate({ url: "https://example.com/login" });
+ * const result = await browser.yieldToUser({
+ *   status: { subheading: "Log in to continue..." },
+ *   conditions: [{ type: "networkRequest", urlContains: "api/account", captureBody: true }],
+ *   timeout: 120_000,
+ * });
+ * const account = JSON.parse(result.networkCapture!.responseBody!);
+ * ```
+ */
+export class Browser {
+  readonly #transport: BrowserTransport;
+  readonly #defaultTimeout: number;
+
+  /** Wraps a transport; `session.connect()` builds one for you. */
+  constructor(transport: BrowserTransport, options: { defaultTimeout?: number } = {}) {
+    this.#transport = transport;
+    this.#defaultTimeout = options.defaultTimeout ?? 30_000;
+  }
+
+  #run<K extends CommandName>(name: K, params: P<K>, options?: CommandOptions) {
+    return this.#transport.run(name, params, options?.timeout ?? this.#defaultTimeout);
+  }
+
+  /** Loads a URL; resolves with the final URL and HTTP status. */
+  navigate(
+    params: P<"navigate">,
+    options?: CommandOptions,
+  ): Promise<Commands["navigate"]["result"]> {
+    return this.#run("navigate", params, options);
+  }
+
+  /** Clicks the first element matching `selector`. */
+  async click(params: P<"click">, options?: CommandOptions): Promise<void> {
+    await this.#run("click", params, options);
+  }
+
+  /** Replaces an input's value (refused on password fields and fields the user typed in). */
+  async fill(params: P<"fill">, options?: CommandOptions): Promise<void> {
+    await this.#run("fill", params, options);
+  }
+
+  /** Types text key by key. */
+  async type(params: P<"type">, options?: CommandOptions): Promise<void> {
+    await this.#run("type", params, options);
+  }
+
+  /** Presses a key such as `"Enter"`. */
+  async press(params: P<"press">, options?: CommandOptions): Promise<void> {
+    await this.#run("press", params, options);
+  }
+
+  /** Chooses `<select>` options by value; resolves with the values chosen. */
+  async select(params: P<"select">, options?: CommandOptions): Promise<string[]> {
+    return (await this.#run("select", params, options)).values;
+  }
+
+  /** Waits for an element to reach a state (default visible). */
+  async waitForSelector(params: P<"waitForSelector">, options?: CommandOptions): Promise<void> {
+    await this.#run("waitForSelector", params, options);
+  }
+
+  /** Waits for the next navigation (or a URL containing `urlContains`); resolves with the URL. */
+  async waitForNavigation(
+    params: P<"waitForNavigation"> = {},
+    options?: CommandOptions,
+  ): Promise<string> {
+    return (await this.#run("waitForNavigation", params, options)).url;
+  }
+
+  /** The inner HTML of the first element matching `selector`. */
+  async innerHTML(params: P<"innerHTML">, options?: CommandOptions): Promise<string> {
+    return (await this.#run("innerHTML", params, options)).html;
+  }
+
+  /** The text content of the first element matching `selector`. */
+  async textContent(params: P<"textContent">, options?: CommandOptions): Promise<string> {
+    return (await this.#run("textContent", params, options)).text;
+  }
+
+  /** An attribute's value, or null when the element lacks it. */
+  async getAttribute(params: P<"getAttribute">, options?: CommandOptions): Promise<string | null> {
+    return (await this.#run("getAttribute", params, options)).value;
+  }
+
+  /** Evaluates a JavaScript expression in the page; resolves with its JSON value. */
+  async evaluate<T = unknown>(params: P<"evaluate">, options?: CommandOptions): Promise<T> {
+    return (await this.#run("evaluate", params, options)).value as T;
+  }
+
+  /** A screenshot, base64-encoded. */
+  screenshot(
+    params: P<"screenshot"> = {},
+    options?: CommandOptions,
+  ): Promise<Commands["screenshot"]["result"]> {
+    return this.#run("screenshot", params, options);
+  }
+
+  /** The page's current URL. */
+  async url(options?: CommandOptions): Promise<string> {
+    return (await this.#run("url", {}, options)).url;
+  }
+
+  /**
+   * Hands the browser to the human until a condition holds; rejects with code
+   * `yield_timeout` after `timeout` ms. The command's own deadline is `timeout`
+   * plus a margin, so the device's answer always arrives first.
+   */
+  yieldToUser(params: P<"yieldToUser">): Promise<Commands["yieldToUser"]["result"]> {
+    return this.#run("yieldToUser", params, { timeout: params.timeout + 15_000 });
+  }
+
+  /** From now on, keep the bodies of responses whose URL contains `urlContains`. */
+  async captureResponses(params: P<"captureResponses">, options?: CommandOptions): Promise<void> {
+    await this.#run("captureResponses", params, options);
+  }
+
+  /** The responses captured so far. */
+  async readCapturedResponses(
+    params: P<"readCapturedResponses"> = {},
+    options?: CommandOptions,
+  ): Promise<NetworkCapture[]> {
+    return (await this.#run("readCapturedResponses", params, options)).responses;
+  }
+
+  /** Calls `listener` for each telemetry event (console, network, navigation, screenshots). */
+  onTelemetry(listener: (event: TelemetryEvent) => void): () => void {
+    return this.#transport.onTelemetry(listener);
+  }
+
+  /** Disconnects this controller; the session goes on until ended or timed out. */
+  close(): Promise<void> {
+    return this.#transport.close();
+  }
+}

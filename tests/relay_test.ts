@@ -1,0 +1,387 @@
+/**
+ * The relay, exercised at the protocol level: the test plays the device with a
+ * raw WebSocket speaking relay/PROTOCOL.md (as an App Clip would) and drives it
+ * through the SDK's `Browser` or a raw controller socket. Real server, real KV.
+ */
+import assert from "node:assert/strict";
+import { Passage } from "@passage/connect";
+import { BrowserCommandError } from "@passage/connect";
+import { CLOSE_CODES } from "@passage/connect/protocol";
+import { sweepSessions } from "../lib/sessions.ts";
+import { startServer, type TestServer } from "./_harness.ts";
+import { openSocket, type TestSocket } from "./_socket.ts";
+
+const ws = (server: TestServer, path: string) => server.url.replace(/^http/, "ws") + path;
+
+async function claimedSession(server: TestServer, body: Record<string, unknown> = {}) {
+  const created = await server.api("/v1/sessions", { method: "POST", json: body });
+  assert.equal(created.status, 201, created.text);
+  const claim = await server.api("/v1/device/claim", {
+    method: "POST",
+    apiKey: null,
+    json: { claimCode: created.body.claimCode },
+  });
+  assert.equal(claim.status, 200, claim.text);
+  return { id: created.body.id as string, token: claim.body.deviceToken as string };
+}
+
+async function connectDevice(server: TestServer, token: string, lastCommandSeq = 0) {
+  const device = await openSocket(ws(server, "/v1/device/socket"));
+  device.send({ type: "hello", v: 1, token, lastCommandSeq });
+  const welcome = await device.next((m) => m.type === "welcome");
+  return { device, welcome };
+}
+
+async function connectController(server: TestServer, sessionId: string, after?: number) {
+  const controller = await openSocket(ws(server, `/v1/sessions/${sessionId}/socket`));
+  controller.send({ type: "hello", v: 1, apiKey: server.apiKey, after });
+  await controller.next((m) => m.type === "welcome");
+  return controller;
+}
+
+/** Answers every command the device socket receives with `answer(command)`. */
+function serve(device: TestSocket, answer: (cmd: any) => unknown, startSeq = 1) {
+  let seq = startSeq;
+  let stopped = false;
+  const done = (async () => {
+    while (!stopped) {
+      const cmd = await device.next((m) => m.type === "command", 60_000).catch(() => null);
+      if (!cmd) return;
+      device.send({ type: "result", seq: seq++, id: cmd.id, ok: true, value: answer(cmd) });
+    }
+  })();
+  return { stop: () => (stopped = true, done) };
+}
+
+Deno.test("a controller's command reaches the device and its result comes back through the SDK", async () => {
+  await using server = await startServer();
+  const passage = new Passage({ apiKey: server.apiKey, baseUrl: server.url });
+  const session = await passage.sessions.create();
+  const claim = await server.api("/v1/device/claim", {
+    method: "POST",
+    apiKey: null,
+    json: { claimCode: session.claimCode },
+  });
+  const { device, welcome } = await connectDevice(server, claim.body.deviceToken);
+  assert.equal(welcome.sessionId, session.id);
+  assert.equal(welcome.lastDeviceSeq, 0);
+  const browser = await session.connect();
+  const loop = serve(device, (cmd) => cmd.name === "url" ? { url: "https://example.com/x" } : {});
+  assert.equal(await browser.url(), "https://example.com/x");
+  await browser.click({ selector: "#go" });
+  await browser.close();
+  await device.close();
+  await loop.stop();
+});
+
+Deno.test("commands sent before the device connects wait for it", async () => {
+  await using server = await startServer();
+  const { id, token } = await claimedSession(server);
+  const controller = await connectController(server, id);
+  controller.send({ type: "command", id: "early", name: "url", params: {} });
+  await controller.next((m) => m.type === "accepted" && m.id === "early");
+  const { device } = await connectDevice(server, token);
+  const cmd = await device.next((m) => m.type === "command");
+  assert.equal(cmd.id, "early");
+  assert.equal(cmd.seq, 1);
+  assert.ok(cmd.timeoutMs > 0 && cmd.timeoutMs <= 30_000);
+  device.send({ type: "result", seq: 1, id: "early", ok: true, value: { url: "https://a.test/" } });
+  const result = await controller.next((m) => m.type === "result");
+  assert.deepEqual(result.value, { url: "https://a.test/" });
+  await controller.close();
+  await device.close();
+});
+
+Deno.test("a resent device message is acknowledged but stored once", async () => {
+  await using server = await startServer();
+  const { id, token } = await claimedSession(server);
+  const controller = await connectController(server, id, 0);
+  const { device } = await connectDevice(server, token);
+  const event = { kind: "console", at: new Date().toISOString(), level: "log", text: "hello" };
+  device.send({ type: "telemetry", seq: 1, event });
+  device.send({ type: "telemetry", seq: 1, event });
+  device.send({ type: "telemetry", seq: 2, event: { ...event, text: "second" } });
+  for (const seq of [1, 1, 2]) assert.equal((await device.next((m) => m.type === "ack")).seq, seq);
+  // A gap (seq 4 before 3) is refused, not stored.
+  device.send({ type: "telemetry", seq: 4, event: { ...event, text: "gap" } });
+  assert.equal((await device.next((m) => m.type === "error")).code, "out_of_order");
+  device.send({ type: "telemetry", seq: 3, event: { ...event, text: "third" } });
+  await device.next((m) => m.type === "ack" && m.seq === 3);
+  const texts: string[] = [];
+  while (texts.length < 3) {
+    const m = await controller.next((m) => m.type === "telemetry");
+    texts.push(m.event.text);
+  }
+  assert.deepEqual(texts, ["hello", "second", "third"]);
+  // Nothing else was stored: a fresh controller replaying from 0 sees the same.
+  const replay = await connectController(server, id, 0);
+  const again: string[] = [];
+  while (again.length < 3) {
+    again.push((await replay.next((m) => m.type === "telemetry")).event.text);
+  }
+  assert.deepEqual(again, texts);
+  await replay.close();
+  await controller.close();
+  await device.close();
+});
+
+Deno.test("a reconnecting device gets only the commands after the last one it saw", async () => {
+  await using server = await startServer();
+  const { id, token } = await claimedSession(server);
+  const controller = await connectController(server, id);
+  const first = await connectDevice(server, token);
+  controller.send({ type: "command", id: "one", name: "url", params: {} });
+  assert.equal((await first.device.next((m) => m.type === "command")).id, "one");
+  first.device.send({
+    type: "result",
+    seq: 1,
+    id: "one",
+    ok: true,
+    value: { url: "https://a.test/1" },
+  });
+  await first.device.next((m) => m.type === "ack");
+  assert.equal((await controller.next((m) => m.type === "result")).id, "one");
+  await first.device.close();
+  assert.equal(
+    (await controller.next((m) => m.type === "session" && m.device === "disconnected")).status,
+    "active",
+  );
+
+  controller.send({ type: "command", id: "two", name: "url", params: {} });
+  await controller.next((m) => m.type === "accepted" && m.id === "two");
+  const second = await connectDevice(server, token, 1);
+  assert.equal(
+    second.welcome.lastDeviceSeq,
+    1,
+    "the server tells the device what it already stored",
+  );
+  const cmd = await second.device.next((m) => m.type === "command");
+  assert.equal(cmd.id, "two", "command one was not sent again");
+  second.device.send({
+    type: "result",
+    seq: 2,
+    id: "two",
+    ok: true,
+    value: { url: "https://a.test/2" },
+  });
+  assert.equal((await controller.next((m) => m.type === "result")).id, "two");
+  await controller.close();
+  await second.device.close();
+});
+
+Deno.test("a device socket with a wrong, expired or missing token is closed with 4001, a non-hello with 4400", async () => {
+  await using server = await startServer();
+  for (const token of ["dt_" + "0".repeat(64), "nonsense"]) {
+    const s = await openSocket(ws(server, "/v1/device/socket"));
+    s.send({ type: "hello", v: 1, token, lastCommandSeq: 0 });
+    assert.equal((await s.closed).code, CLOSE_CODES.unauthorized);
+  }
+  const s = await openSocket(ws(server, "/v1/device/socket"));
+  s.send("{not json");
+  assert.equal((await s.closed).code, CLOSE_CODES.protocolError);
+  const t = await openSocket(ws(server, "/v1/device/socket"));
+  t.send({ type: "telemetry", seq: 1, event: { kind: "navigation", at: "x", url: "https://a/" } });
+  assert.equal((await t.closed).code, CLOSE_CODES.protocolError);
+});
+
+Deno.test("a plain GET of a socket endpoint answers 426 upgrade_required", async () => {
+  await using server = await startServer();
+  const res = await server.api("/v1/device/socket");
+  assert.equal(res.status, 426);
+  assert.equal(res.body.error.code, "upgrade_required");
+});
+
+Deno.test("malformed, oversized and unknown messages get clear errors and leave the session working", async () => {
+  await using server = await startServer();
+  const { id, token } = await claimedSession(server);
+  const controller = await connectController(server, id);
+  const { device } = await connectDevice(server, token);
+
+  device.send("{oops");
+  assert.equal((await device.next((m) => m.type === "error")).code, "invalid_message");
+  device.send({ type: "telemetry", seq: 1, event: { kind: "keylog", at: "now" } });
+  assert.equal((await device.next((m) => m.type === "error")).code, "invalid_message");
+
+  controller.send({ type: "command", id: "c1", name: "stealPasswords", params: {} });
+  const unknown = await controller.next((m) => m.type === "error");
+  assert.equal(unknown.code, "invalid_message");
+  assert.equal(unknown.id, "c1");
+  controller.send({ type: "command", id: "c2", name: "click", params: { selector: 42 } });
+  const invalid = await controller.next((m) => m.type === "error");
+  assert.equal(invalid.code, "invalid_command");
+  assert.match(invalid.message, /click: invalid params "selector"/);
+
+  // The session still works after all that.
+  controller.send({ type: "command", id: "c3", name: "url", params: {} });
+  const cmd = await device.next((m) => m.type === "command");
+  assert.equal(cmd.id, "c3");
+  device.send({ type: "result", seq: 1, id: "c3", ok: true, value: { url: "https://ok.test/" } });
+  assert.deepEqual((await controller.next((m) => m.type === "result")).value, {
+    url: "https://ok.test/",
+  });
+
+  controller.send("x".repeat(300 * 1024));
+  assert.equal((await controller.closed).code, CLOSE_CODES.tooBig);
+  device.send("x".repeat(5 * 1024 * 1024));
+  assert.equal((await device.closed).code, CLOSE_CODES.tooBig);
+});
+
+Deno.test("a device result that does not match its command's schema reaches the controller as device_error", async () => {
+  await using server = await startServer();
+  const { id, token } = await claimedSession(server);
+  const controller = await connectController(server, id);
+  const { device } = await connectDevice(server, token);
+  controller.send({ type: "command", id: "h", name: "innerHTML", params: { selector: "body" } });
+  const cmd = await device.next((m) => m.type === "command");
+  device.send({ type: "result", seq: 1, id: cmd.id, ok: true, value: { html: 12 } });
+  const result = await controller.next((m) => m.type === "result");
+  assert.equal(result.ok, false);
+  assert.equal(result.error.code, "device_error");
+  await controller.close();
+  await device.close();
+});
+
+Deno.test("controllers authenticate with the owner's key: a wrong key gets 4001, another key's 4404", async () => {
+  await using server = await startServer();
+  const { id } = await claimedSession(server);
+  const wrong = await openSocket(ws(server, `/v1/sessions/${id}/socket`));
+  wrong.send({ type: "hello", v: 1, apiKey: "sk_test_nope" });
+  assert.equal((await wrong.closed).code, CLOSE_CODES.unauthorized);
+
+  const { createApiKey } = await import("../lib/api_keys.ts");
+  const other = await createApiKey(server.kv, { name: "other" });
+  const stranger = await openSocket(ws(server, `/v1/sessions/${id}/socket`));
+  stranger.send({ type: "hello", v: 1, apiKey: other.secret });
+  assert.equal((await stranger.closed).code, CLOSE_CODES.notFound);
+});
+
+Deno.test("a second device on the same session replaces the first with 4009", async () => {
+  await using server = await startServer({ relayPollMs: 50 });
+  const { token } = await claimedSession(server);
+  const first = await connectDevice(server, token);
+  const second = await connectDevice(server, token);
+  assert.equal((await first.device.closed).code, CLOSE_CODES.replaced);
+  await second.device.close();
+});
+
+Deno.test("ending a session fails its pending commands and tells the device to stop", async () => {
+  await using server = await startServer();
+  const passage = new Passage({ apiKey: server.apiKey, baseUrl: server.url });
+  const { id, token } = await claimedSession(server);
+  const { device } = await connectDevice(server, token);
+  const browser = await (await passage.sessions.get(id)).connect();
+  const pending = browser.innerHTML({ selector: "#slow" });
+  pending.catch(() => {}); // asserted below; the rejection may land before that
+  await device.next((m) => m.type === "command");
+  const ended = await passage.sessions.end(id);
+  assert.equal(ended.status, "ended");
+  assert.equal(ended.endReason, "ended_by_developer");
+  await assert.rejects(
+    pending,
+    (err) =>
+      err instanceof BrowserCommandError && err.code === "session_ended" &&
+      err.command === "innerHTML",
+  );
+  assert.equal((await device.next((m) => m.type === "end")).reason, "ended_by_developer");
+  assert.equal((await device.closed).code, CLOSE_CODES.sessionEnded);
+  // A later device hello is told the session is over.
+  const late = await openSocket(ws(server, "/v1/device/socket"));
+  late.send({ type: "hello", v: 1, token, lastCommandSeq: 0 });
+  assert.equal((await late.closed).code, CLOSE_CODES.sessionEnded);
+  await browser.close();
+});
+
+Deno.test("the sweep ends idle, overlong and device-lost sessions and fails their commands", async () => {
+  await using server = await startServer();
+  const idle = await claimedSession(server, { idleTimeout: 10 });
+  const controller = await connectController(server, idle.id);
+  controller.send({ type: "command", id: "waiting", name: "url", params: {} });
+  await controller.next((m) => m.type === "accepted");
+  const lost = await claimedSession(server, { idleTimeout: 3600, maxDuration: 4 * 3600 });
+  const { device } = await connectDevice(server, lost.token);
+  await device.close();
+  await new Promise((r) => setTimeout(r, 5)); // let the disconnect be recorded (it is awaited below)
+  const ended = await sweepSessions(
+    server.kv,
+    server.relay.log,
+    server.config,
+    Date.now() + 11_000,
+  );
+  assert.equal(ended, 1, "only the idle session is due 11 s from now");
+  const failure = await controller.next((m) => m.type === "result");
+  assert.equal(failure.error.code, "session_ended");
+  assert.equal((await controller.next((m) => m.type === "session")).reason, "idle_timeout");
+  await controller.closed;
+
+  const later = Date.now() + (server.config.deviceGraceSeconds + 1) * 1000;
+  assert.equal(await sweepSessions(server.kv, server.relay.log, server.config, later), 1);
+  const lostSession = await server.api(`/v1/sessions/${lost.id}`);
+  assert.equal(lostSession.body.endReason, "device_lost");
+});
+
+Deno.test("an SDK command that gets no answer fails with a timeout naming the command", async () => {
+  await using server = await startServer();
+  const passage = new Passage({ apiKey: server.apiKey, baseUrl: server.url });
+  const { id } = await claimedSession(server);
+  const browser = await (await passage.sessions.get(id)).connect();
+  await assert.rejects(
+    browser.waitForSelector({ selector: "#never" }, { timeout: 150 }),
+    (err) =>
+      err instanceof BrowserCommandError && err.code === "timeout" &&
+      err.command === "waitForSelector",
+  );
+  await browser.close();
+});
+
+Deno.test("session telemetry streams over SSE and resumes from Last-Event-ID", async () => {
+  await using server = await startServer();
+  const { id, token } = await claimedSession(server);
+  const { device } = await connectDevice(server, token);
+  const at = new Date().toISOString();
+  device.send({
+    type: "telemetry",
+    seq: 1,
+    event: { kind: "navigation", at, url: "https://a.test/" },
+  });
+  device.send({
+    type: "telemetry",
+    seq: 2,
+    event: { kind: "console", at, level: "log", text: "hi" },
+  });
+  await device.next((m) => m.type === "ack" && m.seq === 2);
+
+  const read = async (headers: Record<string, string>, want: number) => {
+    const res = await fetch(`${server.url}/v1/sessions/${id}/events`, {
+      headers: { authorization: `Bearer ${server.apiKey}`, ...headers },
+    });
+    assert.equal(res.headers.get("content-type"), "text/event-stream");
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    const events: Array<{ id: string; event: string; data: any }> = [];
+    while (events.length < want) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+      let i;
+      while ((i = text.indexOf("\n\n")) >= 0) {
+        const block = text.slice(0, i);
+        text = text.slice(i + 2);
+        const f = Object.fromEntries(
+          block.split("\n").filter((l) => !l.startsWith(":")).map((
+            l,
+          ) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]),
+        );
+        if (f.data) events.push({ id: f.id, event: f.event, data: JSON.parse(f.data) });
+      }
+    }
+    await reader.cancel();
+    return events;
+  };
+  const all = await read({ "last-event-id": "0" }, 3);
+  assert.deepEqual(all.map((e) => e.event), ["session", "telemetry", "telemetry"]);
+  assert.equal(all[1].data.event.url, "https://a.test/");
+  const resumed = await read({ "last-event-id": all[1].id }, 1);
+  assert.equal(resumed[0].data.event.text, "hi");
+  assert.equal(resumed[0].id, all[2].id);
+  await device.close();
+});
