@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any
 /**
  * A raw WebSocket client for protocol tests: it plays a device or a controller
  * by sending the protocol's JSON messages itself, as an App Clip or an Android

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any
 /**
  * The relay, exercised at the protocol level: the test plays the device with a
  * raw WebSocket speaking relay/PROTOCOL.md (as an App Clip would) and drives it
