@@ -77,13 +77,36 @@ export interface CreateLinkParams {
   expiresIn?: number;
 }
 
+/** Where one operation of a link is. */
+export type OperationStatus = "pending" | "running" | "complete" | "failed" | "skipped";
+
+/** Why a link failed: a stable code and a message safe to show the user. */
+export interface LinkError {
+  /**
+   * `invalid_credentials`, `mfa_timeout`, `account_locked`, `site_changed`,
+   * `user_abandoned`, `device_lost`, `operation_failed`, `provider_unavailable`.
+   */
+  code: string;
+  message: string;
+}
+
 /** A link, as every `/v1/links` route returns it. */
 export interface Link {
   id: string;
   object: "link";
   status: LinkStatus;
   provider: string;
-  operations: Array<{ type: OperationType }>;
+  /** The operations asked for, in order, each with where it is. */
+  operations: Array<{ type: OperationType; status: OperationStatus }>;
+  /** Why the link failed; null unless `status` is `failed`. */
+  error: LinkError | null;
+  /**
+   * The validated results by operation type, once `complete` (also sent in the
+   * webhook); null before, and after the retention period.
+   */
+  results: Record<string, unknown> | null;
+  /** When the link reached a final state (ISO 8601). */
+  completedAt: string | null;
   webhookUrl: string | null;
   metadata: Metadata;
   /** The code the user's device claims; null once the link has left `pending`. */
@@ -169,7 +192,13 @@ export const linkSchema: z.ZodType<Link> = z.object({
   object: z.literal("link"),
   status: z.enum(LINK_STATUSES as [LinkStatus, ...LinkStatus[]]),
   provider: z.string(),
-  operations: z.array(z.object({ type: z.enum(OPERATION_TYPES) })),
+  operations: z.array(z.object({
+    type: z.enum(OPERATION_TYPES),
+    status: z.enum(["pending", "running", "complete", "failed", "skipped"]),
+  })),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  results: z.record(z.string(), z.unknown()).nullable(),
+  completedAt: z.iso.datetime().nullable(),
   webhookUrl: z.string().nullable(),
   metadata: z.record(z.string(), z.string()),
   claimCode: z.string().nullable(),

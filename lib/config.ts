@@ -27,6 +27,12 @@ export interface Config {
   telemetryRetentionSeconds: number;
   /** How often a socket re-reads KV when no wake-up arrives, in milliseconds. */
   relayPollMs: number;
+  /** Whether KV queues wake workers (false on new Deno Deploy, which has none). */
+  useQueues: boolean;
+  /** How long a finished link's results stay readable, in seconds. */
+  resultRetentionSeconds: number;
+  /** How long the user has to log in before a link fails, in milliseconds. */
+  loginTimeoutMs: number;
 }
 
 /** Where a local run keeps its KV file when `PASSAGE_KV_PATH` is unset. */
@@ -82,6 +88,9 @@ export function loadConfig(
     deviceGraceSeconds: intVar(env, "PASSAGE_DEVICE_GRACE_SECONDS", 60),
     telemetryRetentionSeconds: intVar(env, "PASSAGE_TELEMETRY_RETENTION_SECONDS", 24 * 60 * 60),
     relayPollMs: intVar(env, "PASSAGE_RELAY_POLL_MS", 500),
+    resultRetentionSeconds: intVar(env, "PASSAGE_RESULT_RETENTION_SECONDS", 7 * 24 * 60 * 60),
+    loginTimeoutMs: intVar(env, "PASSAGE_LOGIN_TIMEOUT_SECONDS", 5 * 60) * 1000,
+    useQueues: (env.PASSAGE_QUEUES ?? (onDeploy ? "off" : "on")) !== "off",
   };
 }
 

@@ -63,9 +63,9 @@ export const logPrefix = (sessionId: string, stream: LogStream) =>
 /** The highest seq written to a stream. */
 export const logHeadKey = (sessionId: string, stream: LogStream) =>
   ["session_log_head", sessionId, stream] as const;
-/** A slice of an entry too large for one KV value. */
-export const logChunkKey = (sessionId: string, chunkId: string, index: number) =>
-  ["session_log_chunk", sessionId, chunkId, index] as const;
+/** A slice of a JSON value too large for one KV value (see `kv_blobs.ts`). */
+export const blobChunkKey = (chunkId: string, index: number) =>
+  ["blob_chunks", chunkId, index] as const;
 /** The highest device message seq stored for a session (dedup on resend). */
 export const deviceSeqKey = (sessionId: string) => ["device_seq", sessionId] as const;
 /** A command a controller sent that has no result yet (`PendingCommand`). */
@@ -76,3 +76,15 @@ export const pendingCommandPrefix = (sessionId: string) => ["pending_commands", 
 /** Marks a controller command id as seen, so a resend is not run twice. */
 export const commandIdKey = (sessionId: string, commandId: string) =>
   ["command_ids", sessionId, commandId] as const;
+
+/** A link's run by the automation engine (`LinkRun`): who holds it and until when. */
+export const linkRunKey = (linkId: string) => ["link_runs", linkId] as const;
+/** Index: links claimed and waiting for (or holding) a run. Value: the link id. */
+export const runnableLinkKey = (linkId: string) => ["links_runnable", linkId] as const;
+/** Prefix of `runnableLinkKey`. */
+export const runnableLinkPrefix = () => ["links_runnable"] as const;
+
+/** A finished link's results (`StoredResults`), kept for the result retention period. */
+export const linkResultsKey = (linkId: string) => ["link_results", linkId] as const;
+
+// ---------------------------------------------------------------- webhooks

@@ -3,7 +3,13 @@
  * `sessions.ts`), created with it in one commit; its claim code opens that session. Routes,
  * automations and tests all call these functions; nothing here knows HTTP.
  */
-import type { CreateLinkParams, Link, LinkList, LinkStatus } from "@passage/connect/schemas";
+import type {
+  CreateLinkParams,
+  Link,
+  LinkError,
+  LinkList,
+  LinkStatus,
+} from "@passage/connect/schemas";
 import { getProvider } from "../automations/registry.ts";
 import type { ApiKeyInfo } from "./api_keys.ts";
 import { formatClaimCode, newClaimCode, normalizeClaimCode } from "./claim_codes.ts";
@@ -13,9 +19,11 @@ import { newId } from "./ids.ts";
 import { pageOfIds } from "./pagination.ts";
 import { claimUrl, endSession, newSessionRecord, writeNewSession } from "./sessions.ts";
 import type { SessionLog } from "../relay/log.ts";
+import { type BlobRef, loadJson, storeJson } from "./kv_blobs.ts";
 import {
   idempotencyKey,
   linkKey,
+  linkResultsKey,
   linksByExpiryKey,
   linksByExpiryPrefix,
   linksByOwnerKey,
@@ -28,7 +36,9 @@ export interface LinkRecord {
   ownerKeyId: string;
   livemode: boolean;
   provider: string;
-  operations: Array<{ type: Link["operations"][number]["type"] }>;
+  operations: Link["operations"];
+  error: LinkError | null;
+  completedAt: string | null;
   webhookUrl: string | null;
   metadata: Record<string, string>;
   status: LinkStatus;
@@ -61,7 +71,11 @@ export function canTransition(from: LinkStatus, to: LinkStatus): boolean {
 }
 
 /** The public view of a stored link. */
-export function toLink(record: LinkRecord, publicUrl: string): Link {
+export function toLink(
+  record: LinkRecord,
+  publicUrl: string,
+  results: Record<string, unknown> | null = null,
+): Link {
   const pending = record.status === "pending";
   return {
     id: record.id,
@@ -69,6 +83,9 @@ export function toLink(record: LinkRecord, publicUrl: string): Link {
     status: record.status,
     provider: record.provider,
     operations: record.operations,
+    error: record.error,
+    results,
+    completedAt: record.completedAt,
     webhookUrl: record.webhookUrl,
     metadata: record.metadata,
     claimCode: pending ? formatClaimCode(record.claimCode) : null,
@@ -184,7 +201,9 @@ export async function createLink(
       ownerKeyId: owner.id,
       livemode: owner.mode === "live",
       provider: provider.id,
-      operations: params.operations.map((op) => ({ type: op.type })),
+      operations: params.operations.map((op) => ({ type: op.type, status: "pending" })),
+      error: null,
+      completedAt: null,
       webhookUrl: params.webhookUrl ?? null,
       metadata: params.metadata ?? {},
       status: "pending",
@@ -300,7 +319,8 @@ export async function getLink(
   settings: Pick<Config, "publicUrl">,
 ): Promise<Link> {
   const entry = await readOwned(kv, owner, linkId);
-  return toLink(await settleExpiry(kv, entry.value), settings.publicUrl);
+  const record = await settleExpiry(kv, entry.value);
+  return toLink(record, settings.publicUrl, await readResults(kv, record));
 }
 
 /** One page of `owner`'s links, newest first. */
@@ -356,4 +376,36 @@ export async function expireDueLinks(
     }
   }
   return count;
+}
+
+/** Results as stored: inline or chunked, with the time they stop being served. */
+export interface StoredResults {
+  results: Record<string, unknown> | BlobRef;
+  expiresAt: string;
+}
+
+/** The writes that keep a finished link's results for `retentionMs` (chunks first). */
+export async function prepareResults(
+  kv: Deno.Kv,
+  linkId: string,
+  results: Record<string, unknown>,
+  retentionMs: number,
+): Promise<(op: Deno.AtomicOperation) => void> {
+  const stored: StoredResults = {
+    results: await storeJson(kv, results, retentionMs),
+    expiresAt: new Date(Date.now() + retentionMs).toISOString(),
+  };
+  return (op) => op.set(linkResultsKey(linkId), stored, { expireIn: retentionMs });
+}
+
+/** A complete link's results, or null once their retention has passed. */
+async function readResults(
+  kv: Deno.Kv,
+  record: LinkRecord,
+): Promise<Record<string, unknown> | null> {
+  if (record.status !== "complete") return null;
+  const stored = (await kv.get<StoredResults>(linkResultsKey(record.id))).value;
+  // expireIn is a lower bound on deletion: the stored time decides.
+  if (!stored || Date.parse(stored.expiresAt) <= Date.now()) return null;
+  return await loadJson(kv, stored.results);
 }

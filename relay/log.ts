@@ -2,12 +2,13 @@
  * A session's ordered logs in KV, the relay's source of truth. Each append takes
  * the next seq with one atomic commit checked against the head, so entries are
  * numbered without gaps and a reader listing "after n" never skips one. Entries
- * larger than one KV value are split into chunks written before the entry, so
+ * larger than one KV value are chunked (`lib/kv_blobs.ts`) before the entry, so
  * no message (a screenshot, a big innerHTML) can exceed KV's 64 KiB limit.
  */
 import type { CommandError, CommandName, TelemetryEvent } from "@passage/connect/protocol";
 import type { SessionStatus } from "@passage/connect/protocol";
-import { logChunkKey, logEntryKey, logHeadKey, logPrefix, type LogStream } from "../lib/kv_keys.ts";
+import { type BlobRef, loadJson, storeJson } from "../lib/kv_blobs.ts";
+import { logEntryKey, logHeadKey, logPrefix, type LogStream } from "../lib/kv_keys.ts";
 import type { Bus } from "./bus.ts";
 
 /** What the `cmd` stream holds. */
@@ -34,12 +35,7 @@ export type EventLogEntry =
     reason?: string;
   };
 
-type Stored<T> = T | { type: "chunked"; chunkId: string; count: number };
-
-/** Largest serialized entry stored inline; bigger ones are chunked. */
-const CHUNK_BYTES = 60_000;
-/** Chunks per commit, well under the 800 KiB commit limit. */
-const CHUNKS_PER_COMMIT = 10;
+type Stored<T> = T | BlobRef;
 
 /** Extra checks and writes that must land in the same commit as an append. */
 export type AppendExtra = (op: Deno.AtomicOperation, seq: number) => void;
@@ -78,7 +74,7 @@ export class SessionLog {
     entry: CommandLogEntry | EventLogEntry,
     prepare?: () => Promise<AppendExtra | null>,
   ): Promise<number | null> {
-    const stored = await this.#storeLarge(sessionId, entry);
+    const stored = await storeJson(this.#kv, entry, this.#retentionMs);
     const expireIn = this.#retentionMs;
     for (;;) {
       const head = await this.#kv.get<number>(logHeadKey(sessionId, stream));
@@ -125,7 +121,7 @@ export class SessionLog {
       const seq = key[key.length - 1] as number;
       out.push({
         seq,
-        entry: value.type === "chunked" ? await this.#loadLarge(sessionId, value) : value,
+        entry: await loadJson(this.#kv, value),
       });
     }
     return out;
@@ -134,45 +130,5 @@ export class SessionLog {
   /** The highest seq of a stream (0 when empty). */
   async head(sessionId: string, stream: LogStream): Promise<number> {
     return (await this.#kv.get<number>(logHeadKey(sessionId, stream))).value ?? 0;
-  }
-
-  async #storeLarge<T>(sessionId: string, entry: T): Promise<Stored<T>> {
-    const bytes = new TextEncoder().encode(JSON.stringify(entry));
-    if (bytes.byteLength <= CHUNK_BYTES) return entry;
-    const chunkId = crypto.randomUUID();
-    const count = Math.ceil(bytes.byteLength / CHUNK_BYTES);
-    for (let first = 0; first < count; first += CHUNKS_PER_COMMIT) {
-      const op = this.#kv.atomic();
-      for (let i = first; i < Math.min(count, first + CHUNKS_PER_COMMIT); i++) {
-        const chunk = bytes.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
-        op.set(logChunkKey(sessionId, chunkId, i), chunk, { expireIn: this.#retentionMs });
-      }
-      const res = await op.commit();
-      if (!res.ok) throw new Error("Could not store a large log entry");
-    }
-    return { type: "chunked", chunkId, count };
-  }
-
-  async #loadLarge<T>(sessionId: string, ref: { chunkId: string; count: number }): Promise<T> {
-    const keys = Array.from(
-      { length: ref.count },
-      (_, i) => logChunkKey(sessionId, ref.chunkId, i),
-    );
-    const parts: Uint8Array[] = [];
-    for (let i = 0; i < keys.length; i += 10) {
-      const entries = await this.#kv.getMany<Uint8Array[]>(keys.slice(i, i + 10));
-      for (const e of entries) {
-        if (!e.value) throw new Error(`Log chunk ${String(e.key)} is missing`);
-        parts.push(e.value);
-      }
-    }
-    const total = parts.reduce((n, p) => n + p.byteLength, 0);
-    const bytes = new Uint8Array(total);
-    let offset = 0;
-    for (const p of parts) {
-      bytes.set(p, offset);
-      offset += p.byteLength;
-    }
-    return JSON.parse(new TextDecoder().decode(bytes));
   }
 }

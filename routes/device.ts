@@ -37,7 +37,7 @@ export function registerDeviceRoutes(api: Api): void {
         id: link.id,
         provider: link.provider,
         providerName: getProvider(link.provider)?.displayName ?? link.provider,
-        operations: link.operations,
+        operations: link.operations.map(({ type }) => ({ type })),
       },
     });
   });

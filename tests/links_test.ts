@@ -37,9 +37,12 @@ Deno.test("POST /v1/links creates a pending link with a claim code and app clip 
   assert.equal(link.status, "pending");
   assert.equal(link.provider, "tmobile");
   assert.deepEqual(link.operations, [
-    { type: "mobileBillingStatement:read" },
-    { type: "paymentMethod:read" },
+    { type: "mobileBillingStatement:read", status: "pending" },
+    { type: "paymentMethod:read", status: "pending" },
   ]);
+  assert.equal(link.error, null);
+  assert.equal(link.results, null);
+  assert.equal(link.completedAt, null);
   assert.equal(link.webhookUrl, "https://example.test/hooks/passage");
   assert.deepEqual(link.metadata, { userId: "u_42" });
   assert.match(link.claimCode, CLAIM_CODE_PATTERN);

@@ -1,0 +1,150 @@
+/**
+ * A `BrowserTransport` for code running inside Passage (the automation engine):
+ * it queues commands on the session's `cmd` log and reads results from the
+ * `evt` log directly, the same path a controller socket takes, minus the socket.
+ * Connect is built on Sessions: automations get the very `Browser` the SDK gives
+ * developers.
+ */
+import { BrowserCommandError, type BrowserTransport } from "@passage/connect";
+import {
+  type CommandName,
+  commandParamSchemas,
+  type Commands,
+  type TelemetryEvent,
+} from "@passage/connect/protocol";
+import type { Config } from "../lib/config.ts";
+import { enqueueCommand } from "../lib/sessions.ts";
+import type { Relay } from "./relay.ts";
+import { tailEvents } from "./tail.ts";
+
+interface Pending {
+  name: CommandName;
+  resolve: (value: never) => void;
+  reject: (err: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class LocalTransport implements BrowserTransport {
+  readonly #kv: Deno.Kv;
+  readonly #relay: Relay;
+  readonly #config: Config;
+  readonly #sessionId: string;
+  readonly #pending = new Map<string, Pending>();
+  readonly #listeners = new Set<(event: TelemetryEvent) => void>();
+  readonly #stop = new AbortController();
+  #ended: string | null = null;
+  #tail: Promise<void> | null = null;
+
+  private constructor(kv: Deno.Kv, relay: Relay, config: Config, sessionId: string) {
+    this.#kv = kv;
+    this.#relay = relay;
+    this.#config = config;
+    this.#sessionId = sessionId;
+  }
+
+  /** Starts following the session's events from now on. */
+  static async open(
+    kv: Deno.Kv,
+    relay: Relay,
+    config: Config,
+    sessionId: string,
+  ): Promise<LocalTransport> {
+    const t = new LocalTransport(kv, relay, config, sessionId);
+    const after = await relay.log.head(sessionId, "evt");
+    t.#tail = tailEvents({
+      log: relay.log,
+      bus: relay.bus,
+      sessionId,
+      after,
+      pollMs: config.relayPollMs,
+      signal: t.#stop.signal,
+      onEntry: (_seq, entry) => {
+        if (entry.type === "result") {
+          const p = t.#pending.get(entry.id);
+          if (!p) return;
+          t.#settle(entry.id);
+          if (entry.ok) p.resolve(entry.value as never);
+          else p.reject(new BrowserCommandError(p.name, entry.error.code, entry.error.message));
+        } else if (entry.type === "telemetry") {
+          for (const listener of t.#listeners) listener(entry.event);
+        } else if (entry.type === "session" && entry.status === "ended") {
+          t.#ended = entry.reason ?? "ended";
+          for (const [id, p] of t.#pending) {
+            t.#settle(id);
+            p.reject(
+              new BrowserCommandError(p.name, "session_ended", `the session ended (${t.#ended})`),
+            );
+          }
+        }
+      },
+    });
+    return t;
+  }
+
+  #settle(id: string): void {
+    const p = this.#pending.get(id);
+    if (p) clearTimeout(p.timer);
+    this.#pending.delete(id);
+  }
+
+  run<K extends CommandName>(
+    name: K,
+    params: Commands[K]["params"],
+    timeoutMs: number,
+  ): Promise<Commands[K]["result"]> {
+    if (this.#ended || this.#stop.signal.aborted) {
+      return Promise.reject(
+        new BrowserCommandError(
+          name,
+          "session_ended",
+          `the session ended (${this.#ended ?? "closed"})`,
+        ),
+      );
+    }
+    const checked = commandParamSchemas[name].safeParse(params);
+    if (!checked.success) {
+      return Promise.reject(
+        new BrowserCommandError(name, "invalid_command", checked.error.issues[0].message),
+      );
+    }
+    const id = `eng_${crypto.randomUUID()}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#settle(id);
+        reject(new BrowserCommandError(name, "timeout", `no result within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, { name, resolve: resolve as (v: never) => void, reject, timer });
+      enqueueCommand(this.#kv, this.#relay.log, this.#sessionId, {
+        id,
+        name,
+        params: checked.data,
+        timeoutMs,
+      }, this.#config.telemetryRetentionSeconds * 1000)
+        .then((queued) => {
+          if (!queued && this.#pending.has(id)) {
+            this.#settle(id);
+            reject(
+              new BrowserCommandError(name, "session_ended", "the session is no longer active"),
+            );
+          }
+        }, (err) => {
+          this.#settle(id);
+          reject(err);
+        });
+    });
+  }
+
+  onTelemetry(listener: (event: TelemetryEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#stop.abort();
+    for (const [id, p] of this.#pending) {
+      this.#settle(id);
+      p.reject(new BrowserCommandError(p.name, "connection_lost", "the engine stopped"));
+    }
+    await this.#tail;
+  }
+}
