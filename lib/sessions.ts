@@ -22,6 +22,7 @@ import {
   liveSessionPrefix,
   pendingCommandKey,
   pendingCommandPrefix,
+  runnableLinkKey,
   sessionActivityKey,
   sessionKey,
   sessionsByOwnerKey,
@@ -30,6 +31,7 @@ import {
 import { pageOfIds } from "./pagination.ts";
 import type { SessionLog } from "../relay/log.ts";
 import type { LinkRecord } from "./links.ts";
+import type { Jobs } from "./queue.ts";
 
 /** A session as stored in KV. */
 export interface SessionRecord {
@@ -252,6 +254,7 @@ export async function claimSession(
   input: string,
   client: string,
   config: Config,
+  jobs?: Jobs,
 ): Promise<
   { deviceToken: string; expiresAt: string; session: SessionRecord; link: LinkRecord | null }
 > {
@@ -309,7 +312,11 @@ export async function claimSession(
     };
     op.check(linkEntry)
       .set(linkKey(link.id), nextLink)
-      .delete(linksByExpiryKey(Date.parse(link.expiresAt), link.id));
+      .delete(linksByExpiryKey(Date.parse(link.expiresAt), link.id))
+      // The link now waits for the engine: indexed for the sweep, and a queue
+      // message wakes a worker at once where queues exist.
+      .set(runnableLinkKey(link.id), link.id);
+    jobs?.enqueueIn(op, { kind: "link.run", id: link.id });
   }
   if (!(await op.commit()).ok) {
     throw new PassageError("claim_code_used", "That claim code was already used", {

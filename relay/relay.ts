@@ -53,12 +53,19 @@ export class Relay {
   readonly #bus: Bus;
   readonly #connections = new Set<{ socket: WebSocket; stop: AbortController }>();
   readonly #tasks = new Set<Promise<unknown>>();
+  readonly #deviceListeners = new Set<(session: SessionRecord) => void>();
 
   constructor(kv: Deno.Kv, config: Config, bus: Bus = new BroadcastChannelBus()) {
     this.#kv = kv;
     this.#config = config;
     this.#bus = bus;
     this.log = new SessionLog(kv, bus, config.telemetryRetentionSeconds * 1000);
+  }
+
+  /** Calls `listener` each time a device connects to a session in this isolate. */
+  onDeviceConnected(listener: (session: SessionRecord) => void): () => void {
+    this.#deviceListeners.add(listener);
+    return () => this.#deviceListeners.delete(listener);
   }
 
   /** The bus, for SSE streams and tests. */
@@ -135,6 +142,7 @@ export class Relay {
           }
           const lastDeviceSeq = (await this.#kv.get<number>(deviceSeqKey(session.id))).value ?? 0;
           send({ type: "welcome", v: PROTOCOL_VERSION, sessionId: session.id, lastDeviceSeq });
+          for (const listener of this.#deviceListeners) listener(session);
           this.#track(
             this.#pumpCommands(
               session.id,
