@@ -1,0 +1,58 @@
+/**
+ * Reads the device CLI's arguments: a claim URL (`http://host/c/CODE`) or a
+ * bare claim code, and `--server URL`.
+ *
+ * @module
+ */
+
+/** What the CLI connects to. */
+export interface CliTarget {
+  server: string;
+  claimCode: string;
+}
+
+/** The usage line. */
+export const USAGE = "Usage: deno task device <claim URL or code> [--server URL]";
+
+/**
+ * Parses the arguments. A claim URL gives the server (everything before its
+ * `/c/CODE`) and the code; a bare code takes the server from `--server`, then
+ * `PASSAGE_PUBLIC_URL`, then `http://localhost:8000`. `--server` always wins.
+ * Throws an Error with a message for the user on bad arguments.
+ */
+export function parseCliArgs(args: string[], env: { get(name: string): string | undefined }) {
+  let server: string | undefined;
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--server") {
+      server = args[++i];
+      if (!server) throw new Error("--server needs a URL");
+    } else if (arg.startsWith("--server=")) {
+      server = arg.slice("--server=".length);
+    } else if (arg === "-h" || arg === "--help") {
+      throw new Error(USAGE);
+    } else if (arg.startsWith("-")) {
+      throw new Error(`Unknown option ${arg}\n${USAGE}`);
+    } else {
+      rest.push(arg);
+    }
+  }
+  if (rest.length !== 1) throw new Error(USAGE);
+  const target = rest[0];
+  let claimCode = target;
+  if (/^https?:\/\//i.test(target)) {
+    const url = new URL(target);
+    const match = /^(.*)\/c\/([^/]+)\/?$/.exec(url.pathname);
+    const segments = url.pathname.split("/").filter((s) => s !== "");
+    const code = match?.[2] ?? segments.at(-1);
+    if (!code) throw new Error(`No claim code in ${target}`);
+    claimCode = decodeURIComponent(code);
+    server ??= url.origin + (match?.[1] ?? "");
+  }
+  server ??= env.get("PASSAGE_PUBLIC_URL") || "http://localhost:8000";
+  if (!/^https?:\/\//i.test(server)) {
+    throw new Error(`The server must be an http(s) URL, not ${server}`);
+  }
+  return { server: server.replace(/\/+$/, ""), claimCode } satisfies CliTarget;
+}

@@ -1,0 +1,228 @@
+/**
+ * `startDevice()`: claims a code, launches Chromium, joins the session's
+ * relay socket and runs the server's commands until the session ends.
+ *
+ * @module
+ */
+import type { Commands, TelemetryEvent } from "@passage/connect/protocol";
+import type { DeviceClaim } from "@passage/connect/schemas";
+import type { Page } from "puppeteer-core";
+import { closeBrowser, launchBrowser, type LaunchedBrowser } from "./_browser.ts";
+import { ResponseCapture } from "./_capture.ts";
+import { claimDevice } from "./_claim.ts";
+import { type CommandContext, createHandlers } from "./_commands.ts";
+import { HumanInput } from "./_human_input.ts";
+import { RelayConnection } from "./_relay.ts";
+import { CommandRunner } from "./_runner.ts";
+import { PageTelemetry } from "./_telemetry.ts";
+import { checkConditions, waitForConditions } from "./_yield.ts";
+
+/** What the human is asked to do while they have control (`yieldToUser`'s `status`). */
+export interface DeviceStatus {
+  heading?: string;
+  subheading?: string;
+}
+
+/** Options of {@link startDevice}. */
+export interface DeviceOptions {
+  /** The Passage server's base URL, such as `http://localhost:8000`. */
+  server: string;
+  /** The claim code (`K7QD2-9XW4M`) the link or session handed out. */
+  claimCode: string;
+  /** Run Chromium without a window (default true). */
+  headless?: boolean;
+  /** The Chromium binary (default `/usr/bin/chromium`). */
+  executablePath?: string;
+  /** Called with the status when the human gets control, and with null when it ends. */
+  onStatus?: (status: DeviceStatus | null) => void;
+  /** Receives one line per notable event. Never given what was typed or captured. */
+  log?: (line: string) => void;
+}
+
+/** A running device. */
+export interface DeviceHandle extends AsyncDisposable {
+  /** The device's browser page: a test can act as the human on it. */
+  readonly page: Page;
+  /** The session this device joined. */
+  readonly sessionId: string;
+  /** The token the device authenticates its socket with. */
+  readonly deviceToken: string;
+  /** What the link asks for (Connect sessions), or null. */
+  readonly link: DeviceClaim["link"];
+  /** Settles once the device has stopped and closed everything, with why. */
+  readonly ended: Promise<{ reason: string }>;
+  /** Test hook: cuts the socket like a network failure; the device reconnects and resumes. */
+  dropConnection(): void;
+  /** Closes the socket and the browser and removes the profile. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Claims `claimCode` at `server`, launches Chromium and connects to the
+ * session's relay. Resolves once the server has welcomed the device.
+ *
+ * @example
+ * ```ts
+ * await using device = await startDevice({ server: "http://localhost:8000", claimCode: "K7QD2-9XW4M" });
+ * console.log((await device.ended).reason);
+ * ```
+ */
+export async function startDevice(options: DeviceOptions): Promise<DeviceHandle> {
+  const server = options.server.replace(/\/+$/, "");
+  const log = options.log ?? (() => {});
+  const claim = await claimDevice(server, options.claimCode);
+  log(`claimed: session ${claim.sessionId}`);
+  const headless = options.headless ?? true;
+  const launched = await launchBrowser({ headless, executablePath: options.executablePath });
+  const device = new Device(server, claim, launched, { ...options, headless }, log);
+  try {
+    await device.connect();
+  } catch (error) {
+    await device.handle.close();
+    throw error;
+  }
+  return device.handle;
+}
+
+/** `ws(s)://…/v1/device/socket` for a server base URL. */
+function socketUrl(server: string): string {
+  const url = new URL(`${server}/v1/device/socket`);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.href;
+}
+
+class Device {
+  readonly handle: DeviceHandle;
+  readonly #launched: LaunchedBrowser;
+  readonly #options: DeviceOptions & { headless: boolean };
+  readonly #log: (line: string) => void;
+  readonly #relay: RelayConnection;
+  readonly #runner: CommandRunner;
+  readonly #telemetry: PageTelemetry;
+  readonly #capture: ResponseCapture;
+  readonly #human: HumanInput;
+  readonly #ended = Promise.withResolvers<{ reason: string }>();
+  #humanHasControl = false;
+  #closing: Promise<void> | null = null;
+
+  constructor(
+    server: string,
+    claim: DeviceClaim,
+    launched: LaunchedBrowser,
+    options: DeviceOptions & { headless: boolean },
+    log: (line: string) => void,
+  ) {
+    const { browser, page } = launched;
+    this.#launched = launched;
+    this.#options = options;
+    this.#log = log;
+    this.#relay = new RelayConnection({
+      url: socketUrl(server),
+      token: claim.deviceToken,
+      log,
+      onCommand: (command) => this.#runner.receive(command),
+      onEnd: (reason) => void this.#shutdown(reason),
+    });
+    this.#capture = new ResponseCapture(page, log);
+    this.#human = new HumanInput(page);
+    this.#runner = new CommandRunner(
+      createHandlers({
+        page,
+        cdp: launched.cdp,
+        capture: this.#capture,
+        yieldToUser: (params, ctx) => this.#yieldToUser(params, ctx),
+      }),
+      this.#relay,
+      log,
+    );
+    this.#telemetry = new PageTelemetry(page, {
+      cdp: launched.cdp,
+      emit: (event) => this.#relay.sendTelemetry(event),
+      humanHasControl: () => this.#humanHasControl,
+      log,
+    });
+    browser.on("disconnected", this.#onBrowserGone);
+    page.on("close", this.#onBrowserGone);
+    const close = () => this.#shutdown("closed");
+    this.handle = {
+      page,
+      sessionId: claim.sessionId,
+      deviceToken: claim.deviceToken,
+      link: claim.link,
+      ended: this.#ended.promise,
+      dropConnection: () => this.#relay.drop(),
+      close,
+      [Symbol.asyncDispose]: close,
+    };
+  }
+
+  async connect(): Promise<void> {
+    const welcome = await this.#relay.start();
+    this.#log(`connected: session ${welcome.sessionId || this.handle.sessionId}`);
+  }
+
+  #onBrowserGone = () => void this.#shutdown("browser_closed");
+
+  async #yieldToUser(
+    params: Commands["yieldToUser"]["params"],
+    ctx: CommandContext,
+  ): Promise<Commands["yieldToUser"]["result"]> {
+    checkConditions(params);
+    this.#humanHasControl = true;
+    try {
+      // mark what the human types before telling them it is their turn
+      await this.#human.begin().catch((error) => {
+        this.#log(`yield: could not watch input (${(error as Error).message})`);
+      });
+      this.#event({ kind: "yield", at: new Date().toISOString(), state: "started" });
+      this.#status(params.status ?? {});
+      return await waitForConditions(this.handle.page, params, ctx.signal);
+    } finally {
+      await this.#human.end().catch(() => {});
+      this.#humanHasControl = false;
+      this.#status(null);
+      this.#event({ kind: "yield", at: new Date().toISOString(), state: "ended" });
+    }
+  }
+
+  #event(event: TelemetryEvent): void {
+    if (this.#closing === null) this.#relay.sendTelemetry(event);
+  }
+
+  #status(status: DeviceStatus | null): void {
+    try {
+      this.#options.onStatus?.(status);
+    } catch (error) {
+      this.#log(`onStatus threw: ${(error as Error).message}`);
+    }
+    if (!this.#options.headless) {
+      // a visible window: say whose turn it is (the page itself is left alone)
+      const say = this.#options.log ?? console.log;
+      say(
+        status
+          ? `>>> Your turn: ${
+            [status.heading, status.subheading].filter(Boolean).join(" — ") ||
+            "continue in the browser window"
+          }`
+          : ">>> Thanks, the automation continues",
+      );
+    }
+  }
+
+  #shutdown(reason: string): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#log(`closing: ${reason}`);
+      const { browser, page } = this.#launched;
+      browser.off("disconnected", this.#onBrowserGone);
+      page.off("close", this.#onBrowserGone);
+      const commandsStopped = this.#runner.stop();
+      const telemetryStopped = this.#telemetry.stop();
+      this.#capture.stop();
+      await this.#relay.close();
+      await closeBrowser(this.#launched);
+      await Promise.allSettled([commandsStopped, telemetryStopped]);
+      this.#ended.resolve({ reason });
+    })();
+    return this.#closing;
+  }
+}
