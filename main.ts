@@ -14,14 +14,23 @@ import { registerLinkRoutes } from "./routes/links.ts";
 import { registerSessionRoutes } from "./routes/sessions.ts";
 import { Relay } from "./relay/relay.ts";
 import { sweepSessions } from "./lib/sessions.ts";
+import { Jobs } from "./lib/queue.ts";
+import { deliverDueWebhooks, registerWebhookJobs } from "./lib/webhook_delivery.ts";
+import { registerWebhookRoutes } from "./routes/webhooks.ts";
+import { registerSandboxRoutes } from "./routes/sandbox.ts";
+import { Engine } from "./automations/engine.ts";
+import type { Bus } from "./relay/bus.ts";
 
 /** Builds the app. Tests call `app.fetch` in-process or serve it on a loopback port. */
-export function createApp(deps: { kv: Deno.Kv; config: Config; relay: Relay }): Hono<AppEnv> {
+export function createApp(
+  deps: { kv: Deno.Kv; config: Config; relay: Relay; jobs: Jobs },
+): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
     c.set("kv", deps.kv);
     c.set("config", deps.config);
     c.set("relay", deps.relay);
+    c.set("jobs", deps.jobs);
     await next();
   });
 
@@ -29,7 +38,9 @@ export function createApp(deps: { kv: Deno.Kv; config: Config; relay: Relay }): 
   registerLinkRoutes(api);
   registerDeviceRoutes(api);
   registerSessionRoutes(api);
+  registerWebhookRoutes(api);
   registerClaimPage(app);
+  registerSandboxRoutes(app);
   app.get("/openapi.json", (c) => c.json(api.openApi(deps.config.publicUrl)));
   app.get("/healthz", (c) => c.json({ ok: true }));
 
@@ -61,12 +72,54 @@ export function createApp(deps: { kv: Deno.Kv; config: Config; relay: Relay }): 
   return app;
 }
 
-/** Runs the background sweeps every minute (expiry now; webhooks later). */
-export function scheduleSweeps(kv: Deno.Kv, relay: Relay, config: Config): void {
-  Deno.cron("passage-sweep", "* * * * *", async () => {
-    await expireDueLinks(kv);
-    await sweepSessions(kv, relay.log, config);
-  });
+/** A running Passage: the app and the background parts behind it. */
+export interface Runtime {
+  app: Hono<AppEnv>;
+  relay: Relay;
+  jobs: Jobs;
+  engine: Engine;
+  /** Stops the engine and the relay (close the KV store after, then await `jobs.stopped()`). */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the app and starts what runs behind it on this instance: the relay,
+ * the queue listener and the automation engine. A device connecting to a
+ * link's session starts the link's run here at once.
+ */
+export function startRuntime(
+  kv: Deno.Kv,
+  config: Config,
+  options: { bus?: Bus } = {},
+): Runtime {
+  const relay = new Relay(kv, config, options.bus);
+  const jobs = new Jobs(kv, { useQueues: config.useQueues });
+  const engine = new Engine({ kv, config, relay, jobs });
+  registerWebhookJobs(jobs, kv, config);
+  relay.onDeviceConnected((session) => session.linkId && engine.kick(session.linkId));
+  const app = createApp({ kv, config, relay, jobs });
+  jobs.listen();
+  return {
+    app,
+    relay,
+    jobs,
+    engine,
+    async close() {
+      await engine.close();
+      await relay.close();
+    },
+  };
+}
+
+/**
+ * The sweeps behind every fast path: link expiry, session timeouts, links
+ * waiting for a run, due webhooks. Run every minute by `Deno.cron`.
+ */
+export async function sweep(kv: Deno.Kv, runtime: Runtime, config: Config): Promise<void> {
+  await expireDueLinks(kv);
+  await sweepSessions(kv, runtime.relay.log, config);
+  await runtime.engine.sweep();
+  await deliverDueWebhooks(kv, { config });
 }
 
 if (import.meta.main) {
@@ -82,10 +135,9 @@ if (import.meta.main) {
     );
     console.log(secret);
   }
-  const relay = new Relay(kv, config);
-  scheduleSweeps(kv, relay, config);
-  const app = createApp({ kv, config, relay });
-  Deno.serve({
+  const runtime = startRuntime(kv, config);
+  Deno.cron("passage-sweep", "* * * * *", () => sweep(kv, runtime, config));
+  const server = Deno.serve({
     port: config.port,
     onListen: ({ hostname, port }) => {
       // With PORT=0 the OS picks the port: hand out URLs that reach it.
@@ -96,5 +148,12 @@ if (import.meta.main) {
         }:${port} (public URL ${config.publicUrl}, KV ${config.kvPath ?? "Deno Deploy"})`,
       );
     },
-  }, app.fetch);
+  }, runtime.app.fetch);
+  // Deno Deploy evicts with SIGINT and 5 s of grace: stop taking work and
+  // close sockets so devices and controllers reconnect elsewhere and resume.
+  Deno.addSignalListener("SIGINT", async () => {
+    await runtime.close();
+    await server.shutdown();
+    Deno.exit(0);
+  });
 }

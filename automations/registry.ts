@@ -1,12 +1,21 @@
 /**
- * The providers Passage can link to and the operations each supports. Requests
- * are validated against this registry; later the automations themselves hang
- * off the same entries.
+ * The providers Passage can link to and the operations each supports, read
+ * from their automations (`automations/providers/`). Requests are validated
+ * against this registry; the engine runs the automations it returns.
  */
 
 import { OPERATION_TYPES, type OperationType } from "@passage/connect/schemas";
+import { doordash } from "./providers/doordash.ts";
+import { geico } from "./providers/geico.ts";
+import { pge } from "./providers/pge.ts";
+import { tmobile } from "./providers/tmobile.ts";
+import { verizon } from "./providers/verizon.ts";
+import { sandboxUrl } from "./sandbox/mod.ts";
+import type { ProviderAutomation } from "./types.ts";
 
 export { OPERATION_TYPES, type OperationType };
+export { AutomationError, type AutomationErrorCode } from "./types.ts";
+export type { AutomationContext, ProviderAutomation } from "./types.ts";
 
 export interface ProviderInfo {
   id: string;
@@ -15,13 +24,13 @@ export interface ProviderInfo {
   operations: readonly OperationType[];
 }
 
-const PROVIDERS: readonly ProviderInfo[] = [
-  {
-    id: "tmobile",
-    displayName: "T-Mobile",
-    operations: ["mobileBillingStatement:read", "paymentMethod:read"],
-  },
-];
+const AUTOMATIONS: readonly ProviderAutomation[] = [tmobile, verizon, pge, doordash, geico];
+
+const PROVIDERS: readonly ProviderInfo[] = AUTOMATIONS.map((a) => ({
+  id: a.id,
+  displayName: a.displayName,
+  operations: OPERATION_TYPES.filter((type) => a.operations[type] !== undefined),
+}));
 
 /** The provider with this id, or undefined. */
 export function getProvider(id: string): ProviderInfo | undefined {
@@ -31,6 +40,23 @@ export function getProvider(id: string): ProviderInfo | undefined {
 /** Every registered provider. */
 export function listProviders(): readonly ProviderInfo[] {
   return PROVIDERS;
+}
+
+/** The automation of the provider with this id, or undefined. */
+export function getAutomation(id: string): ProviderAutomation | undefined {
+  return AUTOMATIONS.find((a) => a.id === id);
+}
+
+/**
+ * Where a link's automation runs: the provider's sandbox on this server for
+ * test links (`livemode: false`), the real site for live ones.
+ */
+export function automationBaseUrl(
+  automation: Pick<ProviderAutomation, "id" | "liveUrl">,
+  link: { livemode: boolean },
+  publicUrl: string,
+): string {
+  return link.livemode ? automation.liveUrl : sandboxUrl(publicUrl, automation.id);
 }
 
 /** What each operation reads, in words a user understands. */

@@ -43,3 +43,32 @@ export type {
   SessionStatus,
 } from "./schemas.ts";
 export { LINK_STATUSES, OPERATION_TYPES } from "./schemas.ts";
+export { looksLikeCardNumber } from "./results.ts";
+export type {
+  AccountOwnership,
+  BillingStatement,
+  CardBrand,
+  Coverage,
+  InsurancePolicies,
+  InsurancePolicy,
+  LineItemCategory,
+  MobileBillingStatement,
+  OperationResults,
+  Order,
+  OrderHistory,
+  OrderItem,
+  OrderStatus,
+  PaymentMethod,
+  PaymentMethods,
+  PolicyStatus,
+  PolicyType,
+  PremiumFrequency,
+  StatementLineItem,
+  UtilityBillingStatement,
+} from "./results.ts";
+export { verifyWebhook, WebhookVerificationError } from "./verify.ts";
+export type {
+  VerifyWebhookOptions,
+  WebhookPayload,
+  WebhookVerificationErrorCode,
+} from "./verify.ts";

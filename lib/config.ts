@@ -1,3 +1,5 @@
+import { retryLockedCommits } from "./kv_retry.ts";
+
 /** Runtime configuration, read once from environment variables. */
 export interface Config {
   /** Port `Deno.serve` listens on. */
@@ -33,6 +35,16 @@ export interface Config {
   resultRetentionSeconds: number;
   /** How long the user has to log in before a link fails, in milliseconds. */
   loginTimeoutMs: number;
+  /**
+   * Whether webhooks may be sent to loopback addresses (127.0.0.0/8, ::1,
+   * localhost): for local development and tests only. Private, link-local and
+   * metadata addresses stay refused either way.
+   */
+  allowLoopbackWebhooks: boolean;
+  /** How long a rotated-out webhook signing key stays valid for verification, in seconds. */
+  webhookKeyOverlapSeconds: number;
+  /** How long a receiver has to answer a webhook before the attempt fails, in milliseconds. */
+  webhookTimeoutMs: number;
 }
 
 /** Where a local run keeps its KV file when `PASSAGE_KV_PATH` is unset. */
@@ -90,6 +102,9 @@ export function loadConfig(
     relayPollMs: intVar(env, "PASSAGE_RELAY_POLL_MS", 500),
     resultRetentionSeconds: intVar(env, "PASSAGE_RESULT_RETENTION_SECONDS", 7 * 24 * 60 * 60),
     loginTimeoutMs: intVar(env, "PASSAGE_LOGIN_TIMEOUT_SECONDS", 5 * 60) * 1000,
+    allowLoopbackWebhooks: env.PASSAGE_WEBHOOK_ALLOW_LOOPBACK === "1",
+    webhookKeyOverlapSeconds: intVar(env, "PASSAGE_WEBHOOK_KEY_OVERLAP_SECONDS", 24 * 60 * 60),
+    webhookTimeoutMs: intVar(env, "PASSAGE_WEBHOOK_TIMEOUT_MS", 15_000),
     useQueues: (env.PASSAGE_QUEUES ?? (onDeploy ? "off" : "on")) !== "off",
   };
 }
@@ -101,5 +116,5 @@ export async function openKv(config: Pick<Config, "kvPath">): Promise<Deno.Kv> {
     const dir = config.kvPath.replace(/[^/]*$/, "");
     if (dir) await Deno.mkdir(dir, { recursive: true });
   }
-  return await Deno.openKv(config.kvPath);
+  return retryLockedCommits(await Deno.openKv(config.kvPath));
 }

@@ -21,6 +21,7 @@ const CODES = {
   link_not_found: [404, "not_found_error"],
   claim_code_not_found: [404, "not_found_error"],
   session_not_found: [404, "not_found_error"],
+  webhook_key_not_found: [404, "not_found_error"],
   // 426
   upgrade_required: [426, "invalid_request_error"],
   // 409
@@ -28,6 +29,8 @@ const CODES = {
   invalid_status_transition: [409, "conflict_error"],
   session_ended: [409, "conflict_error"],
   write_conflict: [409, "conflict_error"],
+  no_webhook_event: [409, "conflict_error"],
+  webhook_delivery_in_progress: [409, "conflict_error"],
   // 410
   claim_code_expired: [410, "invalid_request_error"],
   // 413

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { type ApiKeyInfo, authenticate } from "./api_keys.ts";
 import type { Config } from "./config.ts";
 import type { Relay } from "../relay/relay.ts";
+import type { Jobs } from "./queue.ts";
 import { type ErrorCode, errorCodes, PassageError } from "./errors.ts";
 
 /** What every handler can reach through `c.var`. */
@@ -16,6 +17,8 @@ export interface AppEnv {
     kv: Deno.Kv;
     config: Config;
     relay: Relay;
+    /** The one queue dispatcher (`jobs.enqueueIn` wakes background workers). */
+    jobs: Jobs;
     /** Set on routes with `auth: "apiKey"`. */
     apiKey: ApiKeyInfo;
   };

@@ -88,3 +88,30 @@ export const runnableLinkPrefix = () => ["links_runnable"] as const;
 export const linkResultsKey = (linkId: string) => ["link_results", linkId] as const;
 
 // ---------------------------------------------------------------- webhooks
+/** A webhook signing key (`WebhookKeyRecord`), by its kid. */
+export const webhookKeyKey = (kid: string) => ["webhook_keys", kid] as const;
+/** Prefix of `webhookKeyKey`, for listing (kids sort by creation time). */
+export const webhookKeyPrefix = () => ["webhook_keys"] as const;
+/** The kid of the key that signs new webhooks. Value: the kid. */
+export const currentWebhookKeyKey = () => ["webhook_key_current"] as const;
+/** A webhook event (`WebhookEventRecord`): where it goes and how its delivery stands. */
+export const webhookEventKey = (eventId: string) => ["webhook_events", eventId] as const;
+/** One slice of an event's exact body bytes (a `Uint8Array`), numbered from 0. */
+export const webhookBodyChunkKey = (eventId: string, index: number) =>
+  ["webhook_event_body", eventId, index] as const;
+/** Index: a link's events, in id (= time) order. Value: the event id. */
+export const webhookEventsByLinkKey = (linkId: string, eventId: string) =>
+  ["webhook_events_by_link", linkId, eventId] as const;
+/** Prefix of `webhookEventsByLinkKey`. */
+export const webhookEventsByLinkPrefix = (linkId: string) =>
+  ["webhook_events_by_link", linkId] as const;
+/** The outbox: an event due for a delivery attempt at `dueAtMs`. Value: the event id. */
+export const webhookOutboxKey = (dueAtMs: number, eventId: string) =>
+  ["webhook_outbox", dueAtMs, eventId] as const;
+/** Prefix of `webhookOutboxKey`. */
+export const webhookOutboxPrefix = () => ["webhook_outbox"] as const;
+/** One delivery attempt of an event (`WebhookAttempt`), numbered from 1. */
+export const webhookAttemptKey = (eventId: string, number: number) =>
+  ["webhook_attempts", eventId, number] as const;
+/** Prefix of `webhookAttemptKey`. */
+export const webhookAttemptPrefix = (eventId: string) => ["webhook_attempts", eventId] as const;

@@ -46,12 +46,19 @@ const HELLO_TIMEOUT_MS = 10_000;
 /** Default command timeout when a controller gives none. */
 const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 
+/** One socket this relay holds, and the chain its messages are handled on. */
+interface Connection {
+  socket: WebSocket;
+  stop: AbortController;
+  queue: Promise<void>;
+}
+
 export class Relay {
   readonly log: SessionLog;
   readonly #kv: Deno.Kv;
   readonly #config: Config;
   readonly #bus: Bus;
-  readonly #connections = new Set<{ socket: WebSocket; stop: AbortController }>();
+  readonly #connections = new Set<Connection>();
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #deviceListeners = new Set<(session: SessionRecord) => void>();
 
@@ -75,7 +82,8 @@ export class Relay {
 
   /** Closes every socket, waits for their handlers, and closes the bus. */
   async close(): Promise<void> {
-    const closing = [...this.#connections].map(({ socket, stop }) => {
+    const connections = [...this.#connections];
+    const closing = connections.map(({ socket, stop }) => {
       stop.abort();
       if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
       const closed = new Promise((resolve) =>
@@ -85,6 +93,8 @@ export class Relay {
       return closed;
     });
     await Promise.all(closing);
+    // Messages already received finish before the KV store and the bus go.
+    await Promise.allSettled(connections.map((c) => c.queue));
     while (this.#tasks.size) await Promise.allSettled([...this.#tasks]);
     this.#bus.close();
   }
@@ -98,11 +108,10 @@ export class Relay {
 
   /** Takes over a freshly upgraded device socket. */
   acceptDevice(socket: WebSocket): void {
-    const conn = { socket, stop: new AbortController() };
+    const conn: Connection = { socket, stop: new AbortController(), queue: Promise.resolve() };
     this.#connections.add(conn);
     const connectionId = crypto.randomUUID();
     let session: SessionRecord | null = null;
-    let queue = Promise.resolve();
     const send = (msg: ServerToDevice) => {
       safeSend(socket, msg);
     };
@@ -118,7 +127,7 @@ export class Relay {
 
     socket.onmessage = (e) => {
       // Messages are handled one at a time, in the order they arrived.
-      queue = queue.then(async () => {
+      conn.queue = conn.queue.then(async () => {
         const msg = parseMessage(e.data, MAX_DEVICE_MESSAGE, deviceMessageSchema);
         if ("tooBig" in msg) return close(CLOSE_CODES.tooBig, "message too big");
         if ("error" in msg) {
@@ -182,7 +191,7 @@ export class Relay {
       this.#connections.delete(conn);
       if (session) {
         this.#track(
-          queue.then(() => deviceDisconnected(this.#kv, this.log, session!.id, connectionId)),
+          conn.queue.then(() => deviceDisconnected(this.#kv, this.log, session!.id, connectionId)),
         );
       }
     };
@@ -285,10 +294,9 @@ export class Relay {
 
   /** Takes over a freshly upgraded controller socket for `sessionId`. */
   acceptController(socket: WebSocket, sessionId: string): void {
-    const conn = { socket, stop: new AbortController() };
+    const conn: Connection = { socket, stop: new AbortController(), queue: Promise.resolve() };
     this.#connections.add(conn);
     let authed = false;
-    let queue = Promise.resolve();
     const send = (msg: ServerToController) => {
       safeSend(socket, msg);
     };
@@ -303,7 +311,7 @@ export class Relay {
     };
 
     socket.onmessage = (e) => {
-      queue = queue.then(async () => {
+      conn.queue = conn.queue.then(async () => {
         const msg = parseMessage(e.data, MAX_CONTROLLER_MESSAGE, controllerMessageSchema);
         if ("tooBig" in msg) return close(CLOSE_CODES.tooBig, "message too big");
         if ("error" in msg) {

@@ -28,6 +28,7 @@ export function registerDeviceRoutes(api: Api): void {
       body.claimCode,
       clientAddress(c),
       c.var.config,
+      c.var.jobs,
     );
     return c.json({
       deviceToken,

@@ -10,8 +10,10 @@
  */
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
-import { createApp } from "../main.ts";
-import { Relay } from "../relay/relay.ts";
+import { startRuntime } from "../main.ts";
+import type { Relay } from "../relay/relay.ts";
+import { retryLockedCommits } from "../lib/kv_retry.ts";
+import type { Jobs } from "../lib/queue.ts";
 import { createApiKey } from "../lib/api_keys.ts";
 import { type Config, loadConfig } from "../lib/config.ts";
 import type { AppEnv } from "../lib/http.ts";
@@ -47,6 +49,8 @@ export interface TestServer extends AsyncDisposable {
   app: Hono<AppEnv>;
   /** The relay behind the sockets (closed by `close`). */
   relay: Relay;
+  /** The queue dispatcher the app registered its handlers on (stopped by `close`). */
+  jobs: Jobs;
   /** Secret of a fresh test API key. */
   apiKey: string;
   keyId: string;
@@ -92,9 +96,9 @@ export async function request<T = any>(
 export async function startServer(overrides: Partial<Config> = {}): Promise<TestServer> {
   const config: Config = { ...loadConfig({ PASSAGE_KV_PATH: ":memory:" }), ...overrides };
   // `:memory:` unless the overrides name a KV file (to share it with a CLI).
-  const kv = await Deno.openKv(config.kvPath ?? ":memory:");
-  const relay = new Relay(kv, config);
-  const app = createApp({ kv, config, relay });
+  const kv = retryLockedCommits(await Deno.openKv(config.kvPath ?? ":memory:"));
+  const runtime = startRuntime(kv, config);
+  const { app, relay, jobs } = runtime;
   const controller = new AbortController();
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -103,7 +107,7 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Test
       (req, info) => app.fetch(req, info),
     );
   } catch (err) {
-    await relay.close();
+    await runtime.close();
     kv.close();
     throw err;
   }
@@ -115,16 +119,18 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Test
   const close = async () => {
     if (closed) return;
     closed = true;
-    await relay.close();
+    await runtime.close();
     controller.abort();
     await server.finished;
     kv.close();
+    await jobs.stopped();
   };
   return {
     url,
     kv,
     config,
     relay,
+    jobs,
     app,
     apiKey: secret,
     keyId: key.id,

@@ -36,6 +36,7 @@ Deno.test("GET /openapi.json documents every /v1 route the app registered, with 
       "get /v1/device/socket",
       "get /v1/links",
       "get /v1/links/{id}",
+      "get /v1/links/{id}/webhooks",
       "get /v1/sessions",
       "get /v1/sessions/{id}",
       "get /v1/sessions/{id}/events",
@@ -43,6 +44,7 @@ Deno.test("GET /openapi.json documents every /v1 route the app registered, with 
       "post /v1/device/claim",
       "post /v1/links",
       "post /v1/links/{id}/cancel",
+      "post /v1/links/{id}/webhooks/redeliver",
       "post /v1/sessions",
       "post /v1/sessions/{id}/end",
     ],
@@ -54,7 +56,18 @@ Deno.test("GET /openapi.json documents every /v1 route the app registered, with 
   for (const route of registered) {
     assert.ok(documented.includes(route), `${route} is not in the OpenAPI document`);
   }
-  assert.deepEqual(documented.toSorted(), registered.toSorted());
+  assert.deepEqual(
+    documented.filter((route) => route.split(" ")[1].startsWith("/v1")).toSorted(),
+    registered.toSorted(),
+  );
+  // The public-key routes sit outside /v1, where receivers expect them.
+  for (
+    const route of [
+      "get /webhook_verification_key/get",
+      "post /webhook_verification_key/get",
+      "get /.well-known/jwks.json",
+    ]
+  ) assert.ok(documented.includes(route), `${route} is not in the OpenAPI document`);
 });
 
 Deno.test("GET /openapi.json marks which routes need an API key", async () => {

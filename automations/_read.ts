@@ -1,0 +1,180 @@
+/**
+ * How operations read a logged-in site through the device's browser: the
+ * JSON a page loads (captured as the page loads it), a JSON endpoint fetched
+ * from inside the page with the page's own cookies, or a page's HTML parsed
+ * here with linkedom. Cookies never leave the device: only response bodies do.
+ *
+ * Everything read is checked twice: against the site's own shape (a zod
+ * schema per site) and, once mapped, against the operation's result schema.
+ * Either failing is `site_changed`; nothing unvalidated is ever returned.
+ *
+ * @module
+ */
+import { parseHTML } from "linkedom";
+import type { z } from "zod";
+import { type OperationResults, resultSchemas } from "@passage/connect/results";
+import type { OperationType } from "@passage/connect/schemas";
+import { type AutomationContext, AutomationError, toAutomationError } from "./types.ts";
+
+/** Where a JSON page's data comes from. */
+export interface JsonPage {
+  /** The page a user would open: `"/bill"`. */
+  pagePath: string;
+  /** The JSON request that page makes: `"/api/billing/current"`. */
+  apiPath: string;
+  /** What is being read, for error messages: `"the current bill"`. */
+  what: string;
+}
+
+/**
+ * Opens a page and returns the JSON body of the API request it makes while
+ * loading, parsed: `captureResponses`, `navigate` (until the network is idle),
+ * `readCapturedResponses`.
+ */
+export async function readPageJson(ctx: AutomationContext, page: JsonPage): Promise<unknown> {
+  const api = `${ctx.baseUrl}${page.apiPath}`;
+  let responses;
+  try {
+    await ctx.browser.captureResponses({ urlContains: api });
+    await ctx.browser.navigate({ url: `${ctx.baseUrl}${page.pagePath}`, waitUntil: "networkidle" });
+    responses = await ctx.browser.readCapturedResponses({ urlContains: api });
+  } catch (error) {
+    throw toAutomationError(error, `reading ${page.what}`);
+  }
+  const last = responses.at(-1);
+  if (!last) {
+    throw new AutomationError(
+      "site_changed",
+      `The page ${page.pagePath} no longer loads ${page.what} from ${page.apiPath}`,
+    );
+  }
+  return parseBody(last.status, last.responseBody, page.apiPath, page.what);
+}
+
+/**
+ * Fetches a JSON endpoint from inside the page (same origin, the page's
+ * cookies) and returns its body, parsed.
+ */
+export async function fetchJson(
+  ctx: AutomationContext,
+  apiPath: string,
+  what: string,
+): Promise<unknown> {
+  const url = `${ctx.baseUrl}${apiPath}`;
+  let answer: { status: number; body: string };
+  try {
+    answer = await ctx.browser.evaluate<{ status: number; body: string }>({
+      expression: `(async () => {
+        const res = await fetch(${JSON.stringify(url)}, {
+          credentials: "include",
+          headers: { accept: "application/json" },
+        });
+        return { status: res.status, body: await res.text() };
+      })()`,
+    });
+  } catch (error) {
+    throw toAutomationError(error, `reading ${what}`);
+  }
+  return parseBody(answer.status, answer.body, apiPath, what);
+}
+
+function parseBody(
+  status: number,
+  body: string | undefined,
+  apiPath: string,
+  what: string,
+): unknown {
+  if (status === 401 || status === 403) {
+    throw new AutomationError(
+      "operation_failed",
+      `${apiPath} answered ${status}: the site no longer sees the user as logged in`,
+    );
+  }
+  if (status < 200 || status > 299) {
+    throw new AutomationError("operation_failed", `${apiPath} answered ${status} for ${what}`);
+  }
+  if (body === undefined) {
+    throw new AutomationError("operation_failed", `The body of ${apiPath} could not be read`);
+  }
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw new AutomationError("site_changed", `${apiPath} no longer answers JSON for ${what}`);
+  }
+}
+
+/** The part of a linkedom element the automations use. */
+export interface HtmlElement {
+  readonly textContent: string | null;
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): HtmlElement | null;
+  querySelectorAll(selector: string): ArrayLike<HtmlElement> & Iterable<HtmlElement>;
+}
+
+/**
+ * Opens a page and returns the element matching `selector`, parsed here with
+ * linkedom from the device's `innerHTML` (which never includes what the user
+ * typed into fields).
+ */
+export async function readPageHtml(
+  ctx: AutomationContext,
+  pagePath: string,
+  selector: string,
+  what: string,
+): Promise<HtmlElement> {
+  let html: string;
+  try {
+    await ctx.browser.navigate({ url: `${ctx.baseUrl}${pagePath}` });
+    html = await ctx.browser.innerHTML({ selector });
+  } catch (error) {
+    throw toAutomationError(error, `reading ${what}`);
+  }
+  return parseFragment(html);
+}
+
+/** Parses an HTML fragment with linkedom and returns its container element. */
+export function parseFragment(html: string): HtmlElement {
+  const { document } = parseHTML(
+    `<!doctype html><html><body><div id="passage-root">${html}</div></body></html>`,
+  ) as unknown as { document: HtmlElement };
+  return document.querySelector("#passage-root")!;
+}
+
+/** The trimmed, whitespace-collapsed text of the element matching `selector`; `site_changed` if none. */
+export function textOf(root: HtmlElement, selector: string, what: string): string {
+  const element = root.querySelector(selector);
+  const text = element?.textContent?.replace(/\s+/g, " ").trim();
+  if (!text) {
+    throw new AutomationError("site_changed", `The page no longer shows ${what} (${selector})`);
+  }
+  return text;
+}
+
+/** Parses the site's own data with the site's schema; a mismatch is `site_changed`. */
+export function siteData<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new AutomationError(
+    "site_changed",
+    `The site's ${what} no longer has the expected shape: ${describeIssue(parsed.error)}`,
+  );
+}
+
+/** Validates a mapped result with its operation's schema; a mismatch is `site_changed`. */
+export function checkedResult<K extends OperationType>(
+  type: K,
+  value: OperationResults[K],
+): OperationResults[K] {
+  const parsed = (resultSchemas[type] as z.ZodType<OperationResults[K]>).safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new AutomationError(
+    "site_changed",
+    `What the site shows no longer makes a valid ${type} result: ${describeIssue(parsed.error)}`,
+  );
+}
+
+function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const path = issue.path.map(String).join(".");
+  return path ? `${path}: ${issue.message}` : issue.message;
+}

@@ -1,0 +1,247 @@
+/**
+ * The automation engine: runs a claimed link's operations, in order, after the
+ * user's single login, on the session's device, through the same `Browser` the
+ * SDK gives developers. The link's final state, its results and its webhook
+ * event land in one atomic commit.
+ *
+ * Who runs a link: whichever instance holds its lease in KV. A run is started
+ * the moment the device connects (the fast path, which needs no queue), by a
+ * queue message where queues exist, and by the minute sweep otherwise or after
+ * a crash (a lease not renewed expires and another instance takes over).
+ */
+import { Browser } from "@passage/connect";
+import type { LinkError, OperationStatus } from "@passage/connect/schemas";
+import { resultSchemas } from "@passage/connect/results";
+import type { Config } from "../lib/config.ts";
+import { linkKey, linkRunKey, runnableLinkKey, runnableLinkPrefix } from "../lib/kv_keys.ts";
+import { type LinkRecord, prepareResults, transitionLink } from "../lib/links.ts";
+import type { Jobs } from "../lib/queue.ts";
+import { endSession } from "../lib/sessions.ts";
+import { addWebhookEvent, type LinkOutcome } from "../lib/webhooks.ts";
+import { LocalTransport } from "../relay/local_transport.ts";
+import type { Relay } from "../relay/relay.ts";
+import { automationBaseUrl, getAutomation } from "./registry.ts";
+import { AutomationError, toAutomationError } from "./types.ts";
+
+/** Who holds a link's run, and until when (ms since epoch). */
+export interface LinkRun {
+  holder: string;
+  expiresAt: number;
+}
+
+/** The queue job that starts a link's run. */
+export const RUN_LINK_JOB = "link.run";
+
+const LEASE_MS = 60_000;
+
+export interface EngineDeps {
+  kv: Deno.Kv;
+  config: Config;
+  relay: Relay;
+  jobs: Jobs;
+}
+
+export class Engine {
+  readonly #deps: EngineDeps;
+  readonly #holder = crypto.randomUUID();
+  readonly #runs = new Map<string, Promise<void>>();
+  readonly #transports = new Set<LocalTransport>();
+  #closed = false;
+
+  constructor(deps: EngineDeps) {
+    this.#deps = deps;
+    // Every path (queue, device connection, sweep) goes through kick, so one
+    // instance never runs a link twice at once; the lease covers instances.
+    deps.jobs.on(RUN_LINK_JOB, async (linkId) => {
+      this.kick(linkId);
+      await this.#runs.get(linkId);
+    });
+  }
+
+  /** Starts running a link here unless it already runs here; the lease settles races. */
+  kick(linkId: string): void {
+    if (this.#closed || this.#runs.has(linkId)) return;
+    const run = this.#run(linkId)
+      .catch((err) => console.error(`link ${linkId} run failed:`, err))
+      .finally(() => this.#runs.delete(linkId));
+    this.#runs.set(linkId, run);
+  }
+
+  /** Kicks every link waiting for a run (or whose run's lease lapsed). */
+  async sweep(): Promise<number> {
+    let kicked = 0;
+    for await (const { value } of this.#deps.kv.list<string>({ prefix: runnableLinkPrefix() })) {
+      this.kick(value);
+      kicked++;
+    }
+    return kicked;
+  }
+
+  /** Stops every run without finishing its link (another instance resumes it). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#transports].map((t) => t.close()));
+    await Promise.allSettled([...this.#runs.values()]);
+  }
+
+  /** Runs a link to its end, if this instance can take its lease. */
+  async #run(linkId: string): Promise<void> {
+    const { kv, config, relay } = this.#deps;
+    if (!(await this.#acquire(linkId))) return;
+    const renew = setInterval(() => void this.#acquire(linkId), LEASE_MS / 3);
+    let transport: LocalTransport | null = null;
+    try {
+      let link = (await kv.get<LinkRecord>(linkKey(linkId))).value;
+      if (!link || (link.status !== "claimed" && link.status !== "running")) {
+        await kv.delete(runnableLinkKey(linkId));
+        return;
+      }
+      if (link.status === "claimed") link = await transitionLink(kv, linkId, "running");
+      transport = await LocalTransport.open(kv, relay, config, link.sessionId);
+      this.#transports.add(transport);
+      const outcome = await this.#execute(link, new Browser(transport));
+      if (this.#closed) return;
+      const finished = await this.#finish(link.id, outcome);
+      if (finished) {
+        await endSession(
+          kv,
+          relay.log,
+          link.sessionId,
+          outcome.status === "complete" ? "completed" : "failed",
+        );
+      }
+    } finally {
+      clearInterval(renew);
+      if (transport) {
+        this.#transports.delete(transport);
+        await transport.close();
+      }
+      await this.#release(linkId);
+    }
+  }
+
+  async #execute(
+    link: LinkRecord,
+    browser: Browser,
+  ): Promise<LinkOutcome & { operations: LinkRecord["operations"] }> {
+    const operations = link.operations.map((op) => ({
+      ...op,
+      status: "pending" as OperationStatus,
+    }));
+    const fail = (
+      error: LinkError,
+      at = -1,
+    ): LinkOutcome & { operations: LinkRecord["operations"] } => {
+      operations.forEach((op, i) =>
+        op.status = i === at ? "failed" : i < at ? op.status : "skipped"
+      );
+      return { status: "failed", error, operations };
+    };
+    const automation = getAutomation(link.provider);
+    if (!automation) {
+      return fail({ code: "provider_unavailable", message: `No automation for ${link.provider}` });
+    }
+    const ctx = {
+      browser,
+      baseUrl: automationBaseUrl(automation, link, this.#deps.config.publicUrl),
+      loginTimeoutMs: this.#deps.config.loginTimeoutMs,
+    };
+    try {
+      await automation.login(ctx);
+    } catch (err) {
+      return fail(toLinkError(err, "logging in"));
+    }
+    const results: Record<string, unknown> = {};
+    for (const [i, op] of operations.entries()) {
+      const run = automation.operations[op.type];
+      if (!run) {
+        return fail(
+          { code: "provider_unavailable", message: `${link.provider} cannot ${op.type}` },
+          i,
+        );
+      }
+      op.status = "running";
+      try {
+        const parsed = resultSchemas[op.type].safeParse(await run(ctx));
+        if (!parsed.success) {
+          // Never delivered as complete: what the site gave does not fit the schema.
+          return fail({
+            code: "site_changed",
+            message: `${op.type}: the site's data no longer matches the expected shape`,
+          }, i);
+        }
+        results[op.type] = parsed.data;
+        op.status = "complete";
+      } catch (err) {
+        return fail(toLinkError(err, `running ${op.type}`), i);
+      }
+    }
+    return { status: "complete", results, operations };
+  }
+
+  /**
+   * Writes the link's final state, its results and its webhook event in one
+   * commit checked against the link as read. False if the link moved on (it was
+   * cancelled while running).
+   */
+  async #finish(
+    linkId: string,
+    outcome: LinkOutcome & { operations: LinkRecord["operations"] },
+  ): Promise<boolean> {
+    const { kv, config, jobs } = this.#deps;
+    const keep = outcome.results
+      ? await prepareResults(kv, linkId, outcome.results, config.resultRetentionSeconds * 1000)
+      : null;
+    for (;;) {
+      const entry = await kv.get<LinkRecord>(linkKey(linkId));
+      if (!entry.value || entry.value.status !== "running") return false;
+      const now = new Date();
+      const next: LinkRecord = {
+        ...entry.value,
+        status: outcome.status,
+        operations: outcome.operations,
+        error: outcome.error ?? null,
+        completedAt: now.toISOString(),
+        updatedAt: now.toISOString(),
+      };
+      const op = kv.atomic().check(entry).set(entry.key, next).delete(runnableLinkKey(linkId));
+      keep?.(op);
+      addWebhookEvent(op, jobs, next, {
+        status: outcome.status,
+        results: outcome.results,
+        error: outcome.error,
+      }, now);
+      if ((await op.commit()).ok) return true;
+    }
+  }
+
+  async #acquire(linkId: string): Promise<boolean> {
+    const { kv } = this.#deps;
+    const entry = await kv.get<LinkRun>(linkRunKey(linkId));
+    const now = Date.now();
+    if (entry.value && entry.value.holder !== this.#holder && entry.value.expiresAt > now) {
+      return false;
+    }
+    const lease: LinkRun = { holder: this.#holder, expiresAt: now + LEASE_MS };
+    const res = await kv.atomic().check(entry).set(entry.key, lease, { expireIn: LEASE_MS * 2 })
+      .commit();
+    return res.ok;
+  }
+
+  async #release(linkId: string): Promise<void> {
+    const { kv } = this.#deps;
+    const entry = await kv.get<LinkRun>(linkRunKey(linkId));
+    if (entry.value?.holder === this.#holder) {
+      await kv.atomic().check(entry).delete(entry.key).commit();
+    }
+  }
+}
+
+/** What an automation threw, as the typed error the developer sees. */
+function toLinkError(err: unknown, doing: string): LinkError {
+  const { code, message } = toAutomationError(err, doing);
+  if (code === "operation_failed" && !(err instanceof AutomationError)) {
+    console.error(`automation failed unexpectedly while ${doing}:`, err);
+  }
+  return { code, message };
+}

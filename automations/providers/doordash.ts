@@ -1,0 +1,138 @@
+/**
+ * DoorDash: orders from the JSON its orders page loads; saved cards parsed
+ * with linkedom from the payment page, which only renders HTML; the account
+ * from its JSON API.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { OrderStatus } from "@passage/connect/results";
+import { handOffLogin, type LoginSpec } from "../_login.ts";
+import {
+  cardBrand,
+  centsToAmount,
+  expiry,
+  isoDatePart,
+  lastFour,
+  maskEmail,
+  maskPhone,
+} from "../_parse.ts";
+import {
+  checkedResult,
+  fetchJson,
+  readPageHtml,
+  readPageJson,
+  siteData,
+  textOf,
+} from "../_read.ts";
+import { AutomationError, type ProviderAutomation } from "../types.ts";
+
+const LOGIN: LoginSpec = {
+  displayName: "DoorDash",
+  loginPath: "/login",
+  formSelector: "#username",
+  accountApiPath: "/api/account",
+  wrongPasswordSelector: "#login-error",
+  lockedSelector: "#account-locked",
+  mfaSelector: "#mfa-code",
+};
+
+const ordersSchema = z.object({
+  orders: z.array(z.object({
+    order_uuid: z.string(),
+    created_at: z.string(),
+    store: z.object({ name: z.string() }),
+    status: z.string(),
+    grand_total: z.object({ unit_amount: z.int(), currency: z.string() }),
+    items: z.array(z.object({ name: z.string(), quantity: z.int(), unit_price: z.int() })),
+  })),
+});
+
+const accountSchema = z.object({
+  consumer: z.object({
+    first_name: z.string(),
+    last_name: z.string(),
+    email: z.string().optional(),
+    phone_number: z.string().optional(),
+  }),
+  created_at: z.string(),
+});
+
+const STATUSES: Record<string, OrderStatus> = {
+  CREATED: "pending",
+  CONFIRMED: "processing",
+  PICKED_UP: "shipped",
+  DELIVERED: "delivered",
+  CANCELLED: "cancelled",
+  REFUNDED: "refunded",
+};
+
+/** DoorDash's automation. */
+export const doordash: ProviderAutomation = {
+  id: "doordash",
+  displayName: "DoorDash",
+  liveUrl: "https://www.doordash.com",
+  login: (ctx) => handOffLogin(ctx, LOGIN),
+  operations: {
+    async "orderHistory:read"(ctx) {
+      const raw = await readPageJson(ctx, {
+        pagePath: "/orders",
+        apiPath: "/api/orders",
+        what: "the orders",
+      });
+      const { orders } = siteData(ordersSchema, raw, "orders");
+      return checkedResult("orderHistory:read", {
+        orders: orders.map((o) => {
+          const status = STATUSES[o.status];
+          if (!status) {
+            throw new AutomationError("site_changed", `Unknown order status "${o.status}"`);
+          }
+          return {
+            id: o.order_uuid,
+            placedAt: o.created_at,
+            status,
+            total: centsToAmount(o.grand_total.unit_amount, "an order total"),
+            currency: o.grand_total.currency,
+            merchant: o.store.name,
+            items: o.items.map((item) => ({
+              name: item.name,
+              quantity: item.quantity,
+              unitPrice: centsToAmount(item.unit_price, "an item price"),
+            })),
+          };
+        }),
+      });
+    },
+
+    async "paymentMethod:read"(ctx) {
+      const page = await readPageHtml(ctx, "/account/payment", "main", "the saved cards");
+      const cards = [...page.querySelectorAll("#payment-methods .payment-method")];
+      if (cards.length === 0 && !page.querySelector("#payment-methods .empty")) {
+        throw new AutomationError("site_changed", "The payment page no longer lists cards");
+      }
+      return checkedResult("paymentMethod:read", {
+        paymentMethods: cards.map((card) => ({
+          type: "card" as const,
+          brand: cardBrand(textOf(card, ".brand", "a card's brand")),
+          last4: lastFour(textOf(card, ".mask", "a card's number"), "a card number"),
+          ...expiry(textOf(card, ".exp", "a card's expiry").replace(/^Exp\s*/i, ""), "an expiry"),
+          isDefault: card.getAttribute("data-default") === "true",
+        })),
+      });
+    },
+
+    async "accountOwnership:verify"(ctx) {
+      const raw = await fetchJson(ctx, "/api/account", "the account");
+      const { consumer, created_at } = siteData(accountSchema, raw, "account");
+      return checkedResult("accountOwnership:verify", {
+        verified: true,
+        accountHolderName: `${consumer.first_name} ${consumer.last_name}`,
+        ...(consumer.email ? { emailMasked: maskEmail(consumer.email, "the email") } : {}),
+        ...(consumer.phone_number
+          ? { phoneMasked: maskPhone(consumer.phone_number, "the phone") }
+          : {}),
+        accountCreatedAt: isoDatePart(created_at, "the sign-up date"),
+      });
+    },
+  },
+};

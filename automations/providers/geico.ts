@@ -1,0 +1,159 @@
+/**
+ * GEICO: policies parsed with linkedom from the server-rendered policies page;
+ * the account from its JSON API.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type {
+  Coverage,
+  PolicyStatus,
+  PolicyType,
+  PremiumFrequency,
+} from "@passage/connect/results";
+import { handOffLogin, type LoginSpec } from "../_login.ts";
+import { isoDatePart, lastFour, maskEmail, maskPhone, moneyText, usDate } from "../_parse.ts";
+import {
+  checkedResult,
+  fetchJson,
+  type HtmlElement,
+  readPageHtml,
+  siteData,
+  textOf,
+} from "../_read.ts";
+import { AutomationError, type ProviderAutomation } from "../types.ts";
+
+const LOGIN: LoginSpec = {
+  displayName: "GEICO",
+  loginPath: "/login",
+  formSelector: "#username",
+  accountApiPath: "/api/account",
+  wrongPasswordSelector: "#login-error",
+  lockedSelector: "#account-locked",
+  mfaSelector: "#mfa-code",
+};
+
+const accountSchema = z.object({
+  policyholder: z.object({
+    name: z.object({ first: z.string(), last: z.string() }),
+    email: z.string().optional(),
+    phone: z.string().optional(),
+  }),
+  customerSince: z.string(),
+});
+
+const TYPES: Record<string, PolicyType> = {
+  auto: "auto",
+  motorcycle: "motorcycle",
+  homeowners: "home",
+  home: "home",
+  renters: "renters",
+  condo: "condo",
+  umbrella: "umbrella",
+  life: "life",
+  pet: "pet",
+};
+
+const STATUSES: Record<string, PolicyStatus> = {
+  active: "active",
+  pending: "pending",
+  "pending renewal": "active",
+  cancelled: "cancelled",
+  canceled: "cancelled",
+  expired: "expired",
+  lapsed: "expired",
+};
+
+const FREQUENCIES: Record<string, PremiumFrequency> = {
+  month: "monthly",
+  "3 months": "quarterly",
+  "6 months": "semiannual",
+  year: "annual",
+  "12 months": "annual",
+};
+
+/** `"$100,000 / $300,000"` is per person / per accident; a non-amount limit is left out. */
+function coverages(row: HtmlElement): Coverage[] {
+  const name = textOf(row, ".name", "a coverage's name");
+  const limitText = textOf(row, ".limit", "a coverage's limit");
+  const deductibleText = textOf(row, ".deductible", "a coverage's deductible");
+  const deductible = deductibleText.startsWith("$")
+    ? { deductible: moneyText(deductibleText, "a deductible") }
+    : {};
+  const limits = limitText.split(/\s*\/\s*/);
+  if (limits.length === 2 && limits.every((l) => l.startsWith("$"))) {
+    return [
+      { name: `${name} (per person)`, limit: moneyText(limits[0], "a limit"), ...deductible },
+      { name: `${name} (per accident)`, limit: moneyText(limits[1], "a limit"), ...deductible },
+    ];
+  }
+  return [{
+    name,
+    ...(limitText.startsWith("$") ? { limit: moneyText(limitText, "a limit") } : {}),
+    ...deductible,
+  }];
+}
+
+/** GEICO's automation. */
+export const geico: ProviderAutomation = {
+  id: "geico",
+  displayName: "GEICO",
+  liveUrl: "https://ecams.geico.com",
+  login: (ctx) => handOffLogin(ctx, LOGIN),
+  operations: {
+    async "insurancePolicy:read"(ctx) {
+      const page = await readPageHtml(ctx, "/policies", "main", "the policies");
+      const articles = [...page.querySelectorAll("article.policy")];
+      if (articles.length === 0) {
+        throw new AutomationError("site_changed", "The policies page no longer lists policies");
+      }
+      return checkedResult("insurancePolicy:read", {
+        policies: articles.map((policy) => {
+          const title = textOf(policy, ".policy-title", "a policy's title");
+          const type = TYPES[title.replace(/\s*policy$/i, "").toLowerCase()] ?? "other";
+          const statusText = textOf(policy, ".status", "a policy's status").toLowerCase();
+          const status = STATUSES[statusText];
+          if (!status) {
+            throw new AutomationError("site_changed", `Unknown policy status "${statusText}"`);
+          }
+          const period = textOf(policy, ".period", "a policy's period").split(/\s+-\s+/);
+          if (period.length !== 2) {
+            throw new AutomationError("site_changed", "A policy period is no longer a date range");
+          }
+          const [premiumText, per] = textOf(policy, ".premium", "a premium").split(/\s*\/\s*/);
+          const premiumFrequency = FREQUENCIES[per?.toLowerCase() ?? ""];
+          if (!premiumFrequency) {
+            throw new AutomationError("site_changed", `Unknown premium period "${per}"`);
+          }
+          return {
+            policyNumberLast4: lastFour(
+              textOf(policy, ".number", "a policy number"),
+              "a policy number",
+            ),
+            type,
+            status,
+            effectiveDate: usDate(period[0], "a policy's start"),
+            expirationDate: usDate(period[1], "a policy's end"),
+            premium: moneyText(premiumText, "a premium"),
+            premiumFrequency,
+            currency: "USD",
+            insuredName: textOf(policy, ".insured", "the named insured"),
+            coverages: [...policy.querySelectorAll(".coverages tbody tr")].flatMap(coverages),
+          };
+        }),
+      });
+    },
+
+    async "accountOwnership:verify"(ctx) {
+      const raw = await fetchJson(ctx, "/api/account", "the account");
+      const { policyholder, customerSince } = siteData(accountSchema, raw, "account");
+      return checkedResult("accountOwnership:verify", {
+        verified: true,
+        accountHolderName: `${policyholder.name.first} ${policyholder.name.last}`,
+        ...(policyholder.email ? { emailMasked: maskEmail(policyholder.email, "the email") } : {}),
+        ...(policyholder.phone ? { phoneMasked: maskPhone(policyholder.phone, "the phone") } : {}),
+        accountCreatedAt: isoDatePart(customerSince, "the customer-since date"),
+      });
+    },
+  },
+};

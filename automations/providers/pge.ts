@@ -1,0 +1,168 @@
+/**
+ * PG&E: the latest statement from the JSON its billing page loads (dollars as
+ * floats, turned into exact decimal strings), payment methods and the account
+ * from its JSON APIs.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { LineItemCategory } from "@passage/connect/results";
+import { handOffLogin, type LoginSpec } from "../_login.ts";
+import {
+  cardBrand,
+  dollarsToAmount,
+  isoDatePart,
+  lastFour,
+  maskEmail,
+  maskPhone,
+} from "../_parse.ts";
+import { checkedResult, fetchJson, readPageJson, siteData } from "../_read.ts";
+import type { ProviderAutomation } from "../types.ts";
+
+const LOGIN: LoginSpec = {
+  displayName: "PG&E",
+  loginPath: "/login",
+  formSelector: "#username",
+  accountApiPath: "/api/account",
+  wrongPasswordSelector: "#login-error",
+  lockedSelector: "#account-locked",
+  mfaSelector: "#mfa-code",
+};
+
+const dollars = z.number();
+
+const statementSchema = z.object({
+  accountNumber: z.string(),
+  statementDate: z.string(),
+  servicePeriod: z.object({ from: z.string(), to: z.string() }),
+  dueDate: z.string(),
+  amounts: z.object({
+    previousBalance: dollars,
+    paymentsReceived: dollars,
+    totalAmountDue: dollars,
+  }),
+  autoPay: z.boolean(),
+  serviceAddress: z.object({
+    line1: z.string(),
+    city: z.string(),
+    state: z.string(),
+    zip: z.string(),
+  }).optional(),
+  usage: z.object({ electric: z.object({ kwh: z.number().nonnegative() }).optional() }).optional(),
+  charges: z.array(z.object({ description: z.string(), amount: dollars, kind: z.string() })),
+});
+
+const paymentMethodsSchema = z.object({
+  items: z.array(z.discriminatedUnion("method", [
+    z.object({
+      method: z.literal("BANK_ACCOUNT"),
+      institution: z.string(),
+      last4: z.string(),
+      primary: z.boolean(),
+    }),
+    z.object({
+      method: z.literal("CARD"),
+      brand: z.string(),
+      last4: z.string(),
+      expMonth: z.int(),
+      expYear: z.int(),
+      primary: z.boolean(),
+    }),
+  ])),
+});
+
+const accountSchema = z.object({
+  person: z.object({
+    fullName: z.string(),
+    email: z.string().optional(),
+    phone: z.string().optional(),
+  }),
+  enrolledOn: z.string(),
+});
+
+const CATEGORIES: Record<string, LineItemCategory> = {
+  GENERATION: "usage",
+  DELIVERY: "service",
+  PROGRAMS: "fee",
+  TAXES: "tax",
+  CREDIT: "credit",
+};
+
+/** PG&E's automation. */
+export const pge: ProviderAutomation = {
+  id: "pge",
+  displayName: "PG&E",
+  liveUrl: "https://myaccount.pge.com",
+  login: (ctx) => handOffLogin(ctx, LOGIN),
+  operations: {
+    async "utilityBillingStatement:read"(ctx) {
+      const raw = await readPageJson(ctx, {
+        pagePath: "/billing",
+        apiPath: "/api/billing/statements/latest",
+        what: "the latest statement",
+      });
+      const s = siteData(statementSchema, raw, "statement");
+      const address = s.serviceAddress;
+      const kwh = s.usage?.electric?.kwh;
+      return checkedResult("utilityBillingStatement:read", {
+        accountNumberLast4: lastFour(s.accountNumber, "the account number"),
+        statementDate: isoDatePart(s.statementDate, "the statement date"),
+        periodStart: isoDatePart(s.servicePeriod.from, "the service period start"),
+        periodEnd: isoDatePart(s.servicePeriod.to, "the service period end"),
+        dueDate: isoDatePart(s.dueDate, "the due date"),
+        amountDue: dollarsToAmount(s.amounts.totalAmountDue, "the amount due"),
+        previousBalance: dollarsToAmount(s.amounts.previousBalance, "the previous balance"),
+        paymentsReceived: dollarsToAmount(s.amounts.paymentsReceived, "the payments"),
+        currency: "USD",
+        autopay: s.autoPay,
+        lineItems: s.charges.map((c) => ({
+          description: c.description,
+          amount: dollarsToAmount(c.amount, "a charge"),
+          category: CATEGORIES[c.kind] ?? "other",
+        })),
+        ...(address
+          ? {
+            serviceAddress: `${address.line1}, ${address.city}, ${address.state} ${address.zip}`,
+          }
+          : {}),
+        ...(kwh !== undefined ? { usage: { quantity: String(kwh), unit: "kWh" } } : {}),
+      });
+    },
+
+    async "paymentMethod:read"(ctx) {
+      const raw = await fetchJson(ctx, "/api/payment-methods", "the payment methods");
+      const { items } = siteData(paymentMethodsSchema, raw, "payment methods");
+      return checkedResult("paymentMethod:read", {
+        paymentMethods: items.map((m) =>
+          m.method === "CARD"
+            ? {
+              type: "card" as const,
+              brand: cardBrand(m.brand),
+              last4: lastFour(m.last4, "a card number"),
+              expMonth: m.expMonth,
+              expYear: m.expYear,
+              isDefault: m.primary,
+            }
+            : {
+              type: "bank_account" as const,
+              bankName: m.institution,
+              last4: lastFour(m.last4, "a bank account number"),
+              isDefault: m.primary,
+            }
+        ),
+      });
+    },
+
+    async "accountOwnership:verify"(ctx) {
+      const raw = await fetchJson(ctx, "/api/account", "the account");
+      const { person, enrolledOn } = siteData(accountSchema, raw, "account");
+      return checkedResult("accountOwnership:verify", {
+        verified: true,
+        accountHolderName: person.fullName,
+        ...(person.email ? { emailMasked: maskEmail(person.email, "the email") } : {}),
+        ...(person.phone ? { phoneMasked: maskPhone(person.phone, "the phone") } : {}),
+        accountCreatedAt: isoDatePart(enrolledOn, "the enrolment date"),
+      });
+    },
+  },
+};

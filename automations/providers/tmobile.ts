@@ -1,0 +1,160 @@
+/**
+ * T-Mobile: the bill from the JSON its bill page loads, payment methods and
+ * the account from its JSON APIs. Amounts arrive in cents.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { LineItemCategory } from "@passage/connect/results";
+import { handOffLogin, type LoginSpec } from "../_login.ts";
+import {
+  cardBrand,
+  centsToAmount,
+  expiry,
+  isoDatePart,
+  lastFour,
+  maskEmail,
+  maskPhone,
+} from "../_parse.ts";
+import { checkedResult, fetchJson, readPageJson, siteData } from "../_read.ts";
+import type { ProviderAutomation } from "../types.ts";
+
+const LOGIN: LoginSpec = {
+  displayName: "T-Mobile",
+  loginPath: "/login",
+  formSelector: "#username",
+  accountApiPath: "/api/account",
+  wrongPasswordSelector: "#login-error",
+  lockedSelector: "#account-locked",
+  mfaSelector: "#mfa-code",
+};
+
+const cents = z.int();
+
+const accountSchema = z.object({
+  accountId: z.string(),
+  memberSince: z.string(),
+  customer: z.object({
+    firstName: z.string(),
+    lastName: z.string(),
+    email: z.string().optional(),
+    msisdn: z.string().optional(),
+  }),
+});
+
+const billSchema = z.object({
+  accountNumber: z.string(),
+  statementDate: z.string(),
+  billCycle: z.object({ start: z.string(), end: z.string() }),
+  dueDate: z.string(),
+  currency: z.string(),
+  autoPay: z.object({ enrolled: z.boolean() }),
+  balance: z.object({ previousCents: cents, paymentsCents: cents, totalDueCents: cents }),
+  charges: z.array(z.object({ label: z.string(), amountCents: cents, type: z.string() })),
+});
+
+const paymentMethodsSchema = z.object({
+  methods: z.array(z.discriminatedUnion("kind", [
+    z.object({
+      kind: z.literal("CARD"),
+      network: z.string(),
+      maskedNumber: z.string(),
+      expiry: z.string(),
+      nameOnCard: z.string().optional(),
+      isDefault: z.boolean(),
+    }),
+    z.object({
+      kind: z.literal("BANK"),
+      bankName: z.string(),
+      accountMask: z.string(),
+      isDefault: z.boolean(),
+    }),
+  ])),
+});
+
+const CATEGORIES: Record<string, LineItemCategory> = {
+  PLAN: "service",
+  ADDON: "service",
+  USAGE: "usage",
+  EQUIPMENT: "equipment",
+  DISCOUNT: "discount",
+  CREDIT: "credit",
+  TAXES_FEES: "tax",
+  FEE: "fee",
+};
+
+/** Turns ALEX RIVERA into Alex Rivera. */
+const titleCase = (name: string) =>
+  name.toLowerCase().replace(/(^|[\s'-])\p{L}/gu, (s) => s.toUpperCase());
+
+/** T-Mobile's automation. */
+export const tmobile: ProviderAutomation = {
+  id: "tmobile",
+  displayName: "T-Mobile",
+  liveUrl: "https://account.t-mobile.com",
+  login: (ctx) => handOffLogin(ctx, LOGIN),
+  operations: {
+    async "mobileBillingStatement:read"(ctx) {
+      const raw = await readPageJson(ctx, {
+        pagePath: "/bill",
+        apiPath: "/api/billing/current",
+        what: "the current bill",
+      });
+      const bill = siteData(billSchema, raw, "bill");
+      return checkedResult("mobileBillingStatement:read", {
+        accountNumberLast4: lastFour(bill.accountNumber, "the account number"),
+        statementDate: isoDatePart(bill.statementDate, "the statement date"),
+        periodStart: isoDatePart(bill.billCycle.start, "the bill cycle start"),
+        periodEnd: isoDatePart(bill.billCycle.end, "the bill cycle end"),
+        dueDate: isoDatePart(bill.dueDate, "the due date"),
+        amountDue: centsToAmount(bill.balance.totalDueCents, "the amount due"),
+        previousBalance: centsToAmount(bill.balance.previousCents, "the previous balance"),
+        paymentsReceived: centsToAmount(bill.balance.paymentsCents, "the payments"),
+        currency: bill.currency,
+        autopay: bill.autoPay.enrolled,
+        lineItems: bill.charges.map((charge) => ({
+          description: charge.label,
+          amount: centsToAmount(charge.amountCents, "a charge"),
+          category: CATEGORIES[charge.type] ?? "other",
+        })),
+      });
+    },
+
+    async "paymentMethod:read"(ctx) {
+      const raw = await fetchJson(ctx, "/api/payment-methods", "the payment methods");
+      const { methods } = siteData(paymentMethodsSchema, raw, "payment methods");
+      return checkedResult("paymentMethod:read", {
+        paymentMethods: methods.map((m) =>
+          m.kind === "CARD"
+            ? {
+              type: "card" as const,
+              brand: cardBrand(m.network),
+              last4: lastFour(m.maskedNumber, "a card number"),
+              ...expiry(m.expiry, "a card expiry"),
+              ...(m.nameOnCard ? { holderName: titleCase(m.nameOnCard) } : {}),
+              isDefault: m.isDefault,
+            }
+            : {
+              type: "bank_account" as const,
+              bankName: m.bankName,
+              last4: lastFour(m.accountMask, "a bank account number"),
+              isDefault: m.isDefault,
+            }
+        ),
+      });
+    },
+
+    async "accountOwnership:verify"(ctx) {
+      const raw = await fetchJson(ctx, "/api/account", "the account");
+      const account = siteData(accountSchema, raw, "account");
+      const { customer } = account;
+      return checkedResult("accountOwnership:verify", {
+        verified: true,
+        accountHolderName: `${customer.firstName} ${customer.lastName}`,
+        ...(customer.email ? { emailMasked: maskEmail(customer.email, "the email") } : {}),
+        ...(customer.msisdn ? { phoneMasked: maskPhone(customer.msisdn, "the phone") } : {}),
+        accountCreatedAt: isoDatePart(account.memberSince, "the member-since date"),
+      });
+    },
+  },
+};
