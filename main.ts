@@ -18,6 +18,7 @@ import { Jobs } from "./lib/queue.ts";
 import { deliverDueWebhooks, registerWebhookJobs } from "./lib/webhook_delivery.ts";
 import { registerWebhookRoutes } from "./routes/webhooks.ts";
 import { registerSandboxRoutes } from "./routes/sandbox.ts";
+import { purgeExpiredWebhookEvents } from "./lib/webhooks.ts";
 import { Engine } from "./automations/engine.ts";
 import type { Bus } from "./relay/bus.ts";
 
@@ -120,6 +121,7 @@ export async function sweep(kv: Deno.Kv, runtime: Runtime, config: Config): Prom
   await sweepSessions(kv, runtime.relay.log, config);
   await runtime.engine.sweep();
   await deliverDueWebhooks(kv, { config });
+  await purgeExpiredWebhookEvents(kv, config.resultRetentionSeconds * 1000);
 }
 
 if (import.meta.main) {

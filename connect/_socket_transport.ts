@@ -29,6 +29,18 @@ const FINAL = new Set<number>([
   CLOSE_CODES.protocolError,
 ]);
 
+/**
+ * The {@linkcode BrowserTransport} behind `session.connect()`. Internal: not
+ * exported by the package.
+ *
+ * @example
+ * ```ts
+ * import { Browser } from "./browser.ts";
+ * import { SocketTransport } from "./_socket_transport.ts";
+ * const transport = await SocketTransport.open("http://localhost:8000", "sess_…", "sk_test_…");
+ * const browser = new Browser(transport);
+ * ```
+ */
 export class SocketTransport implements BrowserTransport {
   readonly #url: string;
   readonly #apiKey: string;
@@ -157,6 +169,7 @@ export class SocketTransport implements BrowserTransport {
     void this.close();
   }
 
+  /** Sends one command and settles with its result, or a `BrowserCommandError`. */
   run<K extends CommandName>(
     name: K,
     params: Commands[K]["params"],
@@ -187,11 +200,13 @@ export class SocketTransport implements BrowserTransport {
     });
   }
 
+  /** Calls `listener` for every telemetry event; returns a function that stops it. */
   onTelemetry(listener: (event: TelemetryEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
 
+  /** Fails pending commands with `connection_lost` and closes the socket; no reconnect. */
   close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#reconnectTimer);

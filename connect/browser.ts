@@ -34,6 +34,7 @@ export class BrowserCommandError extends Error {
   /** Why: `timeout`, `selector_not_found`, `yield_timeout`, `session_ended`, … */
   readonly code: CommandErrorCode | "invalid_message" | "connection_lost";
 
+  /** Makes the error for `command` failing with `code`; `message` says why. */
   constructor(command: CommandName, code: BrowserCommandError["code"], message: string) {
     super(`${command} failed (${code}): ${message}`);
     this.name = "BrowserCommandError";
@@ -62,8 +63,6 @@ export interface CommandOptions {
   timeout?: number;
 }
 
-type P<K extends CommandName> = Commands[K]["params"];
-
 /**
  * The browser on the user's device. Every method sends one command and
  * resolves when the device has run it.
@@ -87,85 +86,104 @@ export class Browser {
   readonly #transport: BrowserTransport;
   readonly #defaultTimeout: number;
 
-  /** Wraps a transport; `session.connect()` builds one for you. */
+  /**
+   * Wraps a transport; `session.connect()` builds one for you.
+   * `defaultTimeout` is the milliseconds a command may take when its call
+   * sets no `timeout` (default 30000).
+   */
   constructor(transport: BrowserTransport, options: { defaultTimeout?: number } = {}) {
     this.#transport = transport;
     this.#defaultTimeout = options.defaultTimeout ?? 30_000;
   }
 
-  #run<K extends CommandName>(name: K, params: P<K>, options?: CommandOptions) {
+  #run<K extends CommandName>(name: K, params: Commands[K]["params"], options?: CommandOptions) {
     return this.#transport.run(name, params, options?.timeout ?? this.#defaultTimeout);
   }
 
   /** Loads a URL; resolves with the final URL and HTTP status. */
   navigate(
-    params: P<"navigate">,
+    params: Commands["navigate"]["params"],
     options?: CommandOptions,
   ): Promise<Commands["navigate"]["result"]> {
     return this.#run("navigate", params, options);
   }
 
   /** Clicks the first element matching `selector`. */
-  async click(params: P<"click">, options?: CommandOptions): Promise<void> {
+  async click(params: Commands["click"]["params"], options?: CommandOptions): Promise<void> {
     await this.#run("click", params, options);
   }
 
   /** Replaces an input's value (refused on password fields and fields the user typed in). */
-  async fill(params: P<"fill">, options?: CommandOptions): Promise<void> {
+  async fill(params: Commands["fill"]["params"], options?: CommandOptions): Promise<void> {
     await this.#run("fill", params, options);
   }
 
   /** Types text key by key. */
-  async type(params: P<"type">, options?: CommandOptions): Promise<void> {
+  async type(params: Commands["type"]["params"], options?: CommandOptions): Promise<void> {
     await this.#run("type", params, options);
   }
 
   /** Presses a key such as `"Enter"`. */
-  async press(params: P<"press">, options?: CommandOptions): Promise<void> {
+  async press(params: Commands["press"]["params"], options?: CommandOptions): Promise<void> {
     await this.#run("press", params, options);
   }
 
   /** Chooses `<select>` options by value; resolves with the values chosen. */
-  async select(params: P<"select">, options?: CommandOptions): Promise<string[]> {
+  async select(params: Commands["select"]["params"], options?: CommandOptions): Promise<string[]> {
     return (await this.#run("select", params, options)).values;
   }
 
   /** Waits for an element to reach a state (default visible). */
-  async waitForSelector(params: P<"waitForSelector">, options?: CommandOptions): Promise<void> {
+  async waitForSelector(
+    params: Commands["waitForSelector"]["params"],
+    options?: CommandOptions,
+  ): Promise<void> {
     await this.#run("waitForSelector", params, options);
   }
 
   /** Waits for the next navigation (or a URL containing `urlContains`); resolves with the URL. */
   async waitForNavigation(
-    params: P<"waitForNavigation"> = {},
+    params: Commands["waitForNavigation"]["params"] = {},
     options?: CommandOptions,
   ): Promise<string> {
     return (await this.#run("waitForNavigation", params, options)).url;
   }
 
   /** The inner HTML of the first element matching `selector`. */
-  async innerHTML(params: P<"innerHTML">, options?: CommandOptions): Promise<string> {
+  async innerHTML(
+    params: Commands["innerHTML"]["params"],
+    options?: CommandOptions,
+  ): Promise<string> {
     return (await this.#run("innerHTML", params, options)).html;
   }
 
   /** The text content of the first element matching `selector`. */
-  async textContent(params: P<"textContent">, options?: CommandOptions): Promise<string> {
+  async textContent(
+    params: Commands["textContent"]["params"],
+    options?: CommandOptions,
+  ): Promise<string> {
     return (await this.#run("textContent", params, options)).text;
   }
 
   /** An attribute's value, or null when the element lacks it. */
-  async getAttribute(params: P<"getAttribute">, options?: CommandOptions): Promise<string | null> {
+  async getAttribute(
+    params: Commands["getAttribute"]["params"],
+    options?: CommandOptions,
+  ): Promise<string | null> {
     return (await this.#run("getAttribute", params, options)).value;
   }
 
   /** Evaluates a JavaScript expression in the page; resolves with its JSON value. */
-  async evaluate<T = unknown>(params: P<"evaluate">, options?: CommandOptions): Promise<T> {
+  async evaluate<T = unknown>(
+    params: Commands["evaluate"]["params"],
+    options?: CommandOptions,
+  ): Promise<T> {
     return (await this.#run("evaluate", params, options)).value as T;
   }
 
   /** A screenshot, base64-encoded. */
   screenshot(
-    params: P<"screenshot"> = {},
+    params: Commands["screenshot"]["params"] = {},
     options?: CommandOptions,
   ): Promise<Commands["screenshot"]["result"]> {
     return this.#run("screenshot", params, options);
@@ -181,18 +199,23 @@ export class Browser {
    * `yield_timeout` after `timeout` ms. The command's own deadline is `timeout`
    * plus a margin, so the device's answer always arrives first.
    */
-  yieldToUser(params: P<"yieldToUser">): Promise<Commands["yieldToUser"]["result"]> {
+  yieldToUser(
+    params: Commands["yieldToUser"]["params"],
+  ): Promise<Commands["yieldToUser"]["result"]> {
     return this.#run("yieldToUser", params, { timeout: params.timeout + 15_000 });
   }
 
   /** From now on, keep the bodies of responses whose URL contains `urlContains`. */
-  async captureResponses(params: P<"captureResponses">, options?: CommandOptions): Promise<void> {
+  async captureResponses(
+    params: Commands["captureResponses"]["params"],
+    options?: CommandOptions,
+  ): Promise<void> {
     await this.#run("captureResponses", params, options);
   }
 
   /** The responses captured so far. */
   async readCapturedResponses(
-    params: P<"readCapturedResponses"> = {},
+    params: Commands["readCapturedResponses"]["params"] = {},
     options?: CommandOptions,
   ): Promise<NetworkCapture[]> {
     return (await this.#run("readCapturedResponses", params, options)).responses;

@@ -50,6 +50,7 @@ export class PassageApiError extends Error {
   /** The request field at fault, when there is one. */
   readonly param?: string;
 
+  /** Makes the error from an HTTP status and the `error` object of the response body. */
   constructor(
     status: number,
     body: { type: string; code: string; message: string; param?: string },
@@ -154,7 +155,9 @@ export class SessionHandle {
 
   /**
    * Opens the controller socket. Commands sent before the user's device
-   * connects wait for it (within their timeouts).
+   * connects wait for it (within their timeouts). `defaultTimeout` is the
+   * milliseconds a command may take when its call sets no `timeout`
+   * (default 30000).
    */
   async connect(options: { defaultTimeout?: number } = {}): Promise<Browser> {
     const transport = await SocketTransport.open(this.#baseUrl, this.data.id, this.#apiKey);
@@ -241,6 +244,7 @@ export class Passage {
   readonly sessions: Sessions;
   readonly #options: PassageOptions;
 
+  /** Makes a client; trailing slashes on `baseUrl` are ignored. No request is sent yet. */
   constructor(options: PassageOptions) {
     this.#options = { ...options, baseUrl: options.baseUrl.replace(/\/+$/, "") };
     this.links = new Links(this.#send);

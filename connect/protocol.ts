@@ -7,8 +7,19 @@
  * @module
  */
 import { z } from "zod";
+import type { Schema } from "./schemas.ts";
 
-/** The protocol version carried in every `hello` and `welcome`. */
+export type { Schema };
+
+/**
+ * The protocol version carried in every `hello` and `welcome`.
+ *
+ * @example
+ * ```ts
+ * import { PROTOCOL_VERSION } from "@passage/connect/protocol";
+ * const hello = { type: "hello", v: PROTOCOL_VERSION, apiKey: "sk_test_…" };
+ * ```
+ */
 export const PROTOCOL_VERSION = 1 as const;
 
 // ---------------------------------------------------------------- commands
@@ -110,8 +121,11 @@ export interface Commands {
 
 /** A network response captured on the device. */
 export interface NetworkCapture {
+  /** The response's URL. */
   url: string;
+  /** The request's HTTP method, such as `"GET"`. */
   method: string;
+  /** The response's HTTP status code. */
   status: number;
   /** The body as text; present only when capture was asked for. */
   responseBody?: string;
@@ -120,7 +134,15 @@ export interface NetworkCapture {
 /** The name of a command. */
 export type CommandName = keyof Commands;
 
-/** Every command name. */
+/**
+ * Every command name.
+ *
+ * @example
+ * ```ts
+ * import { COMMAND_NAMES } from "@passage/connect/protocol";
+ * COMMAND_NAMES.includes("yieldToUser"); // true
+ * ```
+ */
 export const COMMAND_NAMES: readonly CommandName[] = [
   "navigate",
   "click",
@@ -158,13 +180,18 @@ export type CommandErrorCode =
 
 /** Why a command failed. */
 export interface CommandError {
+  /** A stable code to branch on, such as `selector_not_found`. */
   code: CommandErrorCode;
+  /** What went wrong, for logs: `"click: no element matches #go"`. */
   message: string;
 }
 
 // ------------------------------------------------------------- telemetry
 
-/** Something that happened on the device, streamed live to controllers and SSE. */
+/**
+ * Something that happened on the device, streamed live to controllers and SSE.
+ * Every event has `at`, when it happened on the device (ISO 8601).
+ */
 export type TelemetryEvent =
   | { kind: "console"; at: string; level: string; text: string }
   | {
@@ -202,7 +229,9 @@ export type TelemetryEvent =
 
 /** The first message a device sends after opening its socket. */
 export interface DeviceHello {
+  /** Always `"hello"`. */
   type: "hello";
+  /** The protocol version, {@linkcode PROTOCOL_VERSION}. */
   v: typeof PROTOCOL_VERSION;
   /** The device token from `POST /v1/device/claim`. */
   token: string;
@@ -217,8 +246,11 @@ export type DeviceResult =
 
 /** A telemetry event, sent by the device. */
 export interface DeviceTelemetry {
+  /** Always `"telemetry"`. */
   type: "telemetry";
+  /** Numbers the device's messages from 1 over the whole session. */
   seq: number;
+  /** What happened. */
   event: TelemetryEvent;
 }
 
@@ -250,7 +282,9 @@ export type ServerToDevice =
 
 /** The first message a controller sends after opening its socket. */
 export interface ControllerHello {
+  /** Always `"hello"`. */
   type: "hello";
+  /** The protocol version, {@linkcode PROTOCOL_VERSION}. */
   v: typeof PROTOCOL_VERSION;
   /** The API key that owns the session (sent here, never in the URL). */
   apiKey: string;
@@ -260,9 +294,13 @@ export interface ControllerHello {
 
 /** A command from a controller. `id` is the controller's; resending an id is harmless. */
 export interface ControllerCommand {
+  /** Always `"command"`. */
   type: "command";
+  /** Chosen by the controller, unique per command; its result carries the same id. */
   id: string;
+  /** Which command to run. */
   name: CommandName;
+  /** The command's parameters, checked against `commandParamSchemas[name]`. */
   params: unknown;
   /** Milliseconds before the command fails with `timeout` (default 30000). */
   timeoutMs?: number;
@@ -290,7 +328,15 @@ export type ServerToController =
   }
   | { type: "error"; code: string; message: string; id?: string };
 
-/** WebSocket close codes the server uses. */
+/**
+ * WebSocket close codes the server uses.
+ *
+ * @example
+ * ```ts
+ * import { CLOSE_CODES } from "@passage/connect/protocol";
+ * const sessionIsOver = (event: CloseEvent) => event.code === CLOSE_CODES.sessionEnded;
+ * ```
+ */
 export const CLOSE_CODES = {
   /** A message over the size limit. */
   tooBig: 1009,
@@ -340,7 +386,7 @@ const empty = z.strictObject({});
  * commandParamSchemas.click.parse({ selector: "#submit" });
  * ```
  */
-export const commandParamSchemas: { [K in CommandName]: z.ZodType<Commands[K]["params"]> } = {
+export const commandParamSchemas: { [K in CommandName]: Schema<Commands[K]["params"]> } = {
   navigate: z.strictObject({
     url: z.string().max(8192).refine((u) => /^https?:\/\//i.test(u), "url must be http(s)"),
     waitUntil: z.enum(["load", "domcontentloaded", "networkidle"]).optional(),
@@ -403,7 +449,8 @@ const at = z.string().max(40);
 const url = z.string().max(8192);
 
 /**
- * Checks a telemetry event.
+ * Checks a telemetry event. Fields the protocol does not define (headers,
+ * cookies, bodies) are dropped, never stored or relayed.
  *
  * @example
  * ```ts
@@ -411,14 +458,14 @@ const url = z.string().max(8192);
  * telemetryEventSchema.parse({ kind: "navigation", at: new Date().toISOString(), url: "https://example.com/" });
  * ```
  */
-export const telemetryEventSchema: z.ZodType<TelemetryEvent> = z.discriminatedUnion("kind", [
-  z.strictObject({
+export const telemetryEventSchema: Schema<TelemetryEvent> = z.discriminatedUnion("kind", [
+  z.object({
     kind: z.literal("console"),
     at,
     level: z.string().max(20),
     text: z.string().max(10_000),
   }),
-  z.strictObject({
+  z.object({
     kind: z.literal("request"),
     at,
     requestId: z.string().max(100),
@@ -426,7 +473,7 @@ export const telemetryEventSchema: z.ZodType<TelemetryEvent> = z.discriminatedUn
     url,
     resourceType: z.string().max(40),
   }),
-  z.strictObject({
+  z.object({
     kind: z.literal("response"),
     at,
     requestId: z.string().max(100),
@@ -436,22 +483,22 @@ export const telemetryEventSchema: z.ZodType<TelemetryEvent> = z.discriminatedUn
     mimeType: z.string().max(200),
     durationMs: z.number().min(0),
   }),
-  z.strictObject({
+  z.object({
     kind: z.literal("requestFailed"),
     at,
     requestId: z.string().max(100),
     url,
     errorText: z.string().max(1000),
   }),
-  z.strictObject({ kind: z.literal("navigation"), at, url }),
-  z.strictObject({
+  z.object({ kind: z.literal("navigation"), at, url }),
+  z.object({
     kind: z.literal("screenshot"),
     at,
     format: z.enum(["jpeg", "png"]),
     data: z.base64().max(3_000_000),
     masked: z.boolean(),
   }),
-  z.strictObject({ kind: z.literal("yield"), at, state: z.enum(["started", "ended"]) }),
+  z.object({ kind: z.literal("yield"), at, state: z.enum(["started", "ended"]) }),
 ]);
 
 const seq = z.int().min(1);
@@ -466,7 +513,7 @@ const commandId = z.string().min(1).max(100);
  * deviceMessageSchema.parse({ type: "hello", v: 1, token: "dt_…", lastCommandSeq: 0 });
  * ```
  */
-export const deviceMessageSchema: z.ZodType<DeviceMessage> = z.union([
+export const deviceMessageSchema: Schema<DeviceMessage> = z.union([
   z.strictObject({
     type: z.literal("hello"),
     v: z.literal(PROTOCOL_VERSION),
@@ -499,7 +546,7 @@ export const deviceMessageSchema: z.ZodType<DeviceMessage> = z.union([
  * controllerMessageSchema.parse({ type: "command", id: "c1", name: "url", params: {} });
  * ```
  */
-export const controllerMessageSchema: z.ZodType<ControllerMessage> = z.discriminatedUnion("type", [
+export const controllerMessageSchema: Schema<ControllerMessage> = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("hello"),
     v: z.literal(PROTOCOL_VERSION),
@@ -525,7 +572,7 @@ export const controllerMessageSchema: z.ZodType<ControllerMessage> = z.discrimin
  * commandResultSchemas.url.parse({ url: "https://example.com/" });
  * ```
  */
-export const commandResultSchemas: { [K in CommandName]: z.ZodType<Commands[K]["result"]> } = {
+export const commandResultSchemas: { [K in CommandName]: Schema<Commands[K]["result"]> } = {
   navigate: z.object({ url, status: z.int().nullable() }),
   click: z.object({}) as z.ZodType<Record<string, never>>,
   fill: z.object({}) as z.ZodType<Record<string, never>>,

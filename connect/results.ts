@@ -24,9 +24,9 @@
  * @module
  */
 import { z } from "zod";
-import type { OperationType } from "./schemas.ts";
+import type { OperationType, Schema } from "./schemas.ts";
 
-export type { OperationType };
+export type { OperationType, Schema };
 
 // ------------------------------------------------------------ primitives
 
@@ -43,7 +43,7 @@ const AMOUNT = /^-?(0|[1-9]\d{0,14})(\.\d{1,4})?$/;
  * amountSchema.safeParse(142.5).success; // false: a float is never money
  * ```
  */
-export const amountSchema: z.ZodType<string> = z.string().regex(
+export const amountSchema: Schema<string> = z.string().regex(
   AMOUNT,
   'Expected a decimal string such as "142.50"',
 );
@@ -66,7 +66,7 @@ const KNOWN_CURRENCIES: ReadonlySet<string> | null = (() => {
  * currencySchema.safeParse("usd").success; // false
  * ```
  */
-export const currencySchema: z.ZodType<string> = z.string()
+export const currencySchema: Schema<string> = z.string()
   .regex(/^[A-Z]{3}$/, 'Expected an ISO 4217 currency code such as "USD"')
   .refine(
     (code) => KNOWN_CURRENCIES === null || KNOWN_CURRENCIES.has(code),
@@ -83,7 +83,7 @@ export const currencySchema: z.ZodType<string> = z.string()
  * dateSchema.safeParse("02/01/2025").success; // false
  * ```
  */
-export const dateSchema: z.ZodType<string> = z.iso.date({
+export const dateSchema: Schema<string> = z.iso.date({
   message: "Expected an ISO 8601 date (YYYY-MM-DD)",
 });
 
@@ -278,7 +278,7 @@ function checkStatement(s: BillingStatement, ctx: Ctx): void {
  * });
  * ```
  */
-export const mobileBillingStatementSchema: z.ZodType<MobileBillingStatement> = z
+export const mobileBillingStatementSchema: Schema<MobileBillingStatement> = z
   .strictObject(statementShape)
   .superRefine(checkStatement);
 
@@ -291,7 +291,7 @@ export const mobileBillingStatementSchema: z.ZodType<MobileBillingStatement> = z
  * const check = (value: unknown) => utilityBillingStatementSchema.parse(value).usage;
  * ```
  */
-export const utilityBillingStatementSchema: z.ZodType<UtilityBillingStatement> = z
+export const utilityBillingStatementSchema: Schema<UtilityBillingStatement> = z
   .strictObject({
     ...statementShape,
     serviceAddress: text(300).optional(),
@@ -386,7 +386,7 @@ const paymentMethodSchema = z.strictObject({
  * }).success; // false
  * ```
  */
-export const paymentMethodsSchema: z.ZodType<PaymentMethods> = z.strictObject({
+export const paymentMethodsSchema: Schema<PaymentMethods> = z.strictObject({
   paymentMethods: z.array(paymentMethodSchema).max(100),
 });
 
@@ -483,7 +483,7 @@ const orderSchema = z.strictObject({
  * });
  * ```
  */
-export const orderHistorySchema: z.ZodType<OrderHistory> = z.strictObject({
+export const orderHistorySchema: Schema<OrderHistory> = z.strictObject({
   orders: z.array(orderSchema).max(1000),
 });
 
@@ -602,7 +602,7 @@ const policySchema = z.strictObject({
  * const check = (value: unknown) => insurancePoliciesSchema.parse(value).policies.length;
  * ```
  */
-export const insurancePoliciesSchema: z.ZodType<InsurancePolicies> = z.strictObject({
+export const insurancePoliciesSchema: Schema<InsurancePolicies> = z.strictObject({
   policies: z.array(policySchema).max(100),
 });
 
@@ -639,7 +639,7 @@ const PHONE_MASK = /[*•xX]/;
  * accountOwnershipSchema.safeParse({ verified: true, accountHolderName: "A", emailMasked: "alex@example.com" }).success; // false
  * ```
  */
-export const accountOwnershipSchema: z.ZodType<AccountOwnership> = z.strictObject({
+export const accountOwnershipSchema: Schema<AccountOwnership> = z.strictObject({
   verified: z.boolean(),
   accountHolderName: text(200),
   emailMasked: z.string().max(254).refine(
@@ -686,7 +686,7 @@ export interface OperationResults {
  * });
  * ```
  */
-export const resultSchemas: { [K in OperationType]: z.ZodType<OperationResults[K]> } = {
+export const resultSchemas: { [K in OperationType]: Schema<OperationResults[K]> } = {
   "mobileBillingStatement:read": mobileBillingStatementSchema,
   "utilityBillingStatement:read": utilityBillingStatementSchema,
   "paymentMethod:read": paymentMethodsSchema,

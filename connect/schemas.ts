@@ -8,6 +8,22 @@
 import { z } from "zod";
 
 /**
+ * A zod schema: `parse()` returns an `Output` or throws, `safeParse()` says
+ * which field is wrong. `Input` is its input type (`z.input`), `unknown`
+ * unless given. Every schema of this package has this type, so all of zod's
+ * API works on it.
+ *
+ * @example
+ * ```ts
+ * import { linkSchema, type Schema } from "@passage/connect/schemas";
+ * import type { Link } from "@passage/connect";
+ * const schema: Schema<Link> = linkSchema;
+ * ```
+ */
+// deno-doc-ignore private-type-ref -- ZodType is zod's own type, documented at https://zod.dev
+export type Schema<Output = unknown, Input = unknown> = z.ZodType<Output, Input>;
+
+/**
  * Every operation type a link may request.
  *
  * @example
@@ -67,9 +83,9 @@ export type Metadata = Record<string, string>;
 export interface CreateLinkParams {
   /** Provider id, such as `"tmobile"`. */
   provider: string;
-  /** Operations to run after the user's single login, in order. */
+  /** Operations to run after the user's single login, in order (1 to 10, no type twice). */
   operations: Array<{ type: OperationType }>;
-  /** Where the signed result webhook is sent. */
+  /** Where the signed result webhook is sent: an absolute http(s) URL without credentials. */
   webhookUrl?: string;
   /** Up to 50 string pairs, returned unchanged. */
   metadata?: Metadata;
@@ -87,14 +103,19 @@ export interface LinkError {
    * `user_abandoned`, `device_lost`, `operation_failed`, `provider_unavailable`.
    */
   code: string;
+  /** What went wrong, in a sentence safe to show the user. */
   message: string;
 }
 
 /** A link, as every `/v1/links` route returns it. */
 export interface Link {
+  /** The link id, such as `link_…`. */
   id: string;
+  /** Always `"link"`. */
   object: "link";
+  /** Where the link is in its life. */
   status: LinkStatus;
+  /** Provider id, such as `"tmobile"`. */
   provider: string;
   /** The operations asked for, in order, each with where it is. */
   operations: Array<{ type: OperationType; status: OperationStatus }>;
@@ -107,7 +128,9 @@ export interface Link {
   results: Record<string, unknown> | null;
   /** When the link reached a final state (ISO 8601). */
   completedAt: string | null;
+  /** Where the signed result webhook is sent; null when the link was created without one. */
   webhookUrl: string | null;
+  /** The string pairs given at creation, returned unchanged (`{}` when none). */
   metadata: Metadata;
   /** The code the user's device claims; null once the link has left `pending`. */
   claimCode: string | null;
@@ -115,8 +138,11 @@ export interface Link {
   appClipUrl: string | null;
   /** When an unclaimed link expires (ISO 8601). */
   expiresAt: string;
+  /** When the link was created (ISO 8601). */
   createdAt: string;
+  /** When the link last changed (ISO 8601). */
   updatedAt: string;
+  /** When a device claimed the link (ISO 8601); null until then. */
   claimedAt: string | null;
   /** Test links run against sandbox sites; live links against the real ones. */
   livemode: boolean;
@@ -126,8 +152,11 @@ export interface Link {
 
 /** A page of links, newest first. */
 export interface LinkList {
+  /** Always `"list"`. */
   object: "list";
+  /** The links of this page, newest first. */
   data: Link[];
+  /** Whether more links follow this page. */
   hasMore: boolean;
   /** Pass as `cursor` to get the next page; null on the last page. */
   nextCursor: string | null;
@@ -135,6 +164,13 @@ export interface LinkList {
 
 /** The JSON body of every error response. */
 export interface ApiErrorBody {
+  /**
+   * `type` is the error family (`invalid_request_error`,
+   * `authentication_error`, `not_found_error`, `conflict_error`, …), `code` a
+   * stable machine-readable code such as `link_not_found`, `message` a
+   * sentence for humans, and `param` the request field at fault
+   * (`operations.0.type`), when there is one.
+   */
   error: { type: string; code: string; message: string; param?: string };
 }
 
@@ -163,7 +199,7 @@ const webhookUrlSchema = z.string().max(2048).refine((value) => {
  * createLinkParamsSchema.parse({ provider: "tmobile", operations: [{ type: "paymentMethod:read" }] });
  * ```
  */
-export const createLinkParamsSchema: z.ZodType<CreateLinkParams> = z
+export const createLinkParamsSchema: Schema<CreateLinkParams> = z
   .strictObject({
     provider: z.string().min(1).max(64),
     operations: z.array(z.strictObject({ type: z.enum(OPERATION_TYPES) })).min(
@@ -187,7 +223,7 @@ export const createLinkParamsSchema: z.ZodType<CreateLinkParams> = z
  * const check = (body: unknown) => linkSchema.parse(body);
  * ```
  */
-export const linkSchema: z.ZodType<Link> = z.object({
+export const linkSchema: Schema<Link> = z.object({
   id: z.string(),
   object: z.literal("link"),
   status: z.enum(LINK_STATUSES as [LinkStatus, ...LinkStatus[]]),
@@ -220,7 +256,7 @@ export const linkSchema: z.ZodType<Link> = z.object({
  * const check = (body: unknown) => linkListSchema.parse(body);
  * ```
  */
-export const linkListSchema: z.ZodType<LinkList> = z.object({
+export const linkListSchema: Schema<LinkList> = z.object({
   object: z.literal("list"),
   data: z.array(linkSchema),
   hasMore: z.boolean(),
@@ -244,7 +280,7 @@ export interface ListLinksParams {
  * listLinksQuerySchema.parse({ limit: "10" }); // { limit: 10 }
  * ```
  */
-export const listLinksQuerySchema: z.ZodType<
+export const listLinksQuerySchema: Schema<
   ListLinksParams,
   { limit?: string; cursor?: string }
 > = z.strictObject({
@@ -270,7 +306,7 @@ export interface DeviceClaimParams {
  * deviceClaimParamsSchema.parse({ claimCode: "K7QD2-9XW4M" });
  * ```
  */
-export const deviceClaimParamsSchema: z.ZodType<DeviceClaimParams> = z
+export const deviceClaimParamsSchema: Schema<DeviceClaimParams> = z
   .strictObject({
     claimCode: z.string().min(1).max(64),
   });
@@ -285,9 +321,13 @@ export interface DeviceClaim {
   sessionId: string;
   /** What the link asks for, for Connect sessions; null for Sessions API ones. */
   link: {
+    /** The link id, such as `link_…`. */
     id: string;
+    /** Provider id, such as `"tmobile"`. */
     provider: string;
+    /** The provider's name to show the user, such as `"T-Mobile"`. */
     providerName: string;
+    /** The operations the link asks for, in order. */
     operations: Array<{ type: OperationType }>;
   } | null;
 }
@@ -301,7 +341,7 @@ export interface DeviceClaim {
  * const check = (body: unknown) => deviceClaimSchema.parse(body);
  * ```
  */
-export const deviceClaimSchema: z.ZodType<DeviceClaim> = z.object({
+export const deviceClaimSchema: Schema<DeviceClaim> = z.object({
   deviceToken: z.string(),
   expiresAt: z.iso.datetime(),
   sessionId: z.string(),
@@ -322,7 +362,7 @@ export const deviceClaimSchema: z.ZodType<DeviceClaim> = z.object({
  * apiErrorSchema.parse({ error: { type: "not_found_error", code: "link_not_found", message: "No link" } });
  * ```
  */
-export const apiErrorSchema: z.ZodType<ApiErrorBody> = z.object({
+export const apiErrorSchema: Schema<ApiErrorBody> = z.object({
   error: z.object({
     type: z.string(),
     code: z.string(),
@@ -336,11 +376,11 @@ export type SessionStatus = "pending" | "active" | "ended";
 
 /** The body of `POST /v1/sessions`. */
 export interface CreateSessionParams {
-  /** Seconds without a command before the session ends (default 300). */
+  /** Seconds without a command before the session ends (10 to 3600; default 300). */
   idleTimeout?: number;
-  /** Seconds the session may last in all (default 1800). */
+  /** Seconds the session may last once claimed (30 to 14400; default 1800). */
   maxDuration?: number;
-  /** Seconds until an unclaimed session expires (default 14400). */
+  /** Seconds until an unclaimed session expires (60 to 604800; default 14400). */
   expiresIn?: number;
   /** Up to 50 string pairs, returned unchanged. */
   metadata?: Metadata;
@@ -348,8 +388,11 @@ export interface CreateSessionParams {
 
 /** A session, as every `/v1/sessions` route returns it. */
 export interface Session {
+  /** The session id, such as `sess_…`. */
   id: string;
+  /** Always `"session"`. */
   object: "session";
+  /** `pending` until a device claims it, `active` while it runs, `ended` after. */
   status: SessionStatus;
   /** Whether a device holds the session now. */
   device: "none" | "connected" | "disconnected";
@@ -359,23 +402,35 @@ export interface Session {
   claimCode: string | null;
   /** The URL to hand the user; null once claimed. */
   appClipUrl: string | null;
+  /** Seconds without a command before the session ends with `idle_timeout`. */
   idleTimeout: number;
+  /** Seconds the session may last once claimed before it ends with `max_duration`. */
   maxDuration: number;
+  /** The string pairs given at creation, returned unchanged (`{}` when none). */
   metadata: Metadata;
+  /** When an unclaimed session expires (ISO 8601). */
   expiresAt: string;
+  /** When the session was created (ISO 8601). */
   createdAt: string;
+  /** When a device claimed the session (ISO 8601); null until then. */
   claimedAt: string | null;
+  /** When the session ended (ISO 8601); null until it has. */
   endedAt: string | null;
   /** Why it ended: `ended_by_developer`, `idle_timeout`, `max_duration`, `device_lost`, `expired`, `completed`, `cancelled`. */
   endReason: string | null;
+  /** True for sessions created with a live key (`sk_live_…`), false for test keys. */
   livemode: boolean;
 }
 
 /** A page of sessions, newest first. */
 export interface SessionList {
+  /** Always `"list"`. */
   object: "list";
+  /** The sessions of this page, newest first. */
   data: Session[];
+  /** Whether more sessions follow this page. */
   hasMore: boolean;
+  /** Pass as `cursor` to get the next page; null on the last page. */
   nextCursor: string | null;
 }
 
@@ -388,7 +443,7 @@ export interface SessionList {
  * createSessionParamsSchema.parse({ idleTimeout: 120 });
  * ```
  */
-export const createSessionParamsSchema: z.ZodType<CreateSessionParams> = z.strictObject({
+export const createSessionParamsSchema: Schema<CreateSessionParams> = z.strictObject({
   idleTimeout: z.int().min(10).max(3600).optional(),
   maxDuration: z.int().min(30).max(4 * 3600).optional(),
   expiresIn: z.int().min(60).max(604800).optional(),
@@ -404,7 +459,7 @@ export const createSessionParamsSchema: z.ZodType<CreateSessionParams> = z.stric
  * const check = (body: unknown) => sessionSchema.parse(body);
  * ```
  */
-export const sessionSchema: z.ZodType<Session> = z.object({
+export const sessionSchema: Schema<Session> = z.object({
   id: z.string(),
   object: z.literal("session"),
   status: z.enum(["pending", "active", "ended"]),
@@ -432,7 +487,7 @@ export const sessionSchema: z.ZodType<Session> = z.object({
  * const check = (body: unknown) => sessionListSchema.parse(body);
  * ```
  */
-export const sessionListSchema: z.ZodType<SessionList> = z.object({
+export const sessionListSchema: Schema<SessionList> = z.object({
   object: z.literal("list"),
   data: z.array(sessionSchema),
   hasMore: z.boolean(),

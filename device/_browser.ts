@@ -4,7 +4,12 @@
  *
  * @module
  */
-import puppeteer, { type Browser, type CDPSession, type Page } from "puppeteer-core";
+import puppeteer, {
+  type Browser,
+  type BrowserContext,
+  type CDPSession,
+  type Page,
+} from "puppeteer-core";
 
 /** The browser that Debian's `chromium` package installs. */
 export const DEFAULT_CHROMIUM = "/usr/bin/chromium";
@@ -22,84 +27,172 @@ const ARGS = [
 /** A running browser with its one page. */
 export interface LaunchedBrowser {
   browser: Browser;
+  /** The browser context the page lives in (the default one for a launched browser). */
+  context: BrowserContext;
   page: Page;
   /** The device's own CDP session on the page (for screenshots). */
   cdp: CDPSession;
-  /** The profile directory; {@link closeBrowser} removes it. */
-  profileDir: string;
+  /** The profile directory; {@link closeBrowser} removes it. Null on a shared browser. */
+  profileDir: string | null;
+  /** True when the browser was given, not launched: closing closes only the context. */
+  shared: boolean;
 }
 
-/** Starts Chromium with a fresh profile and returns it with its page. */
+/** The phone-sized viewport of the device's page. */
+const VIEWPORT = {
+  width: 390,
+  height: 844,
+  deviceScaleFactor: 1,
+  isMobile: true,
+  hasTouch: true,
+};
+
+/** Starts Chromium on `profileDir` with the device's flags. */
+function startChromium(
+  profileDir: string,
+  options: { headless: boolean; executablePath?: string },
+): Promise<Browser> {
+  return puppeteer.launch({
+    executablePath: options.executablePath ?? DEFAULT_CHROMIUM,
+    headless: options.headless,
+    args: [
+      ...ARGS,
+      `--user-data-dir=${profileDir}`,
+      ...(options.headless ? [] : ["--window-size=430,980"]),
+    ],
+    defaultViewport: VIEWPORT,
+    // the device (or its CLI) decides what a signal does
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+  });
+}
+
+/**
+ * Launches Debian's Chromium with the device's flags (no sandbox, no GPU, no
+ * background networking) and a fresh profile, for several devices to share:
+ * `startDevice({ ..., browser })` opens its own incognito context in it.
+ * `browser.close()` also removes the profile.
+ */
+export async function launchChromium(
+  options: { headless?: boolean; executablePath?: string } = {},
+): Promise<Browser> {
+  const profileDir = await Deno.makeTempDir({ prefix: "passage-device-" });
+  let browser: Browser;
+  try {
+    browser = await startChromium(profileDir, { ...options, headless: options.headless ?? true });
+  } catch (error) {
+    await removeProfile(profileDir);
+    throw error;
+  }
+  const close = browser.close.bind(browser);
+  browser.close = async () => {
+    try {
+      await stopBrowser(browser, close);
+    } finally {
+      await removeProfile(profileDir);
+    }
+  };
+  return browser;
+}
+
+/**
+ * Starts Chromium with a fresh profile and returns it with its page; or, given
+ * a running `browser`, opens a new incognito context and a page in it.
+ */
 export async function launchBrowser(options: {
   headless: boolean;
   executablePath?: string;
+  browser?: Browser;
 }): Promise<LaunchedBrowser> {
+  if (options.browser) {
+    const browser = options.browser;
+    const context = await browser.createBrowserContext();
+    try {
+      const page = await context.newPage();
+      await page.setViewport(VIEWPORT);
+      await preparePage(browser, page);
+      const cdp = await page.createCDPSession();
+      return { browser, context, page, cdp, profileDir: null, shared: true };
+    } catch (error) {
+      await context.close().catch(() => {});
+      throw error;
+    }
+  }
   const profileDir = await Deno.makeTempDir({ prefix: "passage-device-" });
   let browser: Browser | null = null;
   try {
-    browser = await puppeteer.launch({
-      executablePath: options.executablePath ?? DEFAULT_CHROMIUM,
-      headless: options.headless,
-      args: [
-        ...ARGS,
-        `--user-data-dir=${profileDir}`,
-        ...(options.headless ? [] : ["--window-size=430,980"]),
-      ],
-      defaultViewport: {
-        width: 390,
-        height: 844,
-        deviceScaleFactor: 1,
-        isMobile: true,
-        hasTouch: true,
-      },
-      // the device (or its CLI) decides what a signal does
-      handleSIGINT: false,
-      handleSIGTERM: false,
-      handleSIGHUP: false,
-    });
+    browser = await startChromium(profileDir, options);
     const page = (await browser.pages())[0] ?? await browser.newPage();
-    const major = /Chrome\/(\d+)/.exec(await browser.version())?.[1] ?? "130";
-    await page.setUserAgent({
-      userAgent:
-        `Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${major}.0.0.0 Mobile Safari/537.36`,
-      userAgentMetadata: {
-        brands: [
-          { brand: "Chromium", version: major },
-          { brand: "Not_A Brand", version: "24" },
-        ],
-        platform: "Android",
-        platformVersion: "10.0.0",
-        architecture: "",
-        model: "K",
-        mobile: true,
-      },
-    });
+    await preparePage(browser, page);
     const cdp = await page.createCDPSession();
-    return { browser, page, cdp, profileDir };
+    return { browser, context: page.browserContext(), page, cdp, profileDir, shared: false };
   } catch (error) {
-    await closeBrowser({ browser, profileDir });
+    await closeBrowser({ browser, profileDir, shared: false });
     throw error;
   }
 }
 
-/** Closes the browser (killing it if it does not exit within 5 s) and removes its profile. */
+/** Gives the page a phone's user agent. */
+async function preparePage(browser: Browser, page: Page): Promise<void> {
+  const major = /Chrome\/(\d+)/.exec(await browser.version())?.[1] ?? "130";
+  await page.setUserAgent({
+    userAgent:
+      `Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${major}.0.0.0 Mobile Safari/537.36`,
+    userAgentMetadata: {
+      brands: [
+        { brand: "Chromium", version: major },
+        { brand: "Not_A Brand", version: "24" },
+      ],
+      platform: "Android",
+      platformVersion: "10.0.0",
+      architecture: "",
+      model: "K",
+      mobile: true,
+    },
+  });
+}
+
+/**
+ * Closes what the device opened: its incognito context on a shared browser;
+ * otherwise the browser (killed if it does not exit within 5 s) and its profile.
+ */
 export async function closeBrowser(
-  { browser, profileDir }: { browser: Browser | null; profileDir: string },
+  { browser, context, profileDir, shared }: {
+    browser: Browser | null;
+    context?: BrowserContext;
+    profileDir: string | null;
+    shared: boolean;
+  },
 ): Promise<void> {
-  if (browser) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const killed = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        browser.process()?.kill("SIGKILL");
-        resolve();
-      }, 5000);
-    });
-    try {
-      await Promise.race([browser.close().catch(() => {}), killed]);
-    } finally {
-      clearTimeout(timer);
-    }
+  if (shared) {
+    await context?.close().catch(() => {});
+    return;
   }
+  if (browser) await stopBrowser(browser);
+  if (profileDir !== null) await removeProfile(profileDir);
+}
+
+/** `browser.close()`, or a SIGKILL when it does not exit within 5 s. */
+async function stopBrowser(
+  browser: Browser,
+  close: () => Promise<void> = () => browser.close(),
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const killed = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      browser.process()?.kill("SIGKILL");
+      resolve();
+    }, 5000);
+  });
+  try {
+    await Promise.race([close().catch(() => {}), killed]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function removeProfile(profileDir: string): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       await Deno.remove(profileDir, { recursive: true });

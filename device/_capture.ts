@@ -7,7 +7,7 @@
 import type { NetworkCapture } from "@passage/connect/protocol";
 import type { HTTPResponse, Page } from "puppeteer-core";
 import { MAX_VALUE_CHARS } from "./_limits.ts";
-import { redactUrl } from "./_redact.ts";
+import { maskUrl } from "./_mask.ts";
 
 /** Bodies kept in total before new ones are dropped. */
 const MAX_STORED_CHARS = 32 * 1024 * 1024;
@@ -30,7 +30,7 @@ export function describeResponse(
   withBody: boolean,
 ): { capture: NetworkCapture; body: Promise<string | undefined> } {
   const capture: NetworkCapture = {
-    url: redactUrl(response.url()),
+    url: maskUrl(response.url()),
     method: response.request().method(),
     status: response.status(),
   };

@@ -17,7 +17,8 @@ import type { ResponseCapture } from "./_capture.ts";
 import { CommandFailure, describe, isInvalidSelectorError, quote } from "./_errors.ts";
 import { readSafely, sensitivity } from "./_human_input.ts";
 import { MAX_VALUE_CHARS } from "./_limits.ts";
-import { redactUrl } from "./_redact.ts";
+import { maskUrl } from "./_mask.ts";
+import { isRuleOn } from "./_rules.ts";
 import { takeScreenshot } from "./_screenshot.ts";
 
 /** What a running command knows about its own time. */
@@ -69,10 +70,10 @@ export function createHandlers({ page, cdp, capture, yieldToUser }: HandlerDeps)
         }
         throw new CommandFailure(
           "navigation_failed",
-          `Navigation to ${redactUrl(url)} failed: ${describe(error)}`,
+          `Navigation to ${maskUrl(url)} failed: ${describe(error)}`,
         );
       }
-      return { url: redactUrl(page.url()), status: response?.status() ?? null };
+      return { url: maskUrl(page.url()), status: response?.status() ?? null };
     },
 
     async click({ selector }, ctx) {
@@ -178,7 +179,7 @@ export function createHandlers({ page, cdp, capture, yieldToUser }: HandlerDeps)
         await mainFrameUrl(page, urlContains, ctx.signal);
         await documentReady(page, ctx.signal);
       }
-      return { url: redactUrl(page.url()) };
+      return { url: maskUrl(page.url()) };
     },
 
     async innerHTML({ selector }, ctx) {
@@ -255,11 +256,17 @@ export function createHandlers({ page, cdp, capture, yieldToUser }: HandlerDeps)
     },
 
     async screenshot({ fullPage, format, quality }) {
-      return await takeScreenshot(page, cdp, { format: format ?? "jpeg", quality, fullPage });
+      return await takeScreenshot(page, cdp, {
+        format: format ?? "jpeg",
+        quality,
+        fullPage,
+        // what the human typed stays hidden after they hand control back
+        mask: isRuleOn("screenshots") ? "sensitive" : "none",
+      });
     },
 
     url() {
-      return Promise.resolve({ url: redactUrl(page.url()) });
+      return Promise.resolve({ url: maskUrl(page.url()) });
     },
 
     yieldToUser,

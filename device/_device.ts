@@ -6,14 +6,15 @@
  */
 import type { Commands, TelemetryEvent } from "@passage/connect/protocol";
 import type { DeviceClaim } from "@passage/connect/schemas";
-import type { Page } from "puppeteer-core";
+import type { Browser, HTTPResponse, Page } from "puppeteer-core";
 import { closeBrowser, launchBrowser, type LaunchedBrowser } from "./_browser.ts";
 import { ResponseCapture } from "./_capture.ts";
 import { claimDevice } from "./_claim.ts";
 import { type CommandContext, createHandlers } from "./_commands.ts";
 import { HumanInput } from "./_human_input.ts";
 import { RelayConnection } from "./_relay.ts";
-import { CommandRunner } from "./_runner.ts";
+import { CommandRunner, type Outcome } from "./_runner.ts";
+import { DeviceSecrets } from "./_secrets.ts";
 import { PageTelemetry } from "./_telemetry.ts";
 import { checkConditions, waitForConditions } from "./_yield.ts";
 
@@ -33,9 +34,17 @@ export interface DeviceOptions {
   headless?: boolean;
   /** The Chromium binary (default `/usr/bin/chromium`). */
   executablePath?: string;
+  /**
+   * A running Chromium to use instead of launching one (`launchChromium()`):
+   * the device opens its own incognito context in it and closes only that.
+   */
+  browser?: Browser;
   /** Called with the status when the human gets control, and with null when it ends. */
   onStatus?: (status: DeviceStatus | null) => void;
-  /** Receives one line per notable event. Never given what was typed or captured. */
+  /**
+   * Receives one line per notable event. Never given what was typed or
+   * captured: every line is scrubbed of the device's secrets first.
+   */
   log?: (line: string) => void;
 }
 
@@ -69,12 +78,18 @@ export interface DeviceHandle extends AsyncDisposable {
  */
 export async function startDevice(options: DeviceOptions): Promise<DeviceHandle> {
   const server = options.server.replace(/\/+$/, "");
-  const log = options.log ?? (() => {});
+  const secrets = new DeviceSecrets();
+  const sink = options.log ?? (() => {});
+  const log = (line: string) => sink(secrets.redact(line));
   const claim = await claimDevice(server, options.claimCode);
   log(`claimed: session ${claim.sessionId}`);
   const headless = options.headless ?? true;
-  const launched = await launchBrowser({ headless, executablePath: options.executablePath });
-  const device = new Device(server, claim, launched, { ...options, headless }, log);
+  const launched = await launchBrowser({
+    headless,
+    executablePath: options.executablePath,
+    browser: options.browser,
+  });
+  const device = new Device(server, claim, launched, { ...options, headless }, log, secrets);
   try {
     await device.connect();
   } catch (error) {
@@ -101,6 +116,10 @@ class Device {
   readonly #telemetry: PageTelemetry;
   readonly #capture: ResponseCapture;
   readonly #human: HumanInput;
+  readonly #secrets: DeviceSecrets;
+  /** Telemetry waiting to be scrubbed and sent, in order. */
+  readonly #outbox: TelemetryEvent[] = [];
+  #sending: Promise<void> | null = null;
   readonly #ended = Promise.withResolvers<{ reason: string }>();
   #humanHasControl = false;
   #closing: Promise<void> | null = null;
@@ -111,11 +130,15 @@ class Device {
     launched: LaunchedBrowser,
     options: DeviceOptions & { headless: boolean },
     log: (line: string) => void,
+    secrets: DeviceSecrets,
   ) {
     const { browser, page } = launched;
     this.#launched = launched;
     this.#options = options;
     this.#log = log;
+    this.#secrets = secrets;
+    // before telemetry's own listener: a cookie is known before its response is reported
+    page.on("response", this.#onResponse);
     this.#relay = new RelayConnection({
       url: socketUrl(server),
       token: claim.deviceToken,
@@ -124,7 +147,7 @@ class Device {
       onEnd: (reason) => void this.#shutdown(reason),
     });
     this.#capture = new ResponseCapture(page, log);
-    this.#human = new HumanInput(page);
+    this.#human = new HumanInput(page, (field, value) => secrets.noteTyped(field, value));
     this.#runner = new CommandRunner(
       createHandlers({
         page,
@@ -134,10 +157,11 @@ class Device {
       }),
       this.#relay,
       log,
+      (name, outcome) => this.#safeOutcome(name, outcome),
     );
     this.#telemetry = new PageTelemetry(page, {
       cdp: launched.cdp,
-      emit: (event) => this.#relay.sendTelemetry(event),
+      emit: (event) => this.#event(event),
       humanHasControl: () => this.#humanHasControl,
       log,
     });
@@ -157,11 +181,31 @@ class Device {
   }
 
   async connect(): Promise<void> {
+    await this.#human.attach();
     const welcome = await this.#relay.start();
     this.#log(`connected: session ${welcome.sessionId || this.handle.sessionId}`);
   }
 
   #onBrowserGone = () => void this.#shutdown("browser_closed");
+
+  /** Remembers the cookies a response sets, before anything about it is sent. */
+  #onResponse = (response: HTTPResponse): void => {
+    const setCookie = response.headers()["set-cookie"];
+    if (setCookie) this.#secrets.noteSetCookie(setCookie);
+  };
+
+  /**
+   * A command's outcome as it may leave the device: the secrets are read
+   * again (cookies, password fields, typed fields) and scrubbed from it.
+   */
+  async #safeOutcome(
+    name: string,
+    outcome: Outcome,
+  ): Promise<Outcome> {
+    const { context, page } = this.#launched;
+    await Promise.all([this.#secrets.refreshCookies(context), this.#secrets.refreshPage(page)]);
+    return this.#secrets.redactOutcome(name, outcome);
+  }
 
   async #yieldToUser(
     params: Commands["yieldToUser"]["params"],
@@ -178,6 +222,8 @@ class Device {
       this.#status(params.status ?? {});
       return await waitForConditions(this.handle.page, params, ctx.signal);
     } finally {
+      // what the human typed, read while the fields still hold it
+      await this.#secrets.refreshPage(this.handle.page);
       await this.#human.end().catch(() => {});
       this.#humanHasControl = false;
       this.#status(null);
@@ -185,8 +231,29 @@ class Device {
     }
   }
 
+  /** Queues a telemetry event; it is scrubbed of secrets and sent in order. */
   #event(event: TelemetryEvent): void {
-    if (this.#closing === null) this.#relay.sendTelemetry(event);
+    if (this.#closing !== null) return;
+    this.#outbox.push(event);
+    this.#sending ??= this.#sendTelemetry();
+  }
+
+  async #sendTelemetry(): Promise<void> {
+    const { context, page } = this.#launched;
+    try {
+      while (this.#outbox.length > 0) {
+        // cookies can change with any response; fields only while the human types
+        await Promise.all([
+          this.#secrets.refreshCookies(context),
+          this.#humanHasControl ? this.#secrets.refreshPage(page) : undefined,
+        ]);
+        for (const event of this.#outbox.splice(0)) {
+          if (this.#closing === null) this.#relay.sendTelemetry(this.#secrets.redactEvent(event));
+        }
+      }
+    } finally {
+      this.#sending = null;
+    }
   }
 
   #status(status: DeviceStatus | null): void {
@@ -197,7 +264,7 @@ class Device {
     }
     if (!this.#options.headless) {
       // a visible window: say whose turn it is (the page itself is left alone)
-      const say = this.#options.log ?? console.log;
+      const say = (line: string) => (this.#options.log ?? console.log)(this.#secrets.redact(line));
       say(
         status
           ? `>>> Your turn: ${
@@ -215,6 +282,7 @@ class Device {
       const { browser, page } = this.#launched;
       browser.off("disconnected", this.#onBrowserGone);
       page.off("close", this.#onBrowserGone);
+      page.off("response", this.#onResponse);
       const commandsStopped = this.#runner.stop();
       const telemetryStopped = this.#telemetry.stop();
       this.#capture.stop();

@@ -6,7 +6,7 @@
  */
 import type { CommandError, CommandErrorCode } from "@passage/connect/protocol";
 import { TimeoutError } from "puppeteer-core";
-import { redactUrlsInText } from "./_redact.ts";
+import { maskUrlsInText } from "./_mask.ts";
 
 /** The protocol's limit on an error message. */
 const MAX_MESSAGE = 2000;
@@ -43,7 +43,7 @@ export function isContextLostError(error: unknown): boolean {
 /** The first line of an error's message, with URLs in it redacted. */
 export function describe(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return redactUrlsInText(message.split("\n")[0]);
+  return maskUrlsInText(message.split("\n")[0]);
 }
 
 /**

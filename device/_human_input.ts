@@ -1,17 +1,24 @@
 /// <reference lib="dom" />
 /**
  * Remembers which fields the human typed into while they had control, so the
- * automation can never overwrite, type into or read them afterwards.
+ * automation can never overwrite, type into or read them afterwards, and
+ * tells the device what was typed so it can scrub it from everything it sends.
  *
  * A capturing `input` listener in each document marks the element of every
- * trusted input event in a `WeakSet` while a yield is on. Nothing is added to
- * the DOM.
+ * trusted input event in a `WeakSet` while a yield is on, and reports the
+ * field's value (and, at any time, a password field's value) to the device
+ * through a page binding. The values stay in the device's memory: they are
+ * what the `secrets` redaction rule looks for. Nothing is added to the DOM.
  *
  * @module
  */
 import type { ElementHandle, Page } from "puppeteer-core";
 
-const KEY = "__passageDeviceInput";
+/** Where the page keeps its input-tracking state (the typed `WeakSet`). */
+export const INPUT_KEY = "__passageDeviceInput";
+const KEY = INPUT_KEY;
+/** The binding the page calls with `(fieldKey, value)`; see {@link HumanInput.attach}. */
+const BINDING = "__passageDeviceTyped";
 
 /** Why a field is off limits to the automation. */
 export type Sensitivity = "password" | "typed" | null;
@@ -19,15 +26,27 @@ export type Sensitivity = "password" | "typed" | null;
 /** Tracks human input on one page. */
 export class HumanInput {
   readonly #page: Page;
+  readonly #onValue: (field: string, value: string) => void;
   #scriptId: string | null = null;
 
-  constructor(page: Page) {
+  /** `onValue` receives each typed field's value as it changes, keyed by field. */
+  constructor(page: Page, onValue: (field: string, value: string) => void = () => {}) {
     this.#page = page;
+    this.#onValue = onValue;
+  }
+
+  /** Installs the binding the page reports typed values through. Call once, before any yield. */
+  async attach(): Promise<void> {
+    await this.#page.exposeFunction(BINDING, (field: unknown, value: unknown) => {
+      if (typeof field === "string" && typeof value === "string") {
+        this.#onValue(field.slice(0, 200), value);
+      }
+    });
   }
 
   /** Starts marking typed-into fields, in this document and any loaded while it lasts. */
   async begin(): Promise<void> {
-    const { identifier } = await this.#page.evaluateOnNewDocument(track, KEY, true);
+    const { identifier } = await this.#page.evaluateOnNewDocument(track, KEY, BINDING, true);
     this.#scriptId = identifier;
     await this.#inEveryFrame(true);
   }
@@ -45,7 +64,7 @@ export class HumanInput {
   async #inEveryFrame(on: boolean): Promise<void> {
     await Promise.all(
       this.#page.frames().map((frame) =>
-        frame.evaluate(track, KEY, on).catch(() => {
+        frame.evaluate(track, KEY, BINDING, on).catch(() => {
           // a frame that is navigating: the new-document script covers it
         })
       ),
@@ -69,22 +88,96 @@ export async function readSafely(
   return await element.evaluate(readWithoutSecrets, KEY, what);
 }
 
-/** Runs in the page: installs the listener once, and turns marking on or off. */
-function track(key: string, on: boolean): void {
-  const w = window as unknown as Record<string, { typed: WeakSet<Element>; on: boolean }>;
-  let state = w[key];
+/**
+ * The values of every password field and every field the human typed into,
+ * in every frame, read now. Frames that do not answer within `timeoutMs`
+ * (navigating) are skipped.
+ */
+export async function readSecretValues(page: Page, timeoutMs = 500): Promise<string[]> {
+  const all = await Promise.all(
+    page.frames().map(async (frame) => {
+      const read = frame.evaluate(secretValuesIn, KEY).catch(() => [] as string[]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<string[]>((resolve) =>
+        timer = setTimeout(() => resolve([]), timeoutMs)
+      );
+      try {
+        return await Promise.race([read, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  return all.flat();
+}
+
+/**
+ * Runs in the page: installs the listener once, and turns marking on or off.
+ * Each trusted input into a text field while marking is on (and into a
+ * password field at any time) is reported to the device through `binding`.
+ */
+function track(key: string, binding: string, on: boolean): void {
+  const w = window as unknown as Record<string, unknown>;
+  let state = w[key] as { typed: WeakSet<Element>; on: boolean } | undefined;
   if (!state) {
     const s = { typed: new WeakSet<Element>(), on: false };
     state = s;
     Object.defineProperty(w, key, { value: s, enumerable: false });
+    const ids = new WeakMap<Element, number>();
+    const doc = Math.random().toString(36).slice(2);
+    let next = 1;
+    const textTypes = new Set(["", "text", "password", "email", "tel", "number", "search", "url"]);
+    const valueOf = (el: Element): string | null => {
+      if (el instanceof HTMLInputElement) return textTypes.has(el.type) ? el.value : null;
+      if (el instanceof HTMLTextAreaElement) return el.value;
+      if (el instanceof HTMLElement && el.isContentEditable) return el.textContent ?? "";
+      return null;
+    };
+    const isPassword = (el: Element) =>
+      el instanceof HTMLInputElement &&
+      (el.type === "password" || /\b(current|new)-password\b/i.test(el.autocomplete));
     addEventListener("input", (event) => {
-      if (!s.on || !event.isTrusted) return;
+      if (!event.isTrusted) return;
       const first = event.composedPath()[0];
-      if (first instanceof Element) s.typed.add(first);
-      if (event.target instanceof Element) s.typed.add(event.target);
+      const target = first instanceof Element
+        ? first
+        : event.target instanceof Element
+        ? event.target
+        : null;
+      if (!target) return;
+      if (s.on) {
+        s.typed.add(target);
+        if (event.target instanceof Element) s.typed.add(event.target);
+      }
+      if (!s.on && !isPassword(target)) return;
+      const value = valueOf(target);
+      if (value === null) return;
+      let id = ids.get(target);
+      if (id === undefined) ids.set(target, id = next++);
+      const report = w[binding];
+      if (typeof report === "function") {
+        Promise.resolve(report(`${doc}:${id}`, value)).catch(() => {});
+      }
     }, true);
   }
   state.on = on;
+}
+
+/** Runs in the page: the values of password fields and of fields the human typed into. */
+function secretValuesIn(key: string): string[] {
+  const typed = (window as unknown as Record<string, { typed: WeakSet<Element> } | undefined>)[key]
+    ?.typed;
+  const out: string[] = [];
+  for (const el of document.querySelectorAll("input, textarea, [contenteditable]")) {
+    const password = el instanceof HTMLInputElement &&
+      (el.type === "password" || /\b(current|new)-password\b/i.test(el.autocomplete));
+    if (!password && !(typed?.has(el) ?? false)) continue;
+    const value = el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement
+      ? el.value
+      : el.textContent ?? "";
+    if (value !== "") out.push(value);
+  }
+  return out;
 }
 
 /** Runs in the page. Written out in full: puppeteer sends each function on its own. */

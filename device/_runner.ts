@@ -14,7 +14,7 @@ import {
 } from "@passage/connect/protocol";
 import type { CommandContext, Handlers } from "./_commands.ts";
 import { CommandFailure, quote, toCommandError } from "./_errors.ts";
-import { redactUrl } from "./_redact.ts";
+import { maskUrl } from "./_mask.ts";
 
 /** A command as received from the server. */
 export interface IncomingCommand {
@@ -43,6 +43,13 @@ interface Queued {
   deadline: number;
 }
 
+/**
+ * Makes an outcome safe to send (the device scrubs secrets here). If it
+ * throws, the command fails with `device_error` and nothing of the outcome is
+ * sent.
+ */
+export type OutcomeFilter = (name: string, outcome: Outcome) => Promise<Outcome>;
+
 /** Runs commands for one device. */
 export class CommandRunner {
   readonly #handlers: Handlers;
@@ -58,10 +65,18 @@ export class CommandRunner {
   readonly #inFlight = new Set<AbortController>();
   #stopped = false;
 
-  constructor(handlers: Handlers, sink: ResultSink, log: (line: string) => void) {
+  readonly #filter: OutcomeFilter;
+
+  constructor(
+    handlers: Handlers,
+    sink: ResultSink,
+    log: (line: string) => void,
+    filter: OutcomeFilter = (_, outcome) => Promise.resolve(outcome),
+  ) {
     this.#handlers = handlers;
     this.#sink = sink;
     this.#log = log;
+    this.#filter = filter;
   }
 
   /** Takes a command from the server. Repeats of an id are never run twice. */
@@ -168,7 +183,18 @@ export class CommandRunner {
     }
   }
 
-  #answer(command: IncomingCommand, outcome: Outcome): void {
+  async #answer(command: IncomingCommand, raw: Outcome): Promise<void> {
+    if (this.#stopped) return;
+    let outcome: Outcome;
+    try {
+      outcome = await this.#filter(command.name, raw);
+    } catch (error) {
+      this.#log(`result ${command.seq} ${command.name}: could not be made safe to send`);
+      outcome = fail(
+        "device_error",
+        `The result of ${command.name} could not be checked for secrets: ${(error as Error).name}`,
+      );
+    }
     if (this.#stopped) return;
     this.#waiting.delete(command.id);
     const seq = this.#sink.sendResult(command.id, outcome, command.name);
@@ -187,6 +213,6 @@ function fail(code: CommandError["code"], message: string): Outcome {
 function targetOf(params: unknown): string | undefined {
   const p = params as { selector?: unknown; url?: unknown } | null;
   if (typeof p?.selector === "string") return quote(p.selector);
-  if (typeof p?.url === "string") return redactUrl(p.url);
+  if (typeof p?.url === "string") return maskUrl(p.url);
   return undefined;
 }

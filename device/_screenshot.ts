@@ -13,6 +13,7 @@
  */
 import type { CDPSession, Frame, Page } from "puppeteer-core";
 import { CommandFailure } from "./_errors.ts";
+import { INPUT_KEY } from "./_human_input.ts";
 import { MAX_SCREENSHOT_CHARS } from "./_limits.ts";
 
 /** What to capture. */
@@ -21,8 +22,12 @@ export interface ScreenshotOptions {
   /** JPEG quality, 1–100 (default 60; ignored for PNG). */
   quality?: number;
   fullPage?: boolean;
-  /** Hide what is typed in inputs, text areas, selects and editable elements. */
-  mask?: boolean;
+  /**
+   * What to hide: `"all"` the text of every input, text area, select and
+   * editable element (the human has control); `"sensitive"` only password
+   * fields and fields the human typed into; `"none"` (the default) nothing.
+   */
+  mask?: "all" | "sensitive" | "none";
   /** The longest base64 string allowed (default {@link MAX_SCREENSHOT_CHARS}). */
   maxChars?: number;
 }
@@ -34,7 +39,7 @@ const ATTEMPTS = 4;
 /**
  * Takes a screenshot as base64. A JPEG that comes out too large is retaken at
  * lower qualities; a PNG that is too large fails with `device_error`. With
- * `mask`, every frame must be masked or no screenshot is taken.
+ * a `mask`, every frame must be masked or no screenshot is taken.
  */
 export async function takeScreenshot(
   page: Page,
@@ -42,7 +47,8 @@ export async function takeScreenshot(
   options: ScreenshotOptions,
 ): Promise<{ format: "jpeg" | "png"; data: string }> {
   const maxChars = options.maxChars ?? MAX_SCREENSHOT_CHARS;
-  const masked = options.mask ? await maskInputs(page) : [];
+  const mask = options.mask ?? "none";
+  const masked = mask === "none" ? [] : await maskInputs(page, mask === "all");
   try {
     const clip = options.fullPage ? await pageSize(cdp) : undefined;
     const shoot = (format: "jpeg" | "png", quality?: number) =>
@@ -130,10 +136,10 @@ const MASK_KEY = "__passageDeviceMask";
  * Makes typed text invisible in every frame and returns the frames to
  * restore. Throws (after restoring) when any frame could not be masked.
  */
-async function maskInputs(page: Page): Promise<Frame[]> {
+async function maskInputs(page: Page, all: boolean): Promise<Frame[]> {
   for (let attempt = 1;; attempt++) {
     try {
-      return await maskEveryFrame(page);
+      return await maskEveryFrame(page, all);
     } catch (error) {
       // a frame between two documents: try again once it has settled
       if (attempt >= 3) throw error;
@@ -142,10 +148,10 @@ async function maskInputs(page: Page): Promise<Frame[]> {
   }
 }
 
-async function maskEveryFrame(page: Page): Promise<Frame[]> {
+async function maskEveryFrame(page: Page, all: boolean): Promise<Frame[]> {
   const frames = page.frames();
   const results = await Promise.allSettled(frames.map(async (frame) => {
-    await withDeadline(frame.evaluate(maskFrame, MASK_KEY), ATTEMPT_MS);
+    await withDeadline(frame.evaluate(maskFrame, MASK_KEY, INPUT_KEY, all), ATTEMPT_MS);
     return frame;
   }));
   const done = results.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
@@ -182,8 +188,12 @@ async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-/** Runs in the page: hides the text of every field, remembering each one's style attribute. */
-function maskFrame(key: string): void {
+/**
+ * Runs in the page: hides the text of every field (or, unless `all`, of
+ * password fields and fields the human typed into), remembering each one's
+ * style attribute.
+ */
+function maskFrame(key: string, inputKey: string, all: boolean): void {
   const skip = new Set([
     "button",
     "submit",
@@ -199,11 +209,17 @@ function maskFrame(key: string): void {
   const w = window as unknown as Record<string, unknown>;
   const saved: Array<[HTMLElement, string | null]> =
     (w[key] as Array<[HTMLElement, string | null]>) ?? [];
+  const typed = (w[inputKey] as { typed?: WeakSet<Element> } | undefined)?.typed;
+  const sensitive = (el: HTMLElement) =>
+    (typed?.has(el) ?? false) ||
+    (el instanceof HTMLInputElement &&
+      (el.type === "password" || /\b(current|new)-password\b/i.test(el.autocomplete)));
   const fields = document.querySelectorAll<HTMLElement>(
     "input, textarea, select, [contenteditable]:not([contenteditable=false])",
   );
   for (const el of fields) {
     if (el instanceof HTMLInputElement && skip.has(el.type)) continue;
+    if (!all && !sensitive(el)) continue;
     saved.push([el, el.getAttribute("style")]);
     el.style.setProperty("color", "transparent", "important");
     el.style.setProperty("-webkit-text-fill-color", "transparent", "important");

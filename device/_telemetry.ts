@@ -2,7 +2,9 @@
  * Streams what happens in the page as protocol telemetry events: console
  * lines, requests, responses, failures, main-frame navigations, and a
  * screenshot after each main-frame load. No headers, cookies or request
- * bodies are ever read into an event, and every URL is redacted.
+ * bodies are ever read into an event (the `telemetryFields` rule), every URL
+ * is redacted (`urls`), and screenshots taken while the human has control
+ * hide what is typed (`screenshots`).
  *
  * @module
  */
@@ -15,7 +17,8 @@ import type {
   HTTPResponse,
   Page,
 } from "puppeteer-core";
-import { redactUrl, redactUrlsInText } from "./_redact.ts";
+import { maskUrl, maskUrlsInText } from "./_mask.ts";
+import { isRuleOn } from "./_rules.ts";
 import { takeScreenshot } from "./_screenshot.ts";
 
 /** The protocol's limit on a console line. */
@@ -94,7 +97,7 @@ export class PageTelemetry {
       kind: "console",
       at: now(),
       level: message.type().slice(0, 20),
-      text: clip(redactUrlsInText(message.text()), MAX_CONSOLE_CHARS),
+      text: clip(maskUrlsInText(message.text()), MAX_CONSOLE_CHARS),
     });
     // the arguments are handles into the page: release them
     for (const arg of message.args()) arg.dispose().catch(() => {});
@@ -106,38 +109,48 @@ export class PageTelemetry {
       kind: "console",
       at: now(),
       level: "error",
-      text: clip(`Uncaught ${redactUrlsInText(message)}`, MAX_CONSOLE_CHARS),
+      text: clip(`Uncaught ${maskUrlsInText(message)}`, MAX_CONSOLE_CHARS),
     });
   };
 
   #onRequest = (request: HTTPRequest): void => {
     this.#started.set(request, performance.now());
-    this.#emit({
+    const event: TelemetryEvent = {
       kind: "request",
       at: now(),
       requestId: this.#idOf(request),
       method: request.method().slice(0, 16),
-      url: redactUrl(request.url()),
+      url: maskUrl(request.url()),
       resourceType: request.resourceType().slice(0, 40),
-    });
+    };
+    if (!isRuleOn("telemetryFields")) {
+      // tests only: what the rule keeps out, so a test can see it matters
+      Object.assign(event, { headers: request.headers(), postData: request.postData() });
+    }
+    this.#emit(event);
   };
 
   #onResponse = (response: HTTPResponse): void => {
     const request = response.request();
     const started = this.#started.get(request);
     const contentType = response.headers()["content-type"] ?? "";
-    this.#emit({
+    const event: TelemetryEvent = {
       kind: "response",
       at: now(),
       requestId: this.#idOf(request),
       method: request.method().slice(0, 16),
-      url: redactUrl(response.url()),
+      url: maskUrl(response.url()),
       status: response.status(),
       mimeType: contentType.split(";")[0].trim().toLowerCase().slice(0, 200),
       durationMs: started === undefined
         ? 0
         : Math.max(0, Math.round((performance.now() - started) * 10) / 10),
-    });
+    };
+    if (!isRuleOn("telemetryFields")) {
+      // tests only: Set-Cookie and the other response headers
+      Object.assign(event, { headers: response.headers() });
+    }
+    this.#emit(event);
   };
 
   #onRequestFailed = (request: HTTPRequest): void => {
@@ -145,14 +158,14 @@ export class PageTelemetry {
       kind: "requestFailed",
       at: now(),
       requestId: this.#idOf(request),
-      url: redactUrl(request.url()),
+      url: maskUrl(request.url()),
       errorText: clip(request.failure()?.errorText ?? "failed", 1000),
     });
   };
 
   #onNavigated = (frame: Frame): void => {
     if (frame !== this.#page.mainFrame()) return;
-    this.#emit({ kind: "navigation", at: now(), url: redactUrl(frame.url()) });
+    this.#emit({ kind: "navigation", at: now(), url: maskUrl(frame.url()) });
   };
 
   #onLoad = (): void => {
@@ -167,12 +180,14 @@ export class PageTelemetry {
   async #screenshot(): Promise<void> {
     if (this.#stopped || this.#page.isClosed()) return;
     this.#lastShotAt = performance.now();
-    const masked = this.#options.humanHasControl();
+    const rule = isRuleOn("screenshots");
+    const masked = rule && this.#options.humanHasControl();
     try {
       const shot = await takeScreenshot(this.#page, this.#options.cdp, {
         format: "jpeg",
         quality: SCREENSHOT_QUALITY,
-        mask: masked,
+        // every field while the human types; afterwards, the fields they typed into
+        mask: masked ? "all" : rule ? "sensitive" : "none",
       });
       this.#emit({ kind: "screenshot", at: now(), format: "jpeg", data: shot.data, masked });
     } catch (error) {

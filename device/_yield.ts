@@ -7,7 +7,7 @@ import type { Commands, YieldCondition } from "@passage/connect/protocol";
 import type { Frame, HTTPResponse, Page } from "puppeteer-core";
 import { describeResponse } from "./_capture.ts";
 import { CommandFailure, isInvalidSelectorError, quote } from "./_errors.ts";
-import { redactUrl } from "./_redact.ts";
+import { maskUrl } from "./_mask.ts";
 
 type YieldParams = Commands["yieldToUser"]["params"];
 type YieldResult = Commands["yieldToUser"]["result"];
@@ -63,7 +63,7 @@ export async function waitForConditions(
       outcome();
     };
     const won = (index: number, type: YieldCondition["type"], extra: Partial<YieldResult> = {}) =>
-      finish(() => resolve({ condition: { index, type }, url: redactUrl(page.url()), ...extra }));
+      finish(() => resolve({ condition: { index, type }, url: maskUrl(page.url()), ...extra }));
 
     const onResponse = (response: HTTPResponse) => {
       if (settled) return;

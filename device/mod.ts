@@ -22,4 +22,5 @@ export {
 } from "./_device.ts";
 export { DeviceClaimError } from "./_claim.ts";
 export { DeviceEndedError } from "./_relay.ts";
-export { REDACTED, redactUrl } from "./_redact.ts";
+export { launchChromium } from "./_browser.ts";
+export { REDACTED, redactUrl } from "@passage/connect/redact";

@@ -31,6 +31,8 @@ export interface Config {
   relayPollMs: number;
   /** Whether KV queues wake workers (false on new Deno Deploy, which has none). */
   useQueues: boolean;
+  /** How long command results (and the response bodies they captured) are kept, in seconds. */
+  captureRetentionSeconds: number;
   /** How long a finished link's results stay readable, in seconds. */
   resultRetentionSeconds: number;
   /** How long the user has to log in before a link fails, in milliseconds. */
@@ -100,6 +102,7 @@ export function loadConfig(
     deviceGraceSeconds: intVar(env, "PASSAGE_DEVICE_GRACE_SECONDS", 60),
     telemetryRetentionSeconds: intVar(env, "PASSAGE_TELEMETRY_RETENTION_SECONDS", 24 * 60 * 60),
     relayPollMs: intVar(env, "PASSAGE_RELAY_POLL_MS", 500),
+    captureRetentionSeconds: intVar(env, "PASSAGE_CAPTURE_RETENTION_SECONDS", 60 * 60),
     resultRetentionSeconds: intVar(env, "PASSAGE_RESULT_RETENTION_SECONDS", 7 * 24 * 60 * 60),
     loginTimeoutMs: intVar(env, "PASSAGE_LOGIN_TIMEOUT_SECONDS", 5 * 60) * 1000,
     allowLoopbackWebhooks: env.PASSAGE_WEBHOOK_ALLOW_LOOPBACK === "1",

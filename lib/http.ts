@@ -321,3 +321,13 @@ async function authenticateRequest(c: Context<AppEnv>): Promise<ApiKeyInfo> {
   }
   return await authenticate(c.var.kv, match[1]);
 }
+
+/** Upgrades the request to a WebSocket handed to `take`; anything else is a 426. */
+export function acceptWebSocket(c: Context, take: (socket: WebSocket) => void): Response {
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw new PassageError("upgrade_required", "This endpoint only accepts WebSocket upgrades");
+  }
+  const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
+  take(socket);
+  return response;
+}

@@ -76,6 +76,8 @@ export const pendingCommandPrefix = (sessionId: string) => ["pending_commands", 
 /** Marks a controller command id as seen, so a resend is not run twice. */
 export const commandIdKey = (sessionId: string, commandId: string) =>
   ["command_ids", sessionId, commandId] as const;
+/** Prefix of `commandIdKey`. */
+export const commandIdPrefix = (sessionId: string) => ["command_ids", sessionId] as const;
 
 /** A link's run by the automation engine (`LinkRun`): who holds it and until when. */
 export const linkRunKey = (linkId: string) => ["link_runs", linkId] as const;
@@ -96,6 +98,8 @@ export const webhookKeyPrefix = () => ["webhook_keys"] as const;
 export const currentWebhookKeyKey = () => ["webhook_key_current"] as const;
 /** A webhook event (`WebhookEventRecord`): where it goes and how its delivery stands. */
 export const webhookEventKey = (eventId: string) => ["webhook_events", eventId] as const;
+/** Prefix of `webhookEventKey` (event ids sort by creation time). */
+export const webhookEventPrefix = () => ["webhook_events"] as const;
 /** One slice of an event's exact body bytes (a `Uint8Array`), numbered from 0. */
 export const webhookBodyChunkKey = (eventId: string, index: number) =>
   ["webhook_event_body", eventId, index] as const;

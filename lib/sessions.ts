@@ -14,6 +14,7 @@ import {
   claimAttemptsKey,
   claimCodeKey,
   commandIdKey,
+  commandIdPrefix,
   devicePresenceKey,
   deviceTokenKey,
   linkKey,
@@ -54,6 +55,8 @@ export interface SessionRecord {
   claimedAt: string | null;
   endedAt: string | null;
   endReason: string | null;
+  /** SHA-256 of the device token the claim issued, so ending the session revokes it. */
+  deviceTokenHash?: string | null;
 }
 
 /** A device token as stored (by the hash of its secret). */
@@ -286,6 +289,7 @@ export async function claimSession(
     });
   }
   const token = `dt_${randomHex(32)}`;
+  const tokenHash = await sha256Hex(token);
   const ttlMs = config.deviceTokenTtlSeconds * 1000;
   const tokenRecord: DeviceTokenRecord = {
     sessionId: session.id,
@@ -293,6 +297,7 @@ export async function claimSession(
   };
   const nextSession: SessionRecord = {
     ...session,
+    deviceTokenHash: tokenHash,
     status: "active",
     claimedAt: now.toISOString(),
     updatedAt: now.toISOString(),
@@ -301,7 +306,7 @@ export async function claimSession(
     .check(sessionEntry!)
     .set(sessionKey(session.id), nextSession)
     .set(sessionActivityKey(session.id), now.getTime())
-    .set(deviceTokenKey(await sha256Hex(token)), tokenRecord, { expireIn: ttlMs });
+    .set(deviceTokenKey(tokenHash), tokenRecord, { expireIn: ttlMs });
   let nextLink: LinkRecord | null = null;
   if (link && linkEntry) {
     nextLink = {
@@ -388,6 +393,13 @@ async function finishEnding(kv: Deno.Kv, log: SessionLog, record: SessionRecord)
     message: `the session ended (${reason}) before the command finished`,
   });
   await log.append(record.id, "cmd", { type: "end", reason });
+  // What an ended session no longer needs goes now, not at its retention:
+  // the device's token, its presence, the commands and their results.
+  if (record.deviceTokenHash) await kv.delete(deviceTokenKey(record.deviceTokenHash));
+  await kv.delete(devicePresenceKey(record.id));
+  await kv.delete(sessionActivityKey(record.id));
+  for await (const { key } of kv.list({ prefix: commandIdPrefix(record.id) })) await kv.delete(key);
+  await log.purgeAfterEnd(record.id);
   await log.append(
     record.id,
     "evt",

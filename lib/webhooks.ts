@@ -13,6 +13,7 @@ import {
   webhookAttemptPrefix,
   webhookBodyChunkKey,
   webhookEventKey,
+  webhookEventPrefix,
   webhookEventsByLinkKey,
   webhookEventsByLinkPrefix,
   webhookOutboxKey,
@@ -259,4 +260,35 @@ export async function listLinkWebhooks(
     if (event) data.push(toEventView(event, await listAttempts(kv, id)));
   }
   return { object: "list", data };
+}
+
+/**
+ * Deletes the events (their bodies, which hold results, and their attempts)
+ * of links older than `retentionMs`, once they are no longer being retried.
+ * Event ids sort by time, so the scan stops at the first young one. Returns
+ * how many it deleted.
+ */
+export async function purgeExpiredWebhookEvents(
+  kv: Deno.Kv,
+  retentionMs: number,
+  now = Date.now(),
+): Promise<number> {
+  let purged = 0;
+  for await (
+    const { value: event } of kv.list<WebhookEventRecord>({ prefix: webhookEventPrefix() })
+  ) {
+    if (Date.parse(event.createdAt) + retentionMs > now) break;
+    if (event.status === "pending") continue;
+    const op = kv.atomic()
+      .delete(webhookEventKey(event.id))
+      .delete(webhookEventsByLinkKey(event.linkId, event.id))
+      .delete(webhookOutboxKey(event.outboxAt ?? 0, event.id));
+    for (let i = 0; i < event.bodyChunks; i++) op.delete(webhookBodyChunkKey(event.id, i));
+    await op.commit();
+    for await (const { key } of kv.list({ prefix: webhookAttemptPrefix(event.id) })) {
+      await kv.delete(key);
+    }
+    purged++;
+  }
+  return purged;
 }

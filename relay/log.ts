@@ -7,7 +7,7 @@
  */
 import type { CommandError, CommandName, TelemetryEvent } from "@passage/connect/protocol";
 import type { SessionStatus } from "@passage/connect/protocol";
-import { type BlobRef, loadJson, storeJson } from "../lib/kv_blobs.ts";
+import { type BlobRef, deleteJson, loadJson, storeJson } from "../lib/kv_blobs.ts";
 import { logEntryKey, logHeadKey, logPrefix, type LogStream } from "../lib/kv_keys.ts";
 import type { Bus } from "./bus.ts";
 
@@ -44,11 +44,18 @@ export class SessionLog {
   readonly #kv: Deno.Kv;
   readonly #bus: Bus;
   readonly #retentionMs: number;
+  readonly #resultRetentionMs: number;
 
-  constructor(kv: Deno.Kv, bus: Bus, retentionMs: number) {
+  /**
+   * Entries are kept `retentionMs`; command results (which may carry captured
+   * response bodies) only `resultRetentionMs`, and are deleted when the
+   * session ends (see `purgeAfterEnd`).
+   */
+  constructor(kv: Deno.Kv, bus: Bus, retentionMs: number, resultRetentionMs = retentionMs) {
     this.#kv = kv;
     this.#bus = bus;
     this.#retentionMs = retentionMs;
+    this.#resultRetentionMs = Math.min(resultRetentionMs, retentionMs);
   }
 
   /**
@@ -74,8 +81,8 @@ export class SessionLog {
     entry: CommandLogEntry | EventLogEntry,
     prepare?: () => Promise<AppendExtra | null>,
   ): Promise<number | null> {
-    const stored = await storeJson(this.#kv, entry, this.#retentionMs);
-    const expireIn = this.#retentionMs;
+    const expireIn = entry.type === "result" ? this.#resultRetentionMs : this.#retentionMs;
+    const stored = await storeJson(this.#kv, entry, expireIn);
     for (;;) {
       const head = await this.#kv.get<number>(logHeadKey(sessionId, stream));
       const extra = prepare ? await prepare() : undefined;
@@ -83,7 +90,7 @@ export class SessionLog {
       const seq = (head.value ?? 0) + 1;
       const op = this.#kv.atomic()
         .check(head)
-        .set(head.key, seq, { expireIn })
+        .set(head.key, seq, { expireIn: this.#retentionMs })
         .set(logEntryKey(sessionId, stream, seq), stored, { expireIn });
       extra?.(op, seq);
       if ((await op.commit()).ok) {
@@ -125,6 +132,29 @@ export class SessionLog {
       });
     }
     return out;
+  }
+
+  /**
+   * What an ended session no longer needs: every command (their parameters)
+   * and every command result (they may carry captured response bodies).
+   * Telemetry stays until its retention ends, so a developer can look back.
+   */
+  async purgeAfterEnd(sessionId: string): Promise<void> {
+    for (const stream of ["cmd", "evt"] as const) {
+      for await (
+        const { key, value } of this.#kv.list<{ type: string }>({
+          prefix: logPrefix(sessionId, stream),
+        })
+      ) {
+        if (stream === "evt" && value.type !== "result" && !(value.type === "chunked")) continue;
+        if (stream === "evt" && value.type === "chunked") {
+          const full = await loadJson<{ type: string }>(this.#kv, value as BlobRef);
+          if (full.type !== "result") continue;
+        }
+        await deleteJson(this.#kv, value);
+        await this.#kv.delete(key);
+      }
+    }
   }
 
   /** The highest seq of a stream (0 when empty). */

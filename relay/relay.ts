@@ -8,6 +8,7 @@
  */
 import {
   CLOSE_CODES,
+  type CommandName,
   commandParamSchemas,
   commandResultSchemas,
   type ControllerMessage,
@@ -33,6 +34,7 @@ import {
   type SessionRecord,
   sweepSession,
 } from "../lib/sessions.ts";
+import { sanitizeResult, sanitizeTelemetry } from "../lib/redaction.ts";
 import { BroadcastChannelBus, type Bus } from "./bus.ts";
 import { type EventLogEntry, SessionLog } from "./log.ts";
 import { tailCommands, tailEvents } from "./tail.ts";
@@ -45,6 +47,18 @@ export const MAX_CONTROLLER_MESSAGE = 256 * 1024;
 const HELLO_TIMEOUT_MS = 10_000;
 /** Default command timeout when a controller gives none. */
 const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
+
+/** What a socket's handlers can do. */
+interface SocketContext<Out> {
+  send(msg: Out): void;
+  close(code: number, reason: string): void;
+  /** `{type: "error"}` to the peer, without closing. */
+  error(code: string, message: string, id?: string): void;
+  /** Aborted when the socket goes. */
+  signal: AbortSignal;
+}
+
+type MessageSchema = Parameters<typeof parseMessage>[2];
 
 /** One socket this relay holds, and the chain its messages are handled on. */
 interface Connection {
@@ -66,7 +80,12 @@ export class Relay {
     this.#kv = kv;
     this.#config = config;
     this.#bus = bus;
-    this.log = new SessionLog(kv, bus, config.telemetryRetentionSeconds * 1000);
+    this.log = new SessionLog(
+      kv,
+      bus,
+      config.telemetryRetentionSeconds * 1000,
+      config.captureRetentionSeconds * 1000,
+    );
   }
 
   /** Calls `listener` each time a device connects to a session in this isolate. */
@@ -106,82 +125,61 @@ export class Relay {
     this.#tasks.add(p);
   }
 
-  /** Takes over a freshly upgraded device socket. */
-  acceptDevice(socket: WebSocket): void {
+  /**
+   * The part every socket shares: registration (so `close()` reaches it), the
+   * hello deadline, messages handled one at a time in arrival order, size and
+   * schema checks, "hello first, and only once", and a clean teardown.
+   * `onHello` answers the hello and returns false to refuse the socket.
+   */
+  #serve<M extends { type: string }, Out>(
+    socket: WebSocket,
+    options: {
+      maxBytes: number;
+      schema: MessageSchema;
+      onHello: (hello: M, socket: SocketContext<Out>) => Promise<boolean>;
+      onMessage: (message: M, raw: unknown, socket: SocketContext<Out>) => Promise<void>;
+      onClose?: () => Promise<void> | void;
+    },
+  ): void {
     const conn: Connection = { socket, stop: new AbortController(), queue: Promise.resolve() };
     this.#connections.add(conn);
-    const connectionId = crypto.randomUUID();
-    let session: SessionRecord | null = null;
-    const send = (msg: ServerToDevice) => {
-      safeSend(socket, msg);
-    };
-    const helloTimer = setTimeout(
-      () => close(CLOSE_CODES.helloTimeout, "no hello"),
-      HELLO_TIMEOUT_MS,
-    );
+    let greeted = false;
     const close = (code: number, reason: string) => {
       clearTimeout(helloTimer);
       conn.stop.abort();
       safeClose(socket, code, reason);
     };
-
+    const helloTimer = setTimeout(
+      () => close(CLOSE_CODES.helloTimeout, "no hello"),
+      HELLO_TIMEOUT_MS,
+    );
+    const ctx: SocketContext<Out> = {
+      send: (msg) => safeSend(socket, msg),
+      close,
+      signal: conn.stop.signal,
+      error: (code, message, id) => safeSend(socket, { type: "error", code, message, id }),
+    };
     socket.onmessage = (e) => {
-      // Messages are handled one at a time, in the order they arrived.
       conn.queue = conn.queue.then(async () => {
-        const msg = parseMessage(e.data, MAX_DEVICE_MESSAGE, deviceMessageSchema);
+        const msg = parseMessage(e.data, options.maxBytes, options.schema);
         if ("tooBig" in msg) return close(CLOSE_CODES.tooBig, "message too big");
         if ("error" in msg) {
-          if (!session) return close(CLOSE_CODES.protocolError, msg.error);
-          return send({ type: "error", code: "invalid_message", message: msg.error });
+          if (!greeted) return close(CLOSE_CODES.protocolError, msg.error);
+          return ctx.error("invalid_message", msg.error, msg.id);
         }
-        const m = msg.value as DeviceMessage;
-        if (!session) {
+        const m = msg.value as M;
+        if (!greeted) {
           if (m.type !== "hello") {
             return close(CLOSE_CODES.protocolError, "first message must be hello");
           }
           clearTimeout(helloTimer);
-          session = await authenticateDevice(this.#kv, m.token);
-          if (!session) return close(CLOSE_CODES.unauthorized, "invalid or expired device token");
-          if (
-            session.status !== "active" ||
-            !(await deviceConnected(this.#kv, this.log, session.id, connectionId))
-          ) {
-            send({ type: "end", reason: session.endReason ?? "ended" });
-            return close(CLOSE_CODES.sessionEnded, "session ended");
-          }
-          const lastDeviceSeq = (await this.#kv.get<number>(deviceSeqKey(session.id))).value ?? 0;
-          send({ type: "welcome", v: PROTOCOL_VERSION, sessionId: session.id, lastDeviceSeq });
-          for (const listener of this.#deviceListeners) listener(session);
-          this.#track(
-            this.#pumpCommands(
-              session.id,
-              m.lastCommandSeq,
-              connectionId,
-              send,
-              close,
-              conn.stop.signal,
-            ),
-          );
+          greeted = await options.onHello(m, ctx);
           return;
         }
-        if (m.type === "hello") {
-          return send({
-            type: "error",
-            code: "invalid_message",
-            message: "hello was already received",
-          });
-        }
-        const stored = await this.#storeDeviceMessage(session.id, m);
-        if (stored === "gap") {
-          return send({
-            type: "error",
-            code: "out_of_order",
-            message: `expected seq after the last stored one, got ${m.seq}`,
-          });
-        }
-        send({ type: "ack", seq: m.seq });
+        if (m.type === "hello") return ctx.error("invalid_message", "hello was already received");
+        await options.onMessage(m, msg.raw, ctx);
       }).catch((err) => {
-        console.error("device message failed:", err);
+        console.error("relay message failed:", err);
         close(1011, "internal error");
       });
     };
@@ -189,13 +187,52 @@ export class Relay {
       clearTimeout(helloTimer);
       conn.stop.abort();
       this.#connections.delete(conn);
-      if (session) {
-        this.#track(
-          conn.queue.then(() => deviceDisconnected(this.#kv, this.log, session!.id, connectionId)),
-        );
-      }
+      if (options.onClose) this.#track(conn.queue.then(options.onClose));
     };
     socket.onerror = () => {};
+  }
+
+  /** Takes over a freshly upgraded device socket. */
+  acceptDevice(socket: WebSocket): void {
+    const connectionId = crypto.randomUUID();
+    let session: SessionRecord | null = null;
+    this.#serve<DeviceMessage, ServerToDevice>(socket, {
+      maxBytes: MAX_DEVICE_MESSAGE,
+      schema: deviceMessageSchema,
+      onHello: async (m, { send, close, signal }) => {
+        if (m.type !== "hello") return false;
+        session = await authenticateDevice(this.#kv, m.token);
+        if (!session) {
+          close(CLOSE_CODES.unauthorized, "invalid or expired device token");
+          return false;
+        }
+        if (
+          session.status !== "active" ||
+          !(await deviceConnected(this.#kv, this.log, session.id, connectionId))
+        ) {
+          send({ type: "end", reason: session.endReason ?? "ended" });
+          close(CLOSE_CODES.sessionEnded, "session ended");
+          return false;
+        }
+        const lastDeviceSeq = (await this.#kv.get<number>(deviceSeqKey(session.id))).value ?? 0;
+        send({ type: "welcome", v: PROTOCOL_VERSION, sessionId: session.id, lastDeviceSeq });
+        for (const listener of this.#deviceListeners) listener(session);
+        this.#track(
+          this.#pumpCommands(session.id, m.lastCommandSeq, connectionId, send, close, signal),
+        );
+        return true;
+      },
+      onMessage: async (m, raw, { send, error }) => {
+        if (m.type === "hello") return;
+        const stored = await this.#storeDeviceMessage(session!.id, m, raw);
+        if (stored === "gap") {
+          return error("out_of_order", `expected seq after the last stored one, got ${m.seq}`);
+        }
+        send({ type: "ack", seq: m.seq });
+      },
+      onClose: () =>
+        session ? deviceDisconnected(this.#kv, this.log, session.id, connectionId) : undefined,
+    });
   }
 
   /** Sends the device every command after `after`, until the session ends or the socket goes. */
@@ -255,114 +292,82 @@ export class Relay {
    * checked against its command's result schema and settles the pending command
    * in the same commit.
    */
-  async #storeDeviceMessage(sessionId: string, m: Exclude<DeviceMessage, { type: "hello" }>) {
-    let outcome: "stored" | "duplicate" | "gap" = "stored";
-    let entry: EventLogEntry = m.type === "telemetry"
-      ? { type: "telemetry", event: m.event }
-      : resultEntry(m);
+  async #storeDeviceMessage(
+    sessionId: string,
+    m: Exclude<DeviceMessage, { type: "hello" }>,
+    raw: unknown,
+  ): Promise<"stored" | "duplicate" | "gap"> {
     for (;;) {
       const seqEntry = await this.#kv.get<number>(deviceSeqKey(sessionId));
       const last = seqEntry.value ?? 0;
       if (m.seq <= last) return "duplicate";
       if (m.seq !== last + 1) return "gap";
-      if (m.type === "result") {
-        const pending = await this.#kv.get<PendingCommand>(pendingCommandKey(sessionId, m.id));
-        if (!pending.value) {
-          // Its command already failed (timeout, session ended): just move on.
-          const res = await this.#kv.atomic().check(seqEntry).set(seqEntry.key, m.seq).commit();
-          if (res.ok) return outcome;
-          continue;
-        }
-        entry = checkResult(m, pending.value.name);
-        const seq = await this.log.append(sessionId, "evt", entry, async () => {
-          const [s, p] = await this.#kv.getMany([seqEntry.key, pending.key]);
-          if (s.versionstamp !== seqEntry.versionstamp || !p.versionstamp) return null;
-          return (op) => op.check(s, p).set(s.key, m.seq).delete(p.key);
-        });
-        if (seq !== null) return outcome;
+      const pending = m.type === "result"
+        ? await this.#kv.get<PendingCommand>(pendingCommandKey(sessionId, m.id))
+        : null;
+      if (pending && !pending.value) {
+        // Its command already failed (timeout, session ended): just move on.
+        const res = await this.#kv.atomic().check(seqEntry).set(seqEntry.key, m.seq).commit();
+        if (res.ok) return "stored";
         continue;
       }
+      // The server's own redaction, whatever the device did (lib/redaction.ts).
+      const entry: EventLogEntry = m.type === "telemetry"
+        ? {
+          type: "telemetry",
+          event: sanitizeTelemetry(m.event, (raw as { event?: unknown }).event),
+        }
+        : checkResult(m, pending!.value!.name as CommandName);
       const seq = await this.log.append(sessionId, "evt", entry, async () => {
-        const s = await this.#kv.get<number>(seqEntry.key);
+        const [s, p] = await this.#kv.getMany([seqEntry.key, ...(pending ? [pending.key] : [])]);
         if (s.versionstamp !== seqEntry.versionstamp) return null;
-        return (op) => op.check(s).set(s.key, m.seq);
+        if (pending && !p.versionstamp) return null;
+        return (op) => {
+          op.check(s).set(s.key, m.seq);
+          if (pending) op.check(p).delete(p.key);
+        };
       });
-      if (seq !== null) return outcome;
-      outcome = "stored";
+      if (seq !== null) return "stored";
     }
   }
 
   /** Takes over a freshly upgraded controller socket for `sessionId`. */
   acceptController(socket: WebSocket, sessionId: string): void {
-    const conn: Connection = { socket, stop: new AbortController(), queue: Promise.resolve() };
-    this.#connections.add(conn);
-    let authed = false;
-    const send = (msg: ServerToController) => {
-      safeSend(socket, msg);
-    };
-    const helloTimer = setTimeout(
-      () => close(CLOSE_CODES.helloTimeout, "no hello"),
-      HELLO_TIMEOUT_MS,
-    );
-    const close = (code: number, reason: string) => {
-      clearTimeout(helloTimer);
-      conn.stop.abort();
-      safeClose(socket, code, reason);
-    };
-
-    socket.onmessage = (e) => {
-      conn.queue = conn.queue.then(async () => {
-        const msg = parseMessage(e.data, MAX_CONTROLLER_MESSAGE, controllerMessageSchema);
-        if ("tooBig" in msg) return close(CLOSE_CODES.tooBig, "message too big");
-        if ("error" in msg) {
-          if (!authed) return close(CLOSE_CODES.protocolError, msg.error);
-          return send({ type: "error", code: "invalid_message", message: msg.error, id: msg.id });
+    this.#serve<ControllerMessage, ServerToController>(socket, {
+      maxBytes: MAX_CONTROLLER_MESSAGE,
+      schema: controllerMessageSchema,
+      onHello: async (m, { send, close, signal }) => {
+        if (m.type !== "hello") return false;
+        const owner = await authenticate(this.#kv, m.apiKey).catch(() => null);
+        if (!owner) {
+          close(CLOSE_CODES.unauthorized, "invalid API key");
+          return false;
         }
-        const m = msg.value as ControllerMessage;
-        if (!authed) {
-          if (m.type !== "hello") {
-            return close(CLOSE_CODES.protocolError, "first message must be hello");
-          }
-          clearTimeout(helloTimer);
-          const owner = await authenticate(this.#kv, m.apiKey).catch(() => null);
-          if (!owner) return close(CLOSE_CODES.unauthorized, "invalid API key");
-          const session = (await this.#kv.get<SessionRecord>(sessionKey(sessionId))).value;
-          if (!session || session.ownerKeyId !== owner.id) {
-            return close(CLOSE_CODES.notFound, "no such session");
-          }
-          authed = true;
-          send({ type: "welcome", v: PROTOCOL_VERSION, sessionId, status: session.status });
-          const after = m.after ?? await this.log.head(sessionId, "evt");
-          this.#track(this.#pumpEvents(sessionId, after, send, close, conn.stop.signal));
-          return;
+        const session = (await this.#kv.get<SessionRecord>(sessionKey(sessionId))).value;
+        if (!session || session.ownerKeyId !== owner.id) {
+          close(CLOSE_CODES.notFound, "no such session");
+          return false;
         }
-        if (m.type === "hello") {
-          return send({
-            type: "error",
-            code: "invalid_message",
-            message: "hello was already received",
-          });
-        }
+        send({ type: "welcome", v: PROTOCOL_VERSION, sessionId, status: session.status });
+        const after = m.after ?? await this.log.head(sessionId, "evt");
+        this.#track(this.#pumpEvents(sessionId, after, send, close, signal));
+        return true;
+      },
+      onMessage: async (m, _raw, { send, error }) => {
+        if (m.type !== "command") return;
         const params = commandParamSchemas[m.name].safeParse(m.params);
         if (!params.success) {
           const issue = params.error.issues[0];
-          return send({
-            type: "error",
-            id: m.id,
-            code: "invalid_command",
-            message: `${m.name}: invalid params${
-              issue.path.length ? ` "${issue.path.join(".")}"` : ""
-            }: ${issue.message}`,
-          });
+          const where = issue.path.length ? ` "${issue.path.join(".")}"` : "";
+          return error(
+            "invalid_command",
+            `${m.name}: invalid params${where}: ${issue.message}`,
+            m.id,
+          );
         }
         const session = (await this.#kv.get<SessionRecord>(sessionKey(sessionId))).value;
         if (!session || session.status === "ended") {
-          return send({
-            type: "error",
-            id: m.id,
-            code: "session_ended",
-            message: `${m.name}: the session has ended`,
-          });
+          return error("session_ended", `${m.name}: the session has ended`, m.id);
         }
         await enqueueCommand(this.#kv, this.log, sessionId, {
           id: m.id,
@@ -371,17 +376,8 @@ export class Relay {
           timeoutMs: m.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
         }, this.#config.telemetryRetentionSeconds * 1000);
         send({ type: "accepted", id: m.id });
-      }).catch((err) => {
-        console.error("controller message failed:", err);
-        close(1011, "internal error");
-      });
-    };
-    socket.onclose = () => {
-      clearTimeout(helloTimer);
-      conn.stop.abort();
-      this.#connections.delete(conn);
-    };
-    socket.onerror = () => {};
+      },
+    });
   }
 
   async #pumpEvents(
@@ -413,18 +409,16 @@ export class Relay {
   }
 }
 
-function resultEntry(m: DeviceResult): EventLogEntry {
-  return m.ok
-    ? { type: "result", id: m.id, ok: true, value: m.value }
-    : { type: "result", id: m.id, ok: false, error: m.error };
-}
-
-/** A device result whose value does not match its command's schema becomes an error. */
-function checkResult(m: DeviceResult, name: string): EventLogEntry {
-  if (!m.ok) return resultEntry(m);
-  const schema = commandResultSchemas[name as keyof typeof commandResultSchemas];
-  const parsed = schema.safeParse(m.value);
-  if (parsed.success) return { type: "result", id: m.id, ok: true, value: parsed.data };
+/**
+ * A device result as stored: checked against its command's result schema (one
+ * that does not match becomes a `device_error`), with URLs masked.
+ */
+function checkResult(m: DeviceResult, name: CommandName): EventLogEntry {
+  if (!m.ok) return { type: "result", id: m.id, ok: false, error: m.error };
+  const parsed = commandResultSchemas[name].safeParse(m.value);
+  if (parsed.success) {
+    return { type: "result", id: m.id, ok: true, value: sanitizeResult(name, parsed.data) };
+  }
   return {
     type: "result",
     id: m.id,
@@ -436,7 +430,9 @@ function checkResult(m: DeviceResult, name: string): EventLogEntry {
   };
 }
 
-type Parsed = { value: unknown } | { error: string; id?: string } | { tooBig: true };
+type Parsed = { value: unknown; raw: unknown } | { error: string; id?: string } | {
+  tooBig: true;
+};
 
 function parseMessage(
   data: unknown,
@@ -468,7 +464,7 @@ function parseMessage(
     return { error: "message is not valid JSON" };
   }
   const result = schema.safeParse(json);
-  if (result.success) return { value: result.data };
+  if (result.success) return { value: result.data, raw: json };
   const issue = result.error!.issues[0];
   const id = typeof (json as { id?: unknown })?.id === "string"
     ? (json as { id: string }).id

@@ -3,8 +3,7 @@ import { getConnInfo } from "hono/deno";
 import type { Context } from "hono";
 import { deviceClaimParamsSchema, deviceClaimSchema } from "@passage/connect/schemas";
 import { getProvider } from "../automations/registry.ts";
-import { PassageError } from "../lib/errors.ts";
-import type { Api, AppEnv } from "../lib/http.ts";
+import { acceptWebSocket, type Api, type AppEnv } from "../lib/http.ts";
 import { claimSession } from "../lib/sessions.ts";
 
 export function registerDeviceRoutes(api: Api): void {
@@ -52,14 +51,7 @@ export function registerDeviceRoutes(api: Api): void {
     auth: "none",
     responses: { 101: { description: "Switching to the WebSocket protocol" } },
     errors: ["upgrade_required"],
-  }, (c) => {
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      throw new PassageError("upgrade_required", "This endpoint only accepts WebSocket upgrades");
-    }
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
-    c.var.relay.acceptDevice(socket);
-    return response;
-  });
+  }, (c) => acceptWebSocket(c, (socket) => c.var.relay.acceptDevice(socket)));
 }
 
 function clientAddress(c: Context<AppEnv>): string {

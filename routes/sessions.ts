@@ -6,8 +6,7 @@ import {
   sessionListSchema,
   sessionSchema,
 } from "@passage/connect/schemas";
-import { PassageError } from "../lib/errors.ts";
-import type { Api } from "../lib/http.ts";
+import { acceptWebSocket, type Api } from "../lib/http.ts";
 import {
   createSession,
   endSession,
@@ -75,23 +74,19 @@ export function registerSessionRoutes(api: Api): void {
     return c.json(toSession(ended ?? record, c.var.config.publicUrl));
   });
 
-  api.route({
-    method: "get",
-    path: "/v1/sessions/{id}/socket",
-    summary:
-      "The controller WebSocket (relay/PROTOCOL.md). Authenticate with a hello message carrying the API key, never in the URL",
-    tag: "Sessions",
-    auth: "none",
-    responses: { 101: { description: "Switching to the WebSocket protocol" } },
-    errors: ["upgrade_required"],
-  }, (c) => {
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      throw new PassageError("upgrade_required", "This endpoint only accepts WebSocket upgrades");
-    }
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
-    c.var.relay.acceptController(socket, c.req.param("id")!);
-    return response;
-  });
+  api.route(
+    {
+      method: "get",
+      path: "/v1/sessions/{id}/socket",
+      summary:
+        "The controller WebSocket (relay/PROTOCOL.md). Authenticate with a hello message carrying the API key, never in the URL",
+      tag: "Sessions",
+      auth: "none",
+      responses: { 101: { description: "Switching to the WebSocket protocol" } },
+      errors: ["upgrade_required"],
+    },
+    (c) => acceptWebSocket(c, (socket) => c.var.relay.acceptController(socket, c.req.param("id")!)),
+  );
 
   api.route({
     method: "get",

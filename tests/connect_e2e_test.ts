@@ -6,7 +6,7 @@
  * webhook receiver on loopback verifies the signed event with `verifyWebhook`.
  */
 import assert from "node:assert/strict";
-import { Passage, verifyWebhook, type WebhookPayload } from "@passage/connect";
+import { type OperationType, Passage, verifyWebhook, type WebhookPayload } from "@passage/connect";
 import type { Page } from "puppeteer-core";
 import { startDevice } from "../device/mod.ts";
 import { sweepSessions } from "../lib/sessions.ts";
@@ -47,6 +47,34 @@ function startReceiver(server: TestServer) {
   };
 }
 
+/**
+ * The developer's part (a link with a webhook to `receiver`) and the user's
+ * (the device claims it); resolves once the human has control of the login.
+ */
+async function linkOnDevice(
+  server: TestServer,
+  receiver: { url: string },
+  operations: Array<{ type: OperationType }> = [
+    { type: "mobileBillingStatement:read" },
+    { type: "paymentMethod:read" },
+  ],
+) {
+  const passage = new Passage({ apiKey: server.apiKey, baseUrl: server.url });
+  const link = await passage.links.create({
+    provider: "tmobile",
+    operations,
+    webhookUrl: receiver.url,
+  });
+  const humanTurn = Promise.withResolvers<void>();
+  const device = await startDevice({
+    server: server.url,
+    claimCode: link.claimCode!,
+    onStatus: (status) => status && humanTurn.resolve(),
+  });
+  await humanTurn.promise;
+  return { passage, link, device };
+}
+
 /** What the human does on the device: the login form, then (optionally) the MFA step. */
 async function logInAsHuman(page: Page, username: string, password: string, mfa?: string) {
   await page.waitForSelector("#username");
@@ -63,20 +91,8 @@ Deno.test("the seed's Connect example: one login on the device, two operations, 
   const server = await startServer({ allowLoopbackWebhooks: true });
   const receiver = startReceiver(server);
   try {
-    const passage = new Passage({ apiKey: server.apiKey, baseUrl: server.url });
-    const link = await passage.links.create({
-      provider: "tmobile",
-      operations: [{ type: "mobileBillingStatement:read" }, { type: "paymentMethod:read" }],
-      webhookUrl: receiver.url,
-    });
-
-    const humanTurn = Promise.withResolvers<void>();
-    await using device = await startDevice({
-      server: server.url,
-      claimCode: link.claimCode!,
-      onStatus: (status) => status && humanTurn.resolve(),
-    });
-    await humanTurn.promise;
+    const { passage, link, device } = await linkOnDevice(server, receiver);
+    await using _device = device;
     await logInAsHuman(device.page, "user_good", "pass_good", "1234");
 
     const payload = await receiver.next(link.id);
@@ -147,19 +163,8 @@ for (const failure of FAILURES) {
     const server = await startServer({ allowLoopbackWebhooks: true, ...failure.config });
     const receiver = startReceiver(server);
     try {
-      const passage = new Passage({ apiKey: server.apiKey, baseUrl: server.url });
-      const link = await passage.links.create({
-        provider: "tmobile",
-        operations: [{ type: "mobileBillingStatement:read" }, { type: "paymentMethod:read" }],
-        webhookUrl: receiver.url,
-      });
-      const humanTurn = Promise.withResolvers<void>();
-      await using device = await startDevice({
-        server: server.url,
-        claimCode: link.claimCode!,
-        onStatus: (status) => status && humanTurn.resolve(),
-      });
-      await humanTurn.promise;
+      const { passage, link, device } = await linkOnDevice(server, receiver);
+      await using _device = device;
       await failure.human(device.page);
       const payload = await receiver.next(link.id);
       assert.equal(payload.status, "failed");
@@ -181,19 +186,7 @@ Deno.test("a device that goes away mid-login fails the link with device_lost", a
   const server = await startServer({ allowLoopbackWebhooks: true });
   const receiver = startReceiver(server);
   try {
-    const passage = new Passage({ apiKey: server.apiKey, baseUrl: server.url });
-    const link = await passage.links.create({
-      provider: "tmobile",
-      operations: [{ type: "paymentMethod:read" }],
-      webhookUrl: receiver.url,
-    });
-    const humanTurn = Promise.withResolvers<void>();
-    const device = await startDevice({
-      server: server.url,
-      claimCode: link.claimCode!,
-      onStatus: (status) => status && humanTurn.resolve(),
-    });
-    await humanTurn.promise;
+    const { link, device } = await linkOnDevice(server, receiver, [{ type: "paymentMethod:read" }]);
     await device.close();
     // The device stays away past the grace period: the sweep ends the session.
     const later = Date.now() + (server.config.deviceGraceSeconds + 1) * 1000;

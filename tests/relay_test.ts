@@ -285,10 +285,10 @@ Deno.test("ending a session fails its pending commands and tells the device to s
   );
   assert.equal((await device.next((m) => m.type === "end")).reason, "ended_by_developer");
   assert.equal((await device.closed).code, CLOSE_CODES.sessionEnded);
-  // A later device hello is told the session is over.
+  // Ending the session revoked the device's token: a later hello is refused.
   const late = await openSocket(ws(server, "/v1/device/socket"));
   late.send({ type: "hello", v: 1, token, lastCommandSeq: 0 });
-  assert.equal((await late.closed).code, CLOSE_CODES.sessionEnded);
+  assert.equal((await late.closed).code, CLOSE_CODES.unauthorized);
   await browser.close();
 });
 
@@ -384,5 +384,52 @@ Deno.test("session telemetry streams over SSE and resumes from Last-Event-ID", a
   const resumed = await read({ "last-event-id": all[1].id }, 1);
   assert.equal(resumed[0].data.event.text, "hi");
   assert.equal(resumed[0].id, all[2].id);
+  await device.close();
+});
+
+Deno.test("an ended session keeps its telemetry for look-back but not its commands or results", async () => {
+  await using server = await startServer();
+  const { id, token } = await claimedSession(server);
+  const controller = await connectController(server, id);
+  const { device } = await connectDevice(server, token);
+  controller.send({
+    type: "command",
+    id: "cap",
+    name: "readCapturedResponses",
+    params: {},
+  });
+  const cmd = await device.next((m) => m.type === "command");
+  const body = JSON.stringify({ balance: "ACCOUNT-DATA-" + "x".repeat(70_000) });
+  device.send({
+    type: "result",
+    seq: 1,
+    id: cmd.id,
+    ok: true,
+    value: {
+      responses: [{ url: "https://a.test/api", method: "GET", status: 200, responseBody: body }],
+    },
+  });
+  device.send({
+    type: "telemetry",
+    seq: 2,
+    event: { kind: "navigation", at: new Date().toISOString(), url: "https://a.test/home" },
+  });
+  await device.next((m) => m.type === "ack" && m.seq === 2);
+  assert.equal(
+    (await controller.next((m) => m.type === "result")).value.responses[0].responseBody,
+    body,
+  );
+
+  const ended = await server.api(`/v1/sessions/${id}/end`, { method: "POST" });
+  assert.equal(ended.status, 200);
+  await controller.closed;
+  let text = "";
+  for await (const { key, value } of server.kv.list({ prefix: [] })) {
+    text += JSON.stringify(key) +
+      (value instanceof Uint8Array ? new TextDecoder().decode(value) : JSON.stringify(value));
+  }
+  assert.ok(!text.includes("ACCOUNT-DATA-"), "a captured body outlived its session");
+  assert.ok(!text.includes('"readCapturedResponses"'), "a command outlived its session");
+  assert.ok(text.includes("https://a.test/home"), "telemetry should stay for look-back");
   await device.close();
 });

@@ -13,7 +13,7 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
+import { deleteCookie, generateSignedCookie, getSignedCookie } from "hono/cookie";
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { checkMfaCode, checkPassword, type SandboxUser } from "./_users.ts";
@@ -63,6 +63,12 @@ interface SessionState {
   expiresAt: number;
 }
 
+/** A random part that makes every session's cookie value (its token) unique. */
+function nonce(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** Security headers of every sandbox answer: nothing external can load. */
 const HEADERS: Record<string, string> = {
   "Cache-Control": "no-store",
@@ -96,11 +102,11 @@ export function createSandboxSite(spec: SandboxSiteSpec, base: string): Hono {
     return { stage, user, expiresAt };
   };
 
-  const writeState = async (c: Context, state: SessionState) => {
-    await setSignedCookie(
-      c,
+  /** Sets the session cookie; returns its value as the browser keeps it (the session token). */
+  const writeState = async (c: Context, state: SessionState): Promise<string> => {
+    const header = await generateSignedCookie(
       cookieName,
-      `${state.stage}:${state.user}:${state.expiresAt}`,
+      `${state.stage}:${state.user}:${state.expiresAt}:${nonce()}`,
       COOKIE_KEY,
       {
         path: base,
@@ -110,6 +116,8 @@ export function createSandboxSite(spec: SandboxSiteSpec, base: string): Hono {
         maxAge: Math.ceil((state.expiresAt - Date.now()) / 1000),
       },
     );
+    c.header("set-cookie", header, { append: true });
+    return header.slice(cookieName.length + 1, header.indexOf(";"));
   };
 
   const signedIn = async (c: Context): Promise<SandboxUser | null> => {
@@ -187,6 +195,7 @@ export function createSandboxSite(spec: SandboxSiteSpec, base: string): Hono {
       <p>We sent a 4-digit verification code to the phone on your ${spec.name} account.</p>
       ${alert}
       <form method="post" action="${base}/mfa" id="mfa-form">
+        <input type="hidden" name="continue" value="welcome">
         <label>Verification code <input id="mfa-code" name="code" inputmode="numeric" autocomplete="one-time-code" required></label>
         <button id="mfa-submit" type="submit">Verify</button>
       </form>
@@ -251,8 +260,21 @@ export function createSandboxSite(spec: SandboxSiteSpec, base: string): Hono {
         401,
       );
     }
-    await writeState(c, { stage: "session", user: state.user, expiresAt: Date.now() + SESSION_MS });
+    const token = await writeState(c, {
+      stage: "session",
+      user: state.user,
+      expiresAt: Date.now() + SESSION_MS,
+    });
+    // The browser's form hands the new session token over in a URL, as many
+    // real sign-ins do (a leak path the device must mask); plain posts go home.
+    if (form.continue === "welcome") {
+      return c.redirect(`${base}/welcome?session=${token}`, 303);
+    }
     return c.redirect(base, 303);
+  });
+
+  site.get("/welcome", async (c) => {
+    return c.redirect(await signedIn(c) ? base : `${base}/login`, 303);
   });
 
   site.get("/logout", (c) => {
