@@ -14,7 +14,7 @@
  * environment variable of a running server can turn a rule off.
  */
 import type { CommandName, TelemetryEvent } from "@passage/connect/protocol";
-import { redactUrl } from "@passage/connect/redact";
+import { redactUrl, redactUrlsInText } from "@passage/connect/redact";
 
 /** A server-side redaction rule. */
 export type ServerRule = "urls" | "telemetryFields";
@@ -55,9 +55,7 @@ export function sanitizeTelemetry(parsed: TelemetryEvent, raw: unknown): Telemet
     ? { ...parsed }
     : { ...(raw as TelemetryEvent), ...parsed };
   if ("url" in event) event.url = mask(event.url);
-  if (event.kind === "console" && isServerRuleOn("urls")) {
-    event.text = event.text.replace(/https?:\/\/[^\s"'<>]+/g, (u) => redactUrl(u));
-  }
+  if (event.kind === "console" && isServerRuleOn("urls")) event.text = redactUrlsInText(event.text);
   return event;
 }
 
@@ -88,4 +86,9 @@ export function sanitizeResult(name: CommandName, value: unknown): unknown {
     default:
       return v;
   }
+}
+
+/** A command's error message with any URL in it masked. */
+export function sanitizeErrorMessage(message: string): string {
+  return isServerRuleOn("urls") ? redactUrlsInText(message) : message;
 }

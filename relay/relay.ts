@@ -34,7 +34,7 @@ import {
   type SessionRecord,
   sweepSession,
 } from "../lib/sessions.ts";
-import { sanitizeResult, sanitizeTelemetry } from "../lib/redaction.ts";
+import { sanitizeErrorMessage, sanitizeResult, sanitizeTelemetry } from "../lib/redaction.ts";
 import { BroadcastChannelBus, type Bus } from "./bus.ts";
 import { type EventLogEntry, SessionLog } from "./log.ts";
 import { tailCommands, tailEvents } from "./tail.ts";
@@ -414,7 +414,10 @@ export class Relay {
  * that does not match becomes a `device_error`), with URLs masked.
  */
 function checkResult(m: DeviceResult, name: CommandName): EventLogEntry {
-  if (!m.ok) return { type: "result", id: m.id, ok: false, error: m.error };
+  if (!m.ok) {
+    const error = { ...m.error, message: sanitizeErrorMessage(m.error.message) };
+    return { type: "result", id: m.id, ok: false, error };
+  }
   const parsed = commandResultSchemas[name].safeParse(m.value);
   if (parsed.success) {
     return { type: "result", id: m.id, ok: true, value: sanitizeResult(name, parsed.data) };

@@ -433,3 +433,66 @@ Deno.test("an ended session keeps its telemetry for look-back but not its comman
   assert.ok(text.includes("https://a.test/home"), "telemetry should stay for look-back");
   await device.close();
 });
+
+Deno.test("the server masks URLs and drops undeclared telemetry fields even when a device does not", async () => {
+  await using server = await startServer();
+  const { id, token } = await claimedSession(server);
+  const controller = await connectController(server, id);
+  const { device } = await connectDevice(server, token);
+  const at = new Date().toISOString();
+  device.send({
+    type: "telemetry",
+    seq: 1,
+    event: {
+      kind: "request",
+      at,
+      requestId: "r1",
+      method: "POST",
+      url: "https://bank.test/login?session=SECRET-SESSION&page=2",
+      resourceType: "fetch",
+      headers: { cookie: "sid=SECRET-COOKIE" },
+      postData: "password=SECRET-PASSWORD",
+    },
+  });
+  device.send({
+    type: "telemetry",
+    seq: 2,
+    event: { kind: "console", at, level: "log", text: "see https://bank.test/?token=SECRET-TOKEN" },
+  });
+  controller.send({
+    type: "command",
+    id: "n",
+    name: "navigate",
+    params: { url: "https://bank.test/" },
+  });
+  const cmd = await device.next((m) => m.type === "command");
+  device.send({
+    type: "result",
+    seq: 3,
+    id: cmd.id,
+    ok: false,
+    error: {
+      code: "navigation_failed",
+      message: "failed at https://bank.test/cb?code=SECRET-CODE",
+    },
+  });
+  const seen: unknown[] = [];
+  seen.push(await controller.next((m) => m.type === "telemetry"));
+  seen.push(await controller.next((m) => m.type === "telemetry"));
+  seen.push(await controller.next((m) => m.type === "result"));
+  const text = JSON.stringify(seen);
+  for (
+    const secret of [
+      "SECRET-SESSION",
+      "SECRET-COOKIE",
+      "SECRET-PASSWORD",
+      "SECRET-TOKEN",
+      "SECRET-CODE",
+    ]
+  ) {
+    assert.ok(!text.includes(secret), `${secret} reached a controller: ${text}`);
+  }
+  assert.match(text, /page=2/, "harmless parameters are kept");
+  await controller.close();
+  await device.close();
+});
