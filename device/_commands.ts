@@ -18,6 +18,7 @@ import { CommandFailure, describe, isInvalidSelectorError, quote } from "./_erro
 import { readSafely, sensitivity } from "./_human_input.ts";
 import { MAX_VALUE_CHARS } from "./_limits.ts";
 import { maskUrl } from "./_mask.ts";
+import { evaluateIsolated } from "./_isolated.ts";
 import { isRuleOn } from "./_rules.ts";
 import { takeScreenshot } from "./_screenshot.ts";
 
@@ -218,41 +219,30 @@ export function createHandlers({ page, cdp, capture, yieldToUser }: HandlerDeps)
     },
 
     async evaluate({ expression }, ctx) {
-      let handle;
+      let json: string | { error: string };
       try {
-        handle = await page.evaluateHandle(expression);
-      } catch (error) {
-        if (error instanceof TimeoutError || ctx.signal.aborted) throw error;
-        throw new CommandFailure("evaluation_failed", `Evaluate threw: ${describe(error)}`);
-      }
-      try {
-        const json = await handle.evaluate((value) => {
-          try {
-            const text = JSON.stringify(value);
-            return text === undefined ? "null" : text;
-          } catch (error) {
-            return { error: String(error) };
-          }
-        });
-        if (typeof json !== "string") {
-          throw new CommandFailure(
-            "evaluation_failed",
-            `The result of evaluate is not JSON-serialisable: ${json.error}`,
-          );
-        }
-        if (json.length > MAX_VALUE_CHARS) {
-          throw new CommandFailure(
-            "evaluation_failed",
-            `The result of evaluate is ${json.length} characters of JSON, over the message limit`,
-          );
-        }
-        return { value: JSON.parse(json) };
+        json = isRuleOn("evaluateIsolation")
+          ? await evaluateIsolated(cdp, expression)
+          : await evaluateInPage(page, expression);
       } catch (error) {
         if (error instanceof CommandFailure || ctx.signal.aborted) throw error;
+        if (error instanceof TimeoutError) throw error;
         throw new CommandFailure("evaluation_failed", `Evaluate failed: ${describe(error)}`);
-      } finally {
-        await handle.dispose().catch(() => {});
       }
+      if (typeof json !== "string") {
+        throw new CommandFailure(
+          "evaluation_failed",
+          `The result of evaluate is not JSON-serialisable: ${json.error}`,
+        );
+      }
+      if (json.length > MAX_VALUE_CHARS) {
+        throw new CommandFailure(
+          "evaluation_failed",
+          `The result of evaluate is ${json.length} characters of JSON, over the message limit`,
+        );
+      }
+      // the caller scrubs the device's secrets from it, as from every result
+      return { value: JSON.parse(json) };
     },
 
     async screenshot({ fullPage, format, quality }) {
@@ -292,6 +282,45 @@ export function createHandlers({ page, cdp, capture, yieldToUser }: HandlerDeps)
       return { responses };
     },
   };
+}
+
+/**
+ * `evaluate` in the page's own world: only when a test switched the
+ * `evaluateIsolation` rule off.
+ *
+ * Residual risk of the isolated `evaluate` (see `evaluateIsolated`): the
+ * isolated world guards only its own prototypes and globals. Anything the
+ * expression makes the page run runs in the page's world, unguarded: a
+ * `<script>` or `<img onerror>` inserted into the DOM, an inline event
+ * handler, a `javascript:` URL, or a same-origin frame reached through
+ * `window[0]` (a fresh realm). DOM-driven loads (`img.src`, `location`,
+ * forms) still reach the network. So does a secret the page keeps itself: in
+ * its JavaScript state (unreadable from the isolated world, but readable by
+ * such an inserted script), in a hidden field or the DOM, or in a field it
+ * copied the value into. Validity oracles (`pattern` + `validity`) only see
+ * fields the yield did not empty. Field emptying and scrubbing of known
+ * secret strings remain the defence there.
+ */
+async function evaluateInPage(page: Page, expression: string): Promise<string | { error: string }> {
+  let handle;
+  try {
+    handle = await page.evaluateHandle(expression);
+  } catch (error) {
+    if (error instanceof TimeoutError) throw error;
+    throw new CommandFailure("evaluation_failed", `Evaluate threw: ${describe(error)}`);
+  }
+  try {
+    return await handle.evaluate((value) => {
+      try {
+        const text = JSON.stringify(value);
+        return text === undefined ? "null" : text;
+      } catch (error) {
+        return { error: String(error) };
+      }
+    });
+  } finally {
+    await handle.dispose().catch(() => {});
+  }
 }
 
 function remaining(ctx: CommandContext): number {

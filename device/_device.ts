@@ -11,8 +11,9 @@ import { closeBrowser, launchBrowser, type LaunchedBrowser } from "./_browser.ts
 import { ResponseCapture } from "./_capture.ts";
 import { claimDevice } from "./_claim.ts";
 import { type CommandContext, createHandlers } from "./_commands.ts";
-import { HumanInput } from "./_human_input.ts";
+import { clearSecretValues, HumanInput } from "./_human_input.ts";
 import { RelayConnection } from "./_relay.ts";
+import { isRuleOn } from "./_rules.ts";
 import { CommandRunner, type Outcome } from "./_runner.ts";
 import { DeviceSecrets } from "./_secrets.ts";
 import { PageTelemetry } from "./_telemetry.ts";
@@ -224,6 +225,11 @@ class Device {
     } finally {
       // what the human typed, read while the fields still hold it
       await this.#secrets.refreshPage(this.handle.page);
+      // then empty those fields: the login is submitted, and nothing the
+      // automation runs later (evaluate) can read them back, in any encoding
+      if (isRuleOn("evaluateIsolation") && !this.handle.page.isClosed()) {
+        await clearSecretValues(this.handle.page).catch(() => {});
+      }
       await this.#human.end().catch(() => {});
       this.#humanHasControl = false;
       this.#status(null);

@@ -112,6 +112,54 @@ export async function readSecretValues(page: Page, timeoutMs = 500): Promise<str
 }
 
 /**
+ * Empties every password field and every field the human typed into, in
+ * every frame that answers within `timeoutMs`: sets `.value = ""` (or the
+ * text of an editable element) and dispatches no event. Call it when a yield
+ * ends, after the values were recorded: the login has been submitted, and no
+ * later command can read them back, in any encoding.
+ */
+export async function clearSecretValues(page: Page, timeoutMs = 500): Promise<void> {
+  await Promise.all(
+    page.frames().map(async (frame) => {
+      const clear = frame.evaluate(clearSecretsIn, KEY).catch(() => {});
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs));
+      try {
+        await Promise.race([clear, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+}
+
+/** Runs in the page: the elements of this document the human typed into. */
+export function typedElementsIn(key: string): Element[] {
+  const typed = (window as unknown as Record<string, { typed: WeakSet<Element> } | undefined>)[key]
+    ?.typed;
+  if (!typed) return [];
+  return [...document.querySelectorAll("input, textarea, [contenteditable]")].filter((el) =>
+    typed.has(el)
+  );
+}
+
+/** Runs in the page: empties password fields and human-typed fields. */
+function clearSecretsIn(key: string): void {
+  const typed = (window as unknown as Record<string, { typed: WeakSet<Element> } | undefined>)[key]
+    ?.typed;
+  for (const el of document.querySelectorAll("input, textarea, [contenteditable]")) {
+    const password = el instanceof HTMLInputElement &&
+      (el.type === "password" || /\b(current|new)-password\b/i.test(el.autocomplete));
+    if (!password && !(typed?.has(el) ?? false)) continue;
+    if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) {
+      if (el.value !== "") el.value = "";
+    } else if (el.textContent !== "") {
+      el.textContent = "";
+    }
+  }
+}
+
+/**
  * Runs in the page: installs the listener once, and turns marking on or off.
  * Each trusted input into a text field while marking is on (and into a
  * password field at any time) is reported to the device through `binding`.

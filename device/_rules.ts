@@ -12,6 +12,11 @@
  * - `telemetryFields`: telemetry never carries headers, cookies or request
  *   bodies. Switched off (tests only), request events gain `headers` and
  *   `postData` and response events gain `headers`, Set-Cookie included.
+ * - `evaluateIsolation`: when a yield ends, password fields and the fields
+ *   the human typed into are emptied, and `evaluate` runs in an isolated
+ *   world where field values, cookies, storage, `FormData` and the network
+ *   (but same-origin GET `fetch`) are out of reach. Switched off (tests
+ *   only), fields keep their values and `evaluate` runs in the page's world.
  *
  * A rule can be switched off only from a test: {@link disableRuleForTests}
  * and {@link restoreRulesForTests} throw unless the main module is a test file
@@ -23,7 +28,12 @@
  */
 
 /** The name of a device redaction rule. */
-export type RuleName = "secrets" | "urls" | "screenshots" | "telemetryFields";
+export type RuleName =
+  | "secrets"
+  | "urls"
+  | "screenshots"
+  | "telemetryFields"
+  | "evaluateIsolation";
 
 /** Every rule. */
 export const RULE_NAMES: readonly RuleName[] = [
@@ -31,6 +41,7 @@ export const RULE_NAMES: readonly RuleName[] = [
   "urls",
   "screenshots",
   "telemetryFields",
+  "evaluateIsolation",
 ];
 
 const off = new Set<RuleName>();
