@@ -30,16 +30,31 @@ export interface LoginSpec {
   mfaSelector: string;
 }
 
+/** The login every sandbox site has, and the live automations assume until checked against their sites. */
+const STANDARD_LOGIN: Omit<LoginSpec, "displayName"> = {
+  loginPath: "/login",
+  formSelector: "#username",
+  accountApiPath: "/api/account",
+  wrongPasswordSelector: "#login-error",
+  lockedSelector: "#account-locked",
+  mfaSelector: "#mfa-code",
+};
+
 const SUCCESS = 0;
 const WRONG_PASSWORD = 1;
 const LOCKED = 2;
 
 /**
- * Runs the login. Resolves once the site has loaded the account API after a
- * login; throws an `AutomationError` otherwise. A wrong MFA code is not an
- * outcome: the site lets the user try again within the same yield.
+ * Runs the login: `STANDARD_LOGIN` unless `site` says otherwise. Resolves once
+ * the site has loaded the account API after a login; throws an
+ * `AutomationError` otherwise. A wrong MFA code is not an outcome: the site
+ * lets the user try again within the same yield.
  */
-export async function handOffLogin(ctx: AutomationContext, spec: LoginSpec): Promise<void> {
+export async function handOffLogin(
+  ctx: AutomationContext,
+  site: Pick<LoginSpec, "displayName"> & Partial<LoginSpec>,
+): Promise<void> {
+  const spec: LoginSpec = { ...STANDARD_LOGIN, ...site };
   const { browser } = ctx;
   const loginUrl = `${ctx.baseUrl}${spec.loginPath}`;
   try {

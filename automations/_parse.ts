@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { CardBrand } from "@passage/connect/results";
+import type { CardBrand, PaymentMethod } from "@passage/connect/results";
 import { AutomationError } from "./types.ts";
 
 function changed(what: string, value: unknown): AutomationError {
@@ -129,6 +129,36 @@ export function expiry(text: string, what: string): { expMonth: number; expYear:
   }
   if (month < 1 || month > 12) throw changed(what, text);
   return { expMonth: month, expYear: year };
+}
+
+/** A saved card as a site shows it → its `PaymentMethod`: `number` masked or not, `expiry` as text or parsed. */
+export function card(shown: {
+  brand: string;
+  number: string;
+  expiry: string | { expMonth: number; expYear: number };
+  holderName?: string;
+  isDefault: boolean;
+}): PaymentMethod {
+  return {
+    type: "card",
+    brand: cardBrand(shown.brand),
+    last4: lastFour(shown.number, "a card number"),
+    ...(typeof shown.expiry === "string" ? expiry(shown.expiry, "a card expiry") : shown.expiry),
+    ...(shown.holderName ? { holderName: shown.holderName } : {}),
+    isDefault: shown.isDefault,
+  };
+}
+
+/** A saved bank account as a site shows it → its `PaymentMethod`. */
+export function bankAccount(
+  shown: { bankName: string; number: string; isDefault: boolean },
+): PaymentMethod {
+  return {
+    type: "bank_account",
+    bankName: shown.bankName,
+    last4: lastFour(shown.number, "a bank account number"),
+    isDefault: shown.isDefault,
+  };
 }
 
 /** `"alex.rivera@example.com"` → `"a***@example.com"`. */

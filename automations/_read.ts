@@ -14,7 +14,13 @@ import { parseHTML } from "linkedom";
 import type { z } from "zod";
 import { type OperationResults, resultSchemas } from "@passage/connect/results";
 import type { OperationType } from "@passage/connect/schemas";
-import { type AutomationContext, AutomationError, toAutomationError } from "./types.ts";
+import { maskEmail, maskPhone } from "./_parse.ts";
+import {
+  type AutomationContext,
+  AutomationError,
+  type OperationRunner,
+  toAutomationError,
+} from "./types.ts";
 
 /** Where a JSON page's data comes from. */
 export interface JsonPage {
@@ -22,16 +28,20 @@ export interface JsonPage {
   pagePath: string;
   /** The JSON request that page makes: `"/api/billing/current"`. */
   apiPath: string;
-  /** What is being read, for error messages: `"the current bill"`. */
+  /** What is being read, a noun for error messages: `"bill"`. */
   what: string;
 }
 
 /**
  * Opens a page and returns the JSON body of the API request it makes while
- * loading, parsed: `captureResponses`, `navigate` (until the network is idle),
- * `readCapturedResponses`.
+ * loading (`captureResponses`, `navigate` until the network is idle,
+ * `readCapturedResponses`), parsed with the site's `schema`.
  */
-export async function readPageJson(ctx: AutomationContext, page: JsonPage): Promise<unknown> {
+export async function readPageJson<T>(
+  ctx: AutomationContext,
+  page: JsonPage,
+  schema: z.ZodType<T>,
+): Promise<T> {
   const api = `${ctx.baseUrl}${page.apiPath}`;
   let responses;
   try {
@@ -39,27 +49,29 @@ export async function readPageJson(ctx: AutomationContext, page: JsonPage): Prom
     await ctx.browser.navigate({ url: `${ctx.baseUrl}${page.pagePath}`, waitUntil: "networkidle" });
     responses = await ctx.browser.readCapturedResponses({ urlContains: api });
   } catch (error) {
-    throw toAutomationError(error, `reading ${page.what}`);
+    throw toAutomationError(error, `reading the ${page.what}`);
   }
   const last = responses.at(-1);
   if (!last) {
     throw new AutomationError(
       "site_changed",
-      `The page ${page.pagePath} no longer loads ${page.what} from ${page.apiPath}`,
+      `The page ${page.pagePath} no longer loads the ${page.what} from ${page.apiPath}`,
     );
   }
-  return parseBody(last.status, last.responseBody, page.apiPath, page.what);
+  return parseBody(last.status, last.responseBody, page.apiPath, page.what, schema);
 }
 
 /**
  * Fetches a JSON endpoint from inside the page (same origin, the page's
- * cookies) and returns its body, parsed.
+ * cookies) and returns its body, parsed with the site's `schema`. `what` is
+ * a noun for error messages: `"payment methods"`.
  */
-export async function fetchJson(
+export async function fetchJson<T>(
   ctx: AutomationContext,
   apiPath: string,
+  schema: z.ZodType<T>,
   what: string,
-): Promise<unknown> {
+): Promise<T> {
   const url = `${ctx.baseUrl}${apiPath}`;
   let answer: { status: number; body: string };
   try {
@@ -73,17 +85,19 @@ export async function fetchJson(
       })()`,
     });
   } catch (error) {
-    throw toAutomationError(error, `reading ${what}`);
+    throw toAutomationError(error, `reading the ${what}`);
   }
-  return parseBody(answer.status, answer.body, apiPath, what);
+  return parseBody(answer.status, answer.body, apiPath, what, schema);
 }
 
-function parseBody(
+/** A JSON answer's body, parsed and checked with the site's schema; `site_changed` if it is not that. */
+function parseBody<T>(
   status: number,
   body: string | undefined,
   apiPath: string,
   what: string,
-): unknown {
+  schema: z.ZodType<T>,
+): T {
   if (status === 401 || status === 403) {
     throw new AutomationError(
       "operation_failed",
@@ -91,16 +105,57 @@ function parseBody(
     );
   }
   if (status < 200 || status > 299) {
-    throw new AutomationError("operation_failed", `${apiPath} answered ${status} for ${what}`);
+    throw new AutomationError("operation_failed", `${apiPath} answered ${status} for the ${what}`);
   }
   if (body === undefined) {
     throw new AutomationError("operation_failed", `The body of ${apiPath} could not be read`);
   }
+  let json: unknown;
   try {
-    return JSON.parse(body);
+    json = JSON.parse(body);
   } catch {
-    throw new AutomationError("site_changed", `${apiPath} no longer answers JSON for ${what}`);
+    throw new AutomationError("site_changed", `${apiPath} no longer answers JSON for the ${what}`);
   }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  throw new AutomationError(
+    "site_changed",
+    `The site's ${what} no longer has the expected shape: ${describeIssue(parsed.error)}`,
+  );
+}
+
+/** The account holder as a site shows them, for `accountOwnership:verify`. */
+export interface AccountHolder {
+  name: string;
+  /** Unmasked: the result only ever carries it masked. */
+  email?: string;
+  /** Unmasked: the result only ever carries its last 4 digits. */
+  phone?: string;
+  /** When the account was opened, `YYYY-MM-DD`. */
+  since: string;
+}
+
+/**
+ * `accountOwnership:verify` for a site whose account JSON is at
+ * `/api/account` (the request its login waits for): `holder` picks the
+ * holder out of the account, which `schema` checked.
+ */
+export function verifyAccount<T>(
+  schema: z.ZodType<T>,
+  holder: (account: T) => AccountHolder,
+): OperationRunner<"accountOwnership:verify"> {
+  return async (ctx) => {
+    const { name, email, phone, since } = holder(
+      await fetchJson(ctx, "/api/account", schema, "account"),
+    );
+    return checkedResult("accountOwnership:verify", {
+      verified: true,
+      accountHolderName: name,
+      ...(email ? { emailMasked: maskEmail(email, "the email") } : {}),
+      ...(phone ? { phoneMasked: maskPhone(phone, "the phone") } : {}),
+      accountCreatedAt: since,
+    });
+  };
 }
 
 /** The part of a linkedom element the automations use. */
@@ -148,16 +203,6 @@ export function textOf(root: HtmlElement, selector: string, what: string): strin
     throw new AutomationError("site_changed", `The page no longer shows ${what} (${selector})`);
   }
   return text;
-}
-
-/** Parses the site's own data with the site's schema; a mismatch is `site_changed`. */
-export function siteData<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  throw new AutomationError(
-    "site_changed",
-    `The site's ${what} no longer has the expected shape: ${describeIssue(parsed.error)}`,
-  );
 }
 
 /** Validates a mapped result with its operation's schema; a mismatch is `site_changed`. */

@@ -13,10 +13,16 @@ import { Browser } from "@passage/connect";
 import type { LinkError, OperationStatus } from "@passage/connect/schemas";
 import { resultSchemas } from "@passage/connect/results";
 import type { Config } from "../lib/config.ts";
-import { linkKey, linkRunKey, runnableLinkKey, runnableLinkPrefix } from "../lib/kv_keys.ts";
+import {
+  linkKey,
+  linkRunKey,
+  runnableLinkKey,
+  runnableLinkPrefix,
+  sessionKey,
+} from "../lib/kv_keys.ts";
 import { type LinkRecord, prepareResults, transitionLink } from "../lib/links.ts";
 import type { Jobs } from "../lib/queue.ts";
-import { endSession } from "../lib/sessions.ts";
+import { endSession, type SessionRecord } from "../lib/sessions.ts";
 import { addWebhookEvent, type LinkOutcome } from "../lib/webhooks.ts";
 import { LocalTransport } from "../relay/local_transport.ts";
 import type { Relay } from "../relay/relay.ts";
@@ -96,6 +102,11 @@ export class Engine {
         await kv.delete(runnableLinkKey(linkId));
         return;
       }
+      // A link runs once its device is there: `running` means the automation
+      // is at work on the device. A session that ended without one still runs,
+      // so the link fails with the reason instead of waiting forever.
+      const session = (await kv.get<SessionRecord>(sessionKey(link.sessionId))).value;
+      if (session?.status === "active" && session.device !== "connected") return;
       if (link.status === "claimed") link = await transitionLink(kv, linkId, "running");
       transport = await LocalTransport.open(kv, relay, config, link.sessionId);
       this.#transports.add(transport);

@@ -9,6 +9,7 @@ import { linkKey, webhookEventKey } from "../lib/kv_keys.ts";
 import type { LinkRecord } from "../lib/links.ts";
 import { addWebhookEvent, type LinkOutcome, type WebhookEventRecord } from "../lib/webhooks.ts";
 import type { TestServer } from "./_harness.ts";
+import { TMOBILE_BILL } from "./_results.ts";
 
 /** How the receiver answers one request: a status, a status with headers, or never (until closed). */
 export type Reply = number | { status: number; headers?: Record<string, string> } | "hang";
@@ -198,18 +199,5 @@ export async function waitForEvent(
 /** A `complete` outcome with a small, valid bill. */
 export const COMPLETE: LinkOutcome = {
   status: "complete",
-  results: {
-    "mobileBillingStatement:read": {
-      statementDate: "2025-03-01",
-      periodStart: "2025-02-01",
-      periodEnd: "2025-02-28",
-      dueDate: "2025-03-22",
-      amountDue: "142.50",
-      previousBalance: "138.20",
-      paymentsReceived: "138.20",
-      currency: "USD",
-      autopay: true,
-      lineItems: [{ description: "Go5G Plus (2 lines)", amount: "142.50", category: "service" }],
-    },
-  },
+  results: { "mobileBillingStatement:read": TMOBILE_BILL },
 };

@@ -18,6 +18,12 @@ import {
 import { type DeviceHandle, startDevice } from "../device/mod.ts";
 import { sweepSessions } from "../lib/sessions.ts";
 import { startServer, type TestServer } from "./_harness.ts";
+import {
+  GEICO_POLICIES,
+  TMOBILE_BILL,
+  TMOBILE_OWNER,
+  TMOBILE_PAYMENT_METHODS,
+} from "./_results.ts";
 
 /** A session with the device connected: the automation's context and the human's page. */
 interface Connected extends AsyncDisposable {
@@ -109,55 +115,15 @@ Deno.test("tmobile: user_good logs in after a wrong MFA code and gets the bill, 
   await logIn(c, "tmobile", { ...GOOD, codes: ["9999", "1234"] });
 
   const bill = await tmobile.operations["mobileBillingStatement:read"]!(c.ctx);
-  assert.deepEqual(bill, {
-    accountNumberLast4: "0457",
-    statementDate: "2025-03-01",
-    periodStart: "2025-02-01",
-    periodEnd: "2025-02-28",
-    dueDate: "2025-03-22",
-    amountDue: "142.50",
-    previousBalance: "138.20",
-    paymentsReceived: "138.20",
-    currency: "USD",
-    autopay: true,
-    lineItems: [
-      { description: "Go5G Plus (2 lines)", amount: "130.00", category: "service" },
-      { description: "AutoPay discount", amount: "-10.00", category: "discount" },
-      {
-        description: "Device payment: Pixel 9 (4 of 24)",
-        amount: "13.00",
-        category: "equipment",
-      },
-      { description: "Taxes & fees", amount: "9.50", category: "tax" },
-    ],
-  });
+  assert.deepEqual(bill, TMOBILE_BILL);
 
   const cards = await tmobile.operations["paymentMethod:read"]!(c.ctx);
-  assert.deepEqual(cards, {
-    paymentMethods: [
-      {
-        type: "card",
-        brand: "visa",
-        last4: "4242",
-        expMonth: 8,
-        expYear: 2027,
-        holderName: "Alex Rivera",
-        isDefault: true,
-      },
-      { type: "bank_account", bankName: "Chase", last4: "6789", isDefault: false },
-    ],
-  });
+  assert.deepEqual(cards, TMOBILE_PAYMENT_METHODS);
   // the site shows a masked 16-digit number; nothing but the last four comes out
   assert.doesNotMatch(JSON.stringify(cards), /\d{5}|\*{4}/);
 
   const owner = await tmobile.operations["accountOwnership:verify"]!(c.ctx);
-  assert.deepEqual(owner, {
-    verified: true,
-    accountHolderName: "Alex Rivera",
-    emailMasked: "a***@example.com",
-    phoneMasked: "•••-•••-0147",
-    accountCreatedAt: "2019-06-14",
-  });
+  assert.deepEqual(owner, TMOBILE_OWNER);
 });
 
 Deno.test("tmobile: a wrong password fails the login with invalid_credentials", async () => {
@@ -340,43 +306,7 @@ Deno.test("geico: policies are parsed from its HTML policies page", async () => 
   await using c = await connect(server, "geico");
   await logIn(c, "geico", GOOD);
   const { policies } = await getAutomation("geico")!.operations["insurancePolicy:read"]!(c.ctx);
-  assert.deepEqual(policies, [
-    {
-      policyNumberLast4: "3306",
-      type: "auto",
-      status: "active",
-      effectiveDate: "2025-01-15",
-      expirationDate: "2025-07-15",
-      premium: "612.40",
-      premiumFrequency: "semiannual",
-      currency: "USD",
-      insuredName: "Morgan Blake",
-      coverages: [
-        { name: "Bodily Injury Liability (per person)", limit: "100000.00" },
-        { name: "Bodily Injury Liability (per accident)", limit: "300000.00" },
-        { name: "Property Damage Liability", limit: "100000.00" },
-        { name: "Collision", deductible: "500.00" },
-        { name: "Comprehensive", deductible: "250.00" },
-        { name: "Uninsured Motorist (per person)", limit: "100000.00" },
-        { name: "Uninsured Motorist (per accident)", limit: "300000.00" },
-      ],
-    },
-    {
-      policyNumberLast4: "7718",
-      type: "renters",
-      status: "active",
-      effectiveDate: "2024-09-01",
-      expirationDate: "2025-09-01",
-      premium: "148.00",
-      premiumFrequency: "annual",
-      currency: "USD",
-      insuredName: "Morgan Blake",
-      coverages: [
-        { name: "Personal Property", limit: "30000.00", deductible: "500.00" },
-        { name: "Personal Liability", limit: "100000.00" },
-      ],
-    },
-  ]);
+  assert.deepEqual(policies, GEICO_POLICIES.policies);
 });
 
 // ------------------------------------------------------------------ errors

@@ -8,39 +8,7 @@
 import assert from "node:assert/strict";
 import { logEntryKey } from "../lib/kv_keys.ts";
 import { startServer, type TestServer } from "./_harness.ts";
-import { openSocket, type TestSocket } from "./_socket.ts";
-
-const ws = (server: TestServer, path: string) => server.url.replace(/^http/, "ws") + path;
-
-async function claimedSession(server: TestServer) {
-  const created = await server.api("/v1/sessions", { method: "POST", json: {} });
-  assert.equal(created.status, 201, created.text);
-  const claim = await server.api("/v1/device/claim", {
-    method: "POST",
-    apiKey: null,
-    json: { claimCode: created.body.claimCode },
-  });
-  assert.equal(claim.status, 200, claim.text);
-  return { id: created.body.id as string, token: claim.body.deviceToken as string };
-}
-
-async function connectDevice(server: TestServer, token: string): Promise<TestSocket> {
-  const device = await openSocket(ws(server, "/v1/device/socket"));
-  device.send({ type: "hello", v: 1, token, lastCommandSeq: 0 });
-  await device.next((m) => m.type === "welcome");
-  return device;
-}
-
-async function connectController(
-  server: TestServer,
-  sessionId: string,
-  after?: number,
-): Promise<TestSocket> {
-  const controller = await openSocket(ws(server, `/v1/sessions/${sessionId}/socket`));
-  controller.send({ type: "hello", v: 1, apiKey: server.apiKey, after });
-  await controller.next((m) => m.type === "welcome");
-  return controller;
-}
+import { connectController, connectedSession } from "./_relay_helpers.ts";
 
 /** Base64 of `size` random bytes (random, so a misplaced chunk cannot go unnoticed). */
 function randomBase64(size: number): string {
@@ -143,9 +111,7 @@ async function readSse(
 
 Deno.test("results and telemetry bigger than one KV value relay intact to the controller, to SSE and on replay", async () => {
   await using server = await startServer();
-  const { id, token } = await claimedSession(server);
-  const device = await connectDevice(server, token);
-  const controller = await connectController(server, id);
+  const { id, device, controller } = await connectedSession(server.url, server.url, server.apiKey);
 
   // A 300 KB innerHTML (multi-byte characters included) as a command result.
   const html = bigHtml(300_000);
@@ -205,7 +171,7 @@ Deno.test("results and telemetry bigger than one KV value relay intact to the co
   assertChunked(await storedEntry(server, id, "evt", live.seq), "the screenshot telemetry");
 
   // A controller replaying from the start gets all three again, intact.
-  const replay = await connectController(server, id, 0);
+  const replay = await connectController(server.url, id, server.apiKey, 0);
   const replayed = [];
   while (replayed.length < 3) {
     replayed.push(await replay.next((m) => m.type === "result" || m.type === "telemetry"));
@@ -222,9 +188,7 @@ Deno.test("results and telemetry bigger than one KV value relay intact to the co
 
 Deno.test("a command bigger than one KV value reaches the device intact", async () => {
   await using server = await startServer();
-  const { id, token } = await claimedSession(server);
-  const device = await connectDevice(server, token);
-  const controller = await connectController(server, id);
+  const { id, device, controller } = await connectedSession(server.url, server.url, server.apiKey);
   // 100,000 characters (the schema's maximum), 200,000 bytes of UTF-8.
   const expression = "é".repeat(99_990) + "; 'end'";
   assert.ok(expression.length <= 100_000);

@@ -8,7 +8,15 @@
  */
 import assert from "node:assert/strict";
 import { createApiKey } from "../lib/api_keys.ts";
-import { request } from "./_harness.ts";
+import {
+  connectController,
+  connectedSession,
+  consoleEvent,
+  relayAcross,
+  tempKvFile,
+  writeConcurrently,
+  wsUrl,
+} from "./_relay_helpers.ts";
 import { openSocket, type TestSocket } from "./_socket.ts";
 import type { RelayWorkerReply, RelayWorkerRequest } from "./fixtures/relay_worker.ts";
 
@@ -69,15 +77,6 @@ async function startWorker(kvPath: string, busName?: string): Promise<RelayWorke
   };
 }
 
-/** A KV file in a fresh temporary folder, removed when disposed. */
-async function tempKvFile(): Promise<{ path: string } & AsyncDisposable> {
-  const dir = await Deno.makeTempDir({ prefix: "passage_relay_workers_" });
-  return {
-    path: `${dir}/passage.kv3`,
-    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
-  };
-}
-
 /** Creates a test API key in the KV file from this (the main) isolate. */
 async function createKeyIn(kvPath: string): Promise<string> {
   const kv = await Deno.openKv(kvPath);
@@ -86,38 +85,6 @@ async function createKeyIn(kvPath: string): Promise<string> {
   } finally {
     kv.close();
   }
-}
-
-async function claimedSession(serverUrl: string, apiKey: string) {
-  const created = await request(`${serverUrl}/v1/sessions`, { method: "POST", json: {}, apiKey });
-  assert.equal(created.status, 201, created.text);
-  const claimed = await request(`${serverUrl}/v1/device/claim`, {
-    method: "POST",
-    json: { claimCode: created.body.claimCode },
-  });
-  assert.equal(claimed.status, 200, claimed.text);
-  return { id: created.body.id as string, token: claimed.body.deviceToken as string };
-}
-
-const wsUrl = (serverUrl: string, path: string) => serverUrl.replace(/^http/, "ws") + path;
-
-async function connectDevice(serverUrl: string, token: string): Promise<TestSocket> {
-  const device = await openSocket(wsUrl(serverUrl, "/v1/device/socket"));
-  device.send({ type: "hello", v: 1, token, lastCommandSeq: 0 });
-  await device.next((m) => m.type === "welcome");
-  return device;
-}
-
-async function connectController(
-  serverUrl: string,
-  sessionId: string,
-  apiKey: string,
-  after?: number,
-): Promise<TestSocket> {
-  const controller = await openSocket(wsUrl(serverUrl, `/v1/sessions/${sessionId}/socket`));
-  controller.send({ type: "hello", v: 1, apiKey, after });
-  await controller.next((m) => m.type === "welcome");
-  return controller;
 }
 
 /** Whether a message matching `match` arrives within `ms` (false on the timeout only). */
@@ -135,105 +102,30 @@ async function arrivesWithin(
   }
 }
 
-const consoleEvent = (text: string) => ({
-  kind: "console",
-  at: new Date().toISOString(),
-  level: "log",
-  text,
-});
-
-/**
- * Device on `deviceServer`, controller on `controllerServer`: commands one at a
- * time (each needs a fresh wake-up in both directions), then a burst; every
- * result and telemetry event must reach the controller, in order, numbered
- * without gaps, and so must the device's disconnection. The two isolates never
- * write at the same moment here (see the concurrent-writes test for that).
- */
-async function relayAcross(deviceServer: string, controllerServer: string, apiKey: string) {
-  const { id, token } = await claimedSession(deviceServer, apiKey);
-  const device = await connectDevice(deviceServer, token);
-  const controller = await connectController(controllerServer, id, apiKey);
-  let deviceSeq = 0;
-  const answer = (cmd: any) => {
-    device.send({ type: "telemetry", seq: ++deviceSeq, event: consoleEvent(`before ${cmd.id}`) });
-    device.send({
-      type: "result",
-      seq: ++deviceSeq,
-      id: cmd.id,
-      ok: true,
-      value: { url: `https://example.test/${cmd.id}` },
-    });
-  };
-  const seen: any[] = [];
-  const nextEvent = () =>
-    controller.next((m) => m.type === "result" || m.type === "telemetry").then((m) => {
-      seen.push(m);
-      return m;
-    });
-
-  // One at a time: the tails are idle in between, so each step needs a wake-up.
-  let commandSeq = 0;
-  for (const cid of ["c1", "c2", "c3"]) {
-    controller.send({ type: "command", id: cid, name: "url", params: {} });
-    await controller.next((m) => m.type === "accepted" && m.id === cid);
-    const cmd = await device.next((m) => m.type === "command");
-    assert.equal(cmd.id, cid);
-    assert.equal(cmd.seq, ++commandSeq);
-    answer(cmd);
-    assert.equal((await nextEvent()).event?.text, `before ${cid}`);
-    assert.equal((await nextEvent()).id, cid);
-  }
-
-  // A burst: all sent and accepted, then all answered back to back.
-  const burst = ["c4", "c5", "c6", "c7"];
-  for (const cid of burst) controller.send({ type: "command", id: cid, name: "url", params: {} });
-  for (const cid of burst) await controller.next((m) => m.type === "accepted" && m.id === cid);
-  const received = [];
-  for (const _ of burst) received.push(await device.next((m) => m.type === "command"));
-  assert.deepEqual(received.map((c) => c.id), burst, "commands reach the device in order");
-  assert.deepEqual(received.map((c) => c.seq), [4, 5, 6, 7]);
-  received.forEach(answer);
-  while (seen.length < 14) await nextEvent();
-  await device.next((m) => m.type === "ack" && m.seq === deviceSeq);
-
-  const all = ["c1", "c2", "c3", ...burst];
-  assert.deepEqual(
-    seen.map((m) => m.type === "result" ? `result ${m.id}` : m.event.text),
-    all.flatMap((cid) => [`before ${cid}`, `result ${cid}`]),
-  );
-  for (const m of seen.filter((m) => m.type === "result")) {
-    assert.equal(m.ok, true);
-    assert.deepEqual(m.value, { url: `https://example.test/${m.id}` });
-  }
-  const seqs = seen.map((m) => m.seq);
-  assert.deepEqual(seqs, seqs.map((_, i) => seqs[0] + i), `event seqs have gaps: ${seqs}`);
-
-  // The device's isolate records the disconnection; the controller's hears of it.
-  await device.close();
-  const gone = await controller.next((m) => m.type === "session");
-  assert.equal(gone.device, "disconnected");
-  assert.equal(gone.seq, seqs.at(-1)! + 1);
-  await controller.close();
-}
-
-Deno.test("two sockets of one session in two Workers relay correctly through BroadcastChannel", async () => {
-  await using kv = await tempKvFile();
+/** Two Workers on the default bus over one fresh KV file with a key in it; `run` gets their URLs and the key. */
+async function acrossTwoWorkers(
+  run: (a: string, b: string, apiKey: string) => Promise<void>,
+): Promise<void> {
+  await using kv = await tempKvFile("passage_relay_workers_");
   const apiKey = await createKeyIn(kv.path);
   await using a = await startWorker(kv.path);
   await using b = await startWorker(kv.path);
-  // Device on A, controller on B; then the converse.
-  await relayAcross(a.url, b.url, apiKey);
-  await relayAcross(b.url, a.url, apiKey);
-});
+  await run(a.url, b.url, apiKey);
+}
+
+Deno.test("two sockets of one session in two Workers relay correctly through BroadcastChannel", () =>
+  acrossTwoWorkers(async (a, b, apiKey) => {
+    // Device on A, controller on B; then the converse.
+    await relayAcross(a, b, apiKey);
+    await relayAcross(b, a, apiKey);
+  }));
 
 Deno.test("with the Workers on different bus channels and no poll in reach, nothing crosses: the bus is what delivers", async () => {
-  await using kv = await tempKvFile();
+  await using kv = await tempKvFile("passage_relay_workers_");
   const apiKey = await createKeyIn(kv.path);
   await using a = await startWorker(kv.path);
   await using b = await startWorker(kv.path, `passage-relay-elsewhere-${crypto.randomUUID()}`);
-  const { id, token } = await claimedSession(a.url, apiKey);
-  const device = await connectDevice(a.url, token);
-  const controller = await connectController(b.url, id, apiKey);
+  const { id, token, device, controller } = await connectedSession(a.url, b.url, apiKey);
 
   controller.send({ type: "command", id: "stranded", name: "url", params: {} });
   await controller.next((m) => m.type === "accepted" && m.id === "stranded");
@@ -262,57 +154,6 @@ Deno.test("with the Workers on different bus channels and no poll in reach, noth
   await again.close();
 });
 
-/** How a socket ended, for failure messages ("open" while it is not closed). */
-async function howClosed(socket: TestSocket): Promise<string> {
-  if (socket.ws.readyState !== WebSocket.CLOSED) return "open";
-  const e = await socket.closed;
-  return `closed ${e.code} "${e.reason}"`;
-}
-
-Deno.test("two Workers writing one session's logs at the same moment lose nothing and close no socket", async () => {
-  await using kv = await tempKvFile();
-  const apiKey = await createKeyIn(kv.path);
-  await using a = await startWorker(kv.path);
-  await using b = await startWorker(kv.path);
-  const { id, token } = await claimedSession(a.url, apiKey);
-  const device = await connectDevice(a.url, token);
-  const controller = await connectController(b.url, id, apiKey);
-  const n = 10;
-  try {
-    // Worker B appends the commands while Worker A appends the telemetry.
-    for (let i = 1; i <= n; i++) {
-      controller.send({ type: "command", id: `k${i}`, name: "url", params: {} });
-      device.send({ type: "telemetry", seq: i, event: consoleEvent(`t${i}`) });
-    }
-    const commands = [];
-    for (let i = 1; i <= n; i++) commands.push(await device.next((m) => m.type === "command"));
-    assert.deepEqual(commands.map((c) => c.id), commands.map((_, i) => `k${i + 1}`));
-    const telemetry = [];
-    for (let i = 1; i <= n; i++) {
-      telemetry.push((await controller.next((m) => m.type === "telemetry")).event.text);
-    }
-    assert.deepEqual(telemetry, telemetry.map((_, i) => `t${i + 1}`));
-    commands.forEach((cmd, i) =>
-      device.send({
-        type: "result",
-        seq: n + i + 1,
-        id: cmd.id,
-        ok: true,
-        value: { url: `https://example.test/${cmd.id}` },
-      })
-    );
-    const results = [];
-    for (let i = 1; i <= n; i++) {
-      results.push((await controller.next((m) => m.type === "result")).id);
-    }
-    assert.deepEqual(results, commands.map((c) => c.id));
-  } catch (err) {
-    throw new Error(
-      `${(err as Error).message}\n  device socket: ${await howClosed(device)}; ` +
-        `controller socket: ${await howClosed(controller)}`,
-    );
-  } finally {
-    await device.close();
-    await controller.close();
-  }
-});
+// Worker B appends the commands while Worker A appends the telemetry and results.
+Deno.test("two Workers writing one session's logs at the same moment lose nothing and close no socket", () =>
+  acrossTwoWorkers(writeConcurrently));

@@ -15,25 +15,12 @@ import {
   utilityBillingStatementSchema,
 } from "@passage/connect/results";
 import { OPERATION_TYPES } from "@passage/connect/schemas";
-
-const STATEMENT = {
-  accountNumberLast4: "0457",
-  statementDate: "2025-03-01",
-  periodStart: "2025-02-01",
-  periodEnd: "2025-02-28",
-  dueDate: "2025-03-22",
-  amountDue: "142.50",
-  previousBalance: "138.20",
-  paymentsReceived: "138.20",
-  currency: "USD",
-  autopay: true,
-  lineItems: [
-    { description: "Go5G Plus (2 lines)", amount: "130.00", category: "service" },
-    { description: "AutoPay discount", amount: "-10.00", category: "discount" },
-    { description: "Device payment", amount: "13.00", category: "equipment" },
-    { description: "Taxes & fees", amount: "9.50", category: "tax" },
-  ],
-};
+import {
+  GEICO_POLICIES,
+  TMOBILE_BILL as STATEMENT,
+  TMOBILE_OWNER as OWNER,
+  TMOBILE_PAYMENT_METHODS,
+} from "./_results.ts";
 
 const UTILITY = {
   ...STATEMENT,
@@ -41,15 +28,7 @@ const UTILITY = {
   usage: { quantity: "412", unit: "kWh" },
 };
 
-const CARD = {
-  type: "card",
-  brand: "visa",
-  last4: "4242",
-  expMonth: 8,
-  expYear: 2027,
-  holderName: "Alex Rivera",
-  isDefault: true,
-};
+const CARD = TMOBILE_PAYMENT_METHODS.paymentMethods[0];
 
 const ORDER = {
   id: "7c0e5b1e",
@@ -61,29 +40,7 @@ const ORDER = {
   items: [{ name: "Morning bun", quantity: 2, unitPrice: "5.75" }],
 };
 
-const POLICY = {
-  policyNumberLast4: "3306",
-  type: "auto",
-  status: "active",
-  effectiveDate: "2025-01-15",
-  expirationDate: "2025-07-15",
-  premium: "612.40",
-  premiumFrequency: "semiannual",
-  currency: "USD",
-  insuredName: "Morgan Blake",
-  coverages: [{ name: "Collision", deductible: "500.00" }, {
-    name: "Liability",
-    limit: "100000.00",
-  }],
-};
-
-const OWNER = {
-  verified: true,
-  accountHolderName: "Alex Rivera",
-  emailMasked: "a***@example.com",
-  phoneMasked: "•••-•••-0147",
-  accountCreatedAt: "2019-06-14",
-};
+const POLICY = GEICO_POLICIES.policies[0];
 
 /** The first issue's path, joined with dots, or null when the value passes. */
 function failure(result: { success: boolean; error?: { issues: Array<{ path: PropertyKey[] }> } }) {
@@ -98,16 +55,9 @@ Deno.test("valid fixtures of every operation pass unchanged", () => {
   const fixtures = {
     "mobileBillingStatement:read": STATEMENT,
     "utilityBillingStatement:read": UTILITY,
-    "paymentMethod:read": {
-      paymentMethods: [CARD, {
-        type: "bank_account",
-        bankName: "Chase",
-        last4: "6789",
-        isDefault: false,
-      }],
-    },
+    "paymentMethod:read": TMOBILE_PAYMENT_METHODS,
     "orderHistory:read": { orders: [ORDER] },
-    "insurancePolicy:read": { policies: [POLICY] },
+    "insurancePolicy:read": GEICO_POLICIES,
     "accountOwnership:verify": OWNER,
   };
   for (const type of OPERATION_TYPES) {

@@ -7,35 +7,10 @@
  */
 import { z } from "zod";
 import type { OrderStatus } from "@passage/connect/results";
-import { handOffLogin, type LoginSpec } from "../_login.ts";
-import {
-  cardBrand,
-  centsToAmount,
-  expiry,
-  isoDatePart,
-  lastFour,
-  maskEmail,
-  maskPhone,
-} from "../_parse.ts";
-import {
-  checkedResult,
-  fetchJson,
-  readPageHtml,
-  readPageJson,
-  siteData,
-  textOf,
-} from "../_read.ts";
+import { handOffLogin } from "../_login.ts";
+import { card, centsToAmount, isoDatePart } from "../_parse.ts";
+import { checkedResult, readPageHtml, readPageJson, textOf, verifyAccount } from "../_read.ts";
 import { AutomationError, type ProviderAutomation } from "../types.ts";
-
-const LOGIN: LoginSpec = {
-  displayName: "DoorDash",
-  loginPath: "/login",
-  formSelector: "#username",
-  accountApiPath: "/api/account",
-  wrongPasswordSelector: "#login-error",
-  lockedSelector: "#account-locked",
-  mfaSelector: "#mfa-code",
-};
 
 const ordersSchema = z.object({
   orders: z.array(z.object({
@@ -72,15 +47,14 @@ export const doordash: ProviderAutomation = {
   id: "doordash",
   displayName: "DoorDash",
   liveUrl: "https://www.doordash.com",
-  login: (ctx) => handOffLogin(ctx, LOGIN),
+  login: (ctx) => handOffLogin(ctx, { displayName: "DoorDash" }),
   operations: {
     async "orderHistory:read"(ctx) {
-      const raw = await readPageJson(ctx, {
-        pagePath: "/orders",
-        apiPath: "/api/orders",
-        what: "the orders",
-      });
-      const { orders } = siteData(ordersSchema, raw, "orders");
+      const { orders } = await readPageJson(
+        ctx,
+        { pagePath: "/orders", apiPath: "/api/orders", what: "orders" },
+        ordersSchema,
+      );
       return checkedResult("orderHistory:read", {
         orders: orders.map((o) => {
           const status = STATUSES[o.status];
@@ -111,28 +85,22 @@ export const doordash: ProviderAutomation = {
         throw new AutomationError("site_changed", "The payment page no longer lists cards");
       }
       return checkedResult("paymentMethod:read", {
-        paymentMethods: cards.map((card) => ({
-          type: "card" as const,
-          brand: cardBrand(textOf(card, ".brand", "a card's brand")),
-          last4: lastFour(textOf(card, ".mask", "a card's number"), "a card number"),
-          ...expiry(textOf(card, ".exp", "a card's expiry").replace(/^Exp\s*/i, ""), "an expiry"),
-          isDefault: card.getAttribute("data-default") === "true",
-        })),
+        paymentMethods: cards.map((shown) =>
+          card({
+            brand: textOf(shown, ".brand", "a card's brand"),
+            number: textOf(shown, ".mask", "a card's number"),
+            expiry: textOf(shown, ".exp", "a card's expiry").replace(/^Exp\s*/i, ""),
+            isDefault: shown.getAttribute("data-default") === "true",
+          })
+        ),
       });
     },
 
-    async "accountOwnership:verify"(ctx) {
-      const raw = await fetchJson(ctx, "/api/account", "the account");
-      const { consumer, created_at } = siteData(accountSchema, raw, "account");
-      return checkedResult("accountOwnership:verify", {
-        verified: true,
-        accountHolderName: `${consumer.first_name} ${consumer.last_name}`,
-        ...(consumer.email ? { emailMasked: maskEmail(consumer.email, "the email") } : {}),
-        ...(consumer.phone_number
-          ? { phoneMasked: maskPhone(consumer.phone_number, "the phone") }
-          : {}),
-        accountCreatedAt: isoDatePart(created_at, "the sign-up date"),
-      });
-    },
+    "accountOwnership:verify": verifyAccount(accountSchema, ({ consumer, created_at }) => ({
+      name: `${consumer.first_name} ${consumer.last_name}`,
+      email: consumer.email,
+      phone: consumer.phone_number,
+      since: isoDatePart(created_at, "the sign-up date"),
+    })),
   },
 };

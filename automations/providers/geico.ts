@@ -11,27 +11,10 @@ import type {
   PolicyType,
   PremiumFrequency,
 } from "@passage/connect/results";
-import { handOffLogin, type LoginSpec } from "../_login.ts";
-import { isoDatePart, lastFour, maskEmail, maskPhone, moneyText, usDate } from "../_parse.ts";
-import {
-  checkedResult,
-  fetchJson,
-  type HtmlElement,
-  readPageHtml,
-  siteData,
-  textOf,
-} from "../_read.ts";
+import { handOffLogin } from "../_login.ts";
+import { isoDatePart, lastFour, moneyText, usDate } from "../_parse.ts";
+import { checkedResult, type HtmlElement, readPageHtml, textOf, verifyAccount } from "../_read.ts";
 import { AutomationError, type ProviderAutomation } from "../types.ts";
-
-const LOGIN: LoginSpec = {
-  displayName: "GEICO",
-  loginPath: "/login",
-  formSelector: "#username",
-  accountApiPath: "/api/account",
-  wrongPasswordSelector: "#login-error",
-  lockedSelector: "#account-locked",
-  mfaSelector: "#mfa-code",
-};
 
 const accountSchema = z.object({
   policyholder: z.object({
@@ -99,7 +82,7 @@ export const geico: ProviderAutomation = {
   id: "geico",
   displayName: "GEICO",
   liveUrl: "https://ecams.geico.com",
-  login: (ctx) => handOffLogin(ctx, LOGIN),
+  login: (ctx) => handOffLogin(ctx, { displayName: "GEICO" }),
   operations: {
     async "insurancePolicy:read"(ctx) {
       const page = await readPageHtml(ctx, "/policies", "main", "the policies");
@@ -144,16 +127,11 @@ export const geico: ProviderAutomation = {
       });
     },
 
-    async "accountOwnership:verify"(ctx) {
-      const raw = await fetchJson(ctx, "/api/account", "the account");
-      const { policyholder, customerSince } = siteData(accountSchema, raw, "account");
-      return checkedResult("accountOwnership:verify", {
-        verified: true,
-        accountHolderName: `${policyholder.name.first} ${policyholder.name.last}`,
-        ...(policyholder.email ? { emailMasked: maskEmail(policyholder.email, "the email") } : {}),
-        ...(policyholder.phone ? { phoneMasked: maskPhone(policyholder.phone, "the phone") } : {}),
-        accountCreatedAt: isoDatePart(customerSince, "the customer-since date"),
-      });
-    },
+    "accountOwnership:verify": verifyAccount(accountSchema, ({ policyholder, customerSince }) => ({
+      name: `${policyholder.name.first} ${policyholder.name.last}`,
+      email: policyholder.email,
+      phone: policyholder.phone,
+      since: isoDatePart(customerSince, "the customer-since date"),
+    })),
   },
 };

@@ -7,27 +7,10 @@
  */
 import { z } from "zod";
 import type { LineItemCategory } from "@passage/connect/results";
-import { handOffLogin, type LoginSpec } from "../_login.ts";
-import {
-  cardBrand,
-  dollarsToAmount,
-  isoDatePart,
-  lastFour,
-  maskEmail,
-  maskPhone,
-} from "../_parse.ts";
-import { checkedResult, fetchJson, readPageJson, siteData } from "../_read.ts";
+import { handOffLogin } from "../_login.ts";
+import { bankAccount, card, dollarsToAmount, isoDatePart, lastFour } from "../_parse.ts";
+import { checkedResult, fetchJson, readPageJson, verifyAccount } from "../_read.ts";
 import type { ProviderAutomation } from "../types.ts";
-
-const LOGIN: LoginSpec = {
-  displayName: "PG&E",
-  loginPath: "/login",
-  formSelector: "#username",
-  accountApiPath: "/api/account",
-  wrongPasswordSelector: "#login-error",
-  lockedSelector: "#account-locked",
-  mfaSelector: "#mfa-code",
-};
 
 const dollars = z.number();
 
@@ -93,15 +76,14 @@ export const pge: ProviderAutomation = {
   id: "pge",
   displayName: "PG&E",
   liveUrl: "https://myaccount.pge.com",
-  login: (ctx) => handOffLogin(ctx, LOGIN),
+  login: (ctx) => handOffLogin(ctx, { displayName: "PG&E" }),
   operations: {
     async "utilityBillingStatement:read"(ctx) {
-      const raw = await readPageJson(ctx, {
-        pagePath: "/billing",
-        apiPath: "/api/billing/statements/latest",
-        what: "the latest statement",
-      });
-      const s = siteData(statementSchema, raw, "statement");
+      const s = await readPageJson(
+        ctx,
+        { pagePath: "/billing", apiPath: "/api/billing/statements/latest", what: "statement" },
+        statementSchema,
+      );
       const address = s.serviceAddress;
       const kwh = s.usage?.electric?.kwh;
       return checkedResult("utilityBillingStatement:read", {
@@ -130,39 +112,31 @@ export const pge: ProviderAutomation = {
     },
 
     async "paymentMethod:read"(ctx) {
-      const raw = await fetchJson(ctx, "/api/payment-methods", "the payment methods");
-      const { items } = siteData(paymentMethodsSchema, raw, "payment methods");
+      const { items } = await fetchJson(
+        ctx,
+        "/api/payment-methods",
+        paymentMethodsSchema,
+        "payment methods",
+      );
       return checkedResult("paymentMethod:read", {
         paymentMethods: items.map((m) =>
           m.method === "CARD"
-            ? {
-              type: "card" as const,
-              brand: cardBrand(m.brand),
-              last4: lastFour(m.last4, "a card number"),
-              expMonth: m.expMonth,
-              expYear: m.expYear,
+            ? card({
+              brand: m.brand,
+              number: m.last4,
+              expiry: { expMonth: m.expMonth, expYear: m.expYear },
               isDefault: m.primary,
-            }
-            : {
-              type: "bank_account" as const,
-              bankName: m.institution,
-              last4: lastFour(m.last4, "a bank account number"),
-              isDefault: m.primary,
-            }
+            })
+            : bankAccount({ bankName: m.institution, number: m.last4, isDefault: m.primary })
         ),
       });
     },
 
-    async "accountOwnership:verify"(ctx) {
-      const raw = await fetchJson(ctx, "/api/account", "the account");
-      const { person, enrolledOn } = siteData(accountSchema, raw, "account");
-      return checkedResult("accountOwnership:verify", {
-        verified: true,
-        accountHolderName: person.fullName,
-        ...(person.email ? { emailMasked: maskEmail(person.email, "the email") } : {}),
-        ...(person.phone ? { phoneMasked: maskPhone(person.phone, "the phone") } : {}),
-        accountCreatedAt: isoDatePart(enrolledOn, "the enrolment date"),
-      });
-    },
+    "accountOwnership:verify": verifyAccount(accountSchema, ({ person, enrolledOn }) => ({
+      name: person.fullName,
+      email: person.email,
+      phone: person.phone,
+      since: isoDatePart(enrolledOn, "the enrolment date"),
+    })),
   },
 };

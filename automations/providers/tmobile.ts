@@ -6,28 +6,10 @@
  */
 import { z } from "zod";
 import type { LineItemCategory } from "@passage/connect/results";
-import { handOffLogin, type LoginSpec } from "../_login.ts";
-import {
-  cardBrand,
-  centsToAmount,
-  expiry,
-  isoDatePart,
-  lastFour,
-  maskEmail,
-  maskPhone,
-} from "../_parse.ts";
-import { checkedResult, fetchJson, readPageJson, siteData } from "../_read.ts";
+import { handOffLogin } from "../_login.ts";
+import { bankAccount, card, centsToAmount, isoDatePart, lastFour } from "../_parse.ts";
+import { checkedResult, fetchJson, readPageJson, verifyAccount } from "../_read.ts";
 import type { ProviderAutomation } from "../types.ts";
-
-const LOGIN: LoginSpec = {
-  displayName: "T-Mobile",
-  loginPath: "/login",
-  formSelector: "#username",
-  accountApiPath: "/api/account",
-  wrongPasswordSelector: "#login-error",
-  lockedSelector: "#account-locked",
-  mfaSelector: "#mfa-code",
-};
 
 const cents = z.int();
 
@@ -92,15 +74,14 @@ export const tmobile: ProviderAutomation = {
   id: "tmobile",
   displayName: "T-Mobile",
   liveUrl: "https://account.t-mobile.com",
-  login: (ctx) => handOffLogin(ctx, LOGIN),
+  login: (ctx) => handOffLogin(ctx, { displayName: "T-Mobile" }),
   operations: {
     async "mobileBillingStatement:read"(ctx) {
-      const raw = await readPageJson(ctx, {
-        pagePath: "/bill",
-        apiPath: "/api/billing/current",
-        what: "the current bill",
-      });
-      const bill = siteData(billSchema, raw, "bill");
+      const bill = await readPageJson(
+        ctx,
+        { pagePath: "/bill", apiPath: "/api/billing/current", what: "bill" },
+        billSchema,
+      );
       return checkedResult("mobileBillingStatement:read", {
         accountNumberLast4: lastFour(bill.accountNumber, "the account number"),
         statementDate: isoDatePart(bill.statementDate, "the statement date"),
@@ -121,40 +102,32 @@ export const tmobile: ProviderAutomation = {
     },
 
     async "paymentMethod:read"(ctx) {
-      const raw = await fetchJson(ctx, "/api/payment-methods", "the payment methods");
-      const { methods } = siteData(paymentMethodsSchema, raw, "payment methods");
+      const { methods } = await fetchJson(
+        ctx,
+        "/api/payment-methods",
+        paymentMethodsSchema,
+        "payment methods",
+      );
       return checkedResult("paymentMethod:read", {
         paymentMethods: methods.map((m) =>
           m.kind === "CARD"
-            ? {
-              type: "card" as const,
-              brand: cardBrand(m.network),
-              last4: lastFour(m.maskedNumber, "a card number"),
-              ...expiry(m.expiry, "a card expiry"),
-              ...(m.nameOnCard ? { holderName: titleCase(m.nameOnCard) } : {}),
+            ? card({
+              brand: m.network,
+              number: m.maskedNumber,
+              expiry: m.expiry,
+              holderName: m.nameOnCard && titleCase(m.nameOnCard),
               isDefault: m.isDefault,
-            }
-            : {
-              type: "bank_account" as const,
-              bankName: m.bankName,
-              last4: lastFour(m.accountMask, "a bank account number"),
-              isDefault: m.isDefault,
-            }
+            })
+            : bankAccount({ bankName: m.bankName, number: m.accountMask, isDefault: m.isDefault })
         ),
       });
     },
 
-    async "accountOwnership:verify"(ctx) {
-      const raw = await fetchJson(ctx, "/api/account", "the account");
-      const account = siteData(accountSchema, raw, "account");
-      const { customer } = account;
-      return checkedResult("accountOwnership:verify", {
-        verified: true,
-        accountHolderName: `${customer.firstName} ${customer.lastName}`,
-        ...(customer.email ? { emailMasked: maskEmail(customer.email, "the email") } : {}),
-        ...(customer.msisdn ? { phoneMasked: maskPhone(customer.msisdn, "the phone") } : {}),
-        accountCreatedAt: isoDatePart(account.memberSince, "the member-since date"),
-      });
-    },
+    "accountOwnership:verify": verifyAccount(accountSchema, ({ customer, memberSince }) => ({
+      name: `${customer.firstName} ${customer.lastName}`,
+      email: customer.email,
+      phone: customer.msisdn,
+      since: isoDatePart(memberSince, "the member-since date"),
+    })),
   },
 };

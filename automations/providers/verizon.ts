@@ -6,29 +6,10 @@
  */
 import { z } from "zod";
 import type { LineItemCategory } from "@passage/connect/results";
-import { handOffLogin, type LoginSpec } from "../_login.ts";
-import {
-  cardBrand,
-  expiry,
-  lastFour,
-  longDate,
-  maskEmail,
-  maskPhone,
-  moneyText,
-  usDate,
-} from "../_parse.ts";
-import { checkedResult, fetchJson, readPageHtml, siteData, textOf } from "../_read.ts";
+import { handOffLogin } from "../_login.ts";
+import { card, lastFour, longDate, moneyText, usDate } from "../_parse.ts";
+import { checkedResult, fetchJson, readPageHtml, textOf, verifyAccount } from "../_read.ts";
 import { AutomationError, type ProviderAutomation } from "../types.ts";
-
-const LOGIN: LoginSpec = {
-  displayName: "Verizon",
-  loginPath: "/login",
-  formSelector: "#username",
-  accountApiPath: "/api/account",
-  wrongPasswordSelector: "#login-error",
-  lockedSelector: "#account-locked",
-  mfaSelector: "#mfa-code",
-};
 
 const accountSchema = z.object({
   accountHolder: z.object({ name: z.string() }),
@@ -66,7 +47,7 @@ export const verizon: ProviderAutomation = {
   id: "verizon",
   displayName: "Verizon",
   liveUrl: "https://www.verizon.com/digital/nsa/secure/ui/acct",
-  login: (ctx) => handOffLogin(ctx, LOGIN),
+  login: (ctx) => handOffLogin(ctx, { displayName: "Verizon" }),
   operations: {
     async "mobileBillingStatement:read"(ctx) {
       const page = await readPageHtml(ctx, "/bill", "main", "the bill");
@@ -103,30 +84,24 @@ export const verizon: ProviderAutomation = {
     },
 
     async "paymentMethod:read"(ctx) {
-      const raw = await fetchJson(ctx, "/api/wallet", "the wallet");
-      const wallet = siteData(walletSchema, raw, "wallet");
+      const wallet = await fetchJson(ctx, "/api/wallet", walletSchema, "wallet");
       return checkedResult("paymentMethod:read", {
-        paymentMethods: wallet.paymentMethods.map((m) => ({
-          type: "card" as const,
-          brand: cardBrand(m.cardType),
-          last4: lastFour(m.lastFour, "a card number"),
-          ...expiry(m.expirationDate, "a card expiry"),
-          isDefault: m.default,
-        })),
+        paymentMethods: wallet.paymentMethods.map((m) =>
+          card({
+            brand: m.cardType,
+            number: m.lastFour,
+            expiry: m.expirationDate,
+            isDefault: m.default,
+          })
+        ),
       });
     },
 
-    async "accountOwnership:verify"(ctx) {
-      const raw = await fetchJson(ctx, "/api/account", "the account");
-      const account = siteData(accountSchema, raw, "account");
-      const { emailAddress, mobileNumber } = account.contact;
-      return checkedResult("accountOwnership:verify", {
-        verified: true,
-        accountHolderName: account.accountHolder.name,
-        ...(emailAddress ? { emailMasked: maskEmail(emailAddress, "the email") } : {}),
-        ...(mobileNumber ? { phoneMasked: maskPhone(mobileNumber, "the phone") } : {}),
-        accountCreatedAt: usDate(account.customerSince, "the customer-since date"),
-      });
-    },
+    "accountOwnership:verify": verifyAccount(accountSchema, (account) => ({
+      name: account.accountHolder.name,
+      email: account.contact.emailAddress,
+      phone: account.contact.mobileNumber,
+      since: usDate(account.customerSince, "the customer-since date"),
+    })),
   },
 };
