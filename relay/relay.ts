@@ -199,7 +199,8 @@ export class Relay {
     this.#serve<DeviceMessage, ServerToDevice>(socket, {
       maxBytes: MAX_DEVICE_MESSAGE,
       schema: deviceMessageSchema,
-      onHello: async (m, { send, close, signal }) => {
+      onHello: async (m, ctx) => {
+        const { send, close } = ctx;
         if (m.type !== "hello") return false;
         session = await authenticateDevice(this.#kv, m.token);
         if (!session) {
@@ -218,7 +219,7 @@ export class Relay {
         send({ type: "welcome", v: PROTOCOL_VERSION, sessionId: session.id, lastDeviceSeq });
         for (const listener of this.#deviceListeners) listener(session);
         this.#track(
-          this.#pumpCommands(session.id, m.lastCommandSeq, connectionId, send, close, signal),
+          this.#pumpCommands(session.id, m.lastCommandSeq, connectionId, ctx),
         );
         return true;
       },
@@ -240,9 +241,7 @@ export class Relay {
     sessionId: string,
     after: number,
     connectionId: string,
-    send: (msg: ServerToDevice) => void,
-    close: (code: number, reason: string) => void,
-    signal: AbortSignal,
+    { send, close, signal }: SocketContext<ServerToDevice>,
   ): Promise<void> {
     await tailCommands({
       log: this.log,
@@ -336,7 +335,8 @@ export class Relay {
     this.#serve<ControllerMessage, ServerToController>(socket, {
       maxBytes: MAX_CONTROLLER_MESSAGE,
       schema: controllerMessageSchema,
-      onHello: async (m, { send, close, signal }) => {
+      onHello: async (m, ctx) => {
+        const { send, close } = ctx;
         if (m.type !== "hello") return false;
         const owner = await authenticate(this.#kv, m.apiKey).catch(() => null);
         if (!owner) {
@@ -350,7 +350,7 @@ export class Relay {
         }
         send({ type: "welcome", v: PROTOCOL_VERSION, sessionId, status: session.status });
         const after = m.after ?? await this.log.head(sessionId, "evt");
-        this.#track(this.#pumpEvents(sessionId, after, send, close, signal));
+        this.#track(this.#pumpEvents(sessionId, after, ctx));
         return true;
       },
       onMessage: async (m, _raw, { send, error }) => {
@@ -383,9 +383,7 @@ export class Relay {
   async #pumpEvents(
     sessionId: string,
     after: number,
-    send: (msg: ServerToController) => void,
-    close: (code: number, reason: string) => void,
-    signal: AbortSignal,
+    { send, close, signal }: SocketContext<ServerToController>,
   ): Promise<void> {
     await tailEvents({
       log: this.log,
