@@ -289,12 +289,11 @@ export function createHandlers({ page, cdp, capture, yieldToUser }: HandlerDeps)
  * `evaluateIsolation` rule off.
  *
  * Residual risk of the isolated `evaluate` (see `evaluateIsolated`): the
- * isolated world guards only its own prototypes and globals. Anything the
- * expression makes the page run runs in the page's world, unguarded: a
- * `<script>` or `<img onerror>` inserted into the DOM, an inline event
- * handler, a `javascript:` URL, or a same-origin frame reached through
- * `window[0]` (a fresh realm). DOM-driven loads (`img.src`, `location`,
- * forms) still reach the network. So does a secret the page keeps itself: in
+ * isolated world guards only its own prototypes and globals. It cannot change
+ * the DOM (see `readOnlyDom`), but a `javascript:` URL given to `location`
+ * (whose members are [LegacyUnforgeable]) runs in the page's world,
+ * unguarded, and so does a same-origin frame reached through `window[0]` (a
+ * fresh realm). `location` still reaches the network. So does a secret the page keeps itself: in
  * its JavaScript state (unreadable from the isolated world, but readable by
  * such an inserted script), in a hidden field or the DOM, or in a field it
  * copied the value into. Validity oracles (`pattern` + `validity`) only see

@@ -15,6 +15,9 @@ import { INPUT_KEY, typedElementsIn } from "./_human_input.ts";
 /** The message of every refused network call. */
 export const NO_NETWORK = "network access is not available to evaluate";
 
+/** The message of every refused change to the page. */
+export const NO_WRITE = "evaluate cannot change the page";
+
 let worlds = 0;
 
 /**
@@ -58,9 +61,11 @@ export async function evaluateIsolated(
       }
     }
     const guarded = await cdp.send("Runtime.callFunctionOn", {
-      functionDeclaration: `${guardWorld}`,
+      // guardWorld calls readOnlyDom: both are declared in the world
+      functionDeclaration:
+        `function (...args) { ${readOnlyDom}\n${guardWorld}\nreturn guardWorld(...args); }`,
       executionContextId,
-      arguments: [{ value: NO_NETWORK }, ...typed],
+      arguments: [{ value: NO_NETWORK }, { value: NO_WRITE }, ...typed],
       objectGroup: group,
     });
     if (guarded.exceptionDetails) {
@@ -116,10 +121,11 @@ function toJson(value: unknown): string | { error: string } {
  * password fields and of `typed` fields read as "", `document.cookie` read
  * as "", storage, IndexedDB, the Cache API, `FormData`, frames' windows and
  * the network throw, except `fetch` of a same-origin URL with GET and no
- * header but `accept`. Everything it relies on later is captured now, and
- * what it defines cannot be redefined.
+ * header but `accept`, and the DOM read-only (see {@link readOnlyDom}).
+ * Everything it relies on later is captured now, and what it defines cannot
+ * be redefined.
  */
-function guardWorld(noNetwork: string, ...typed: Element[]): void {
+function guardWorld(noNetwork: string, noWrite: string, ...typed: Element[]): void {
   const uncurry = <A extends unknown[], R>(f: (...args: A) => R) =>
     Function.prototype.call.bind(f) as unknown as (self: unknown, ...args: A) => R;
   const getter = (proto: object, name: string) => {
@@ -192,6 +198,7 @@ function guardWorld(noNetwork: string, ...typed: Element[]): void {
   ) {
     if (name in g) fixed(name, offline);
   }
+  readOnlyDom(noWrite);
   define(Navigator.prototype, "sendBeacon", {
     value: offline,
     writable: false,
@@ -231,4 +238,152 @@ function guardWorld(noNetwork: string, ...typed: Element[]): void {
       redirect: "error",
     });
   });
+}
+
+/**
+ * Runs in the isolated world (called by `guardWorld`): every way this world
+ * has to change the page throws `noWrite`. Markup, attributes, URLs and
+ * events that a change would add run in the page's own world, where cookies,
+ * storage and the network are not guarded, so none may be added: node
+ * insertion and replacement, HTML parsing into the page, attributes, every
+ * setter of a node or attribute (text, URLs, `on*` handlers, styles),
+ * `document.write`/`open`/`execCommand`, ranges, synthetic clicks, form
+ * submission and events. Not covered: `location` (its members are
+ * [LegacyUnforgeable] own properties, see docs/SECURITY.md).
+ */
+function readOnlyDom(noWrite: string): void {
+  const define = Object.defineProperty;
+  const describe = Object.getOwnPropertyDescriptor;
+  const names = Object.getOwnPropertyNames;
+  const protoOf = Object.getPrototypeOf;
+  const ErrorC = Error;
+  const g = globalThis as unknown as Record<string, unknown>;
+  const refuse = function () {
+    throw new ErrorC(noWrite);
+  };
+  const proto = (name: string): object | undefined => {
+    // data properties only: a guarded global's getter throws
+    const C = describe(g, name)?.value as unknown;
+    if (typeof C !== "function") return undefined;
+    const p = (C as { prototype?: unknown }).prototype;
+    return typeof p === "object" && p !== null ? p : undefined;
+  };
+  /** `name` on `target` throws when called (a method) or set (an accessor). */
+  const block = (target: object | undefined, name: string, settersOnly = false) => {
+    if (!target) return;
+    const d = describe(target, name);
+    if (!d || !d.configurable) return;
+    if (d.get || d.set) {
+      if (!d.set) return;
+      define(target, name, {
+        get: d.get,
+        set: refuse,
+        configurable: false,
+        enumerable: d.enumerable,
+      });
+    } else if (!settersOnly && typeof d.value === "function") {
+      define(target, name, {
+        value: refuse,
+        writable: false,
+        configurable: false,
+        enumerable: d.enumerable,
+      });
+    }
+  };
+  const methods: Record<string, string[]> = {
+    Node: ["appendChild", "insertBefore", "replaceChild", "removeChild"],
+    Element: [
+      "append",
+      "prepend",
+      "before",
+      "after",
+      "replaceWith",
+      "replaceChildren",
+      "remove",
+      "insertAdjacentHTML",
+      "insertAdjacentElement",
+      "insertAdjacentText",
+      "setAttribute",
+      "setAttributeNS",
+      "setAttributeNode",
+      "setAttributeNodeNS",
+      "removeAttribute",
+      "removeAttributeNS",
+      "removeAttributeNode",
+      "toggleAttribute",
+      "setHTMLUnsafe",
+      "setHTML",
+      "attachShadow",
+      "moveBefore",
+    ],
+    CharacterData: [
+      "appendData",
+      "insertData",
+      "replaceData",
+      "deleteData",
+      "before",
+      "after",
+      "replaceWith",
+      "remove",
+    ],
+    Text: ["splitText"],
+    DocumentType: ["before", "after", "replaceWith", "remove"],
+    Document: [
+      "write",
+      "writeln",
+      "open",
+      "close",
+      "execCommand",
+      "append",
+      "prepend",
+      "replaceChildren",
+      "moveBefore",
+    ],
+    DocumentFragment: ["append", "prepend", "replaceChildren", "moveBefore"],
+    ShadowRoot: ["setHTMLUnsafe", "setHTML"],
+    NamedNodeMap: ["setNamedItem", "setNamedItemNS", "removeNamedItem", "removeNamedItemNS"],
+    Range: [
+      "createContextualFragment",
+      "insertNode",
+      "surroundContents",
+      "deleteContents",
+      "extractContents",
+    ],
+    Selection: ["deleteFromDocument"],
+    HTMLElement: ["click"],
+    HTMLFormElement: ["submit", "requestSubmit", "reset"],
+    EventTarget: ["dispatchEvent"],
+    CSSStyleDeclaration: ["setProperty", "removeProperty"],
+    DOMTokenList: ["add", "remove", "replace", "toggle"],
+  };
+  for (const name of names(methods)) {
+    for (const method of methods[name]) block(proto(name), method);
+  }
+  // every setter of the DOM's own interfaces: text, HTML, attributes, URLs
+  // (`src`, `href`, `srcdoc`, `action`, `formAction`, `data`, …), `on*`
+  // handlers and styles. A field's `value` stays as `guardWorld` set it.
+  const nodeProto = Node.prototype;
+  const isDom = (p: object | undefined): boolean => {
+    for (let at = p; at; at = protoOf(at)) if (at === nodeProto) return true;
+    return false;
+  };
+  const extra = [
+    "Attr",
+    "CSSStyleDeclaration",
+    "CSS2Properties",
+    "CSSStyleProperties",
+    "DOMTokenList",
+    "SVGAnimatedString",
+    "Location",
+  ];
+  for (const name of names(g)) {
+    const p = proto(name);
+    if (!p || !(isDom(p) || extra.includes(name))) continue;
+    for (const key of names(p)) block(p, key, true);
+  }
+  // `on*` handlers of the window
+  for (const target of [g, proto("Window")]) {
+    if (!target) continue;
+    for (const key of names(target)) if (key.startsWith("on")) block(target, key);
+  }
 }

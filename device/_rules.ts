@@ -15,7 +15,7 @@
  * - `evaluateIsolation`: when a yield ends, password fields and the fields
  *   the human typed into are emptied, and `evaluate` runs in an isolated
  *   world where field values, cookies, storage, `FormData` and the network
- *   (but same-origin GET `fetch`) are out of reach. Switched off (tests
+ *   (but same-origin GET `fetch`) are out of reach and the DOM is read-only. Switched off (tests
  *   only), fields keep their values and `evaluate` runs in the page's world.
  *
  * A rule can be switched off only from a test: {@link disableRuleForTests}

@@ -694,3 +694,151 @@ Deno.test("evaluate cannot read typed values, cookies or stored tokens back enco
     await chromium.close();
   }
 });
+
+// ------------------------------------------------------------ DOM writes (evaluateIsolation)
+
+/** What every write vector runs in the page's world if it gets there: the cookies, base64, in the title. */
+const LEAK = "document.title=btoa(document.cookie)";
+
+/** Hostile `evaluate` expressions that try to make the page's own world run {@link LEAK}. */
+const WRITE_VECTORS: Array<[string, string]> = [
+  ["innerHTML", `document.body.innerHTML += '<img src=x onerror="${LEAK}">'`],
+  [
+    "script element",
+    `(() => { const s = document.createElement('script'); s.text = '${LEAK}'; document.head.appendChild(s); })()`,
+  ],
+  [
+    "inline handler",
+    `(() => { const h = document.querySelector('#greeting'); h.setAttribute('onclick', '${LEAK}'); h.click(); })()`,
+  ],
+  [
+    "insertAdjacentHTML",
+    `document.body.insertAdjacentHTML('beforeend', '<img src=x onerror="${LEAK}">')`,
+  ],
+  [
+    "iframe srcdoc",
+    `(() => { const f = document.createElement('iframe'); f.srcdoc = '<img src=x onerror="parent.${LEAK}">'; document.body.append(f); })()`,
+  ],
+  [
+    "javascript: link",
+    `(() => { const a = document.querySelector('#settings'); a.href = 'javascript:void(${LEAK})'; a.click(); })()`,
+  ],
+  ["document.write", `document.write('<img src=x onerror="${LEAK}">')`],
+];
+
+/**
+ * Signs the human in on the test site (the site sets the readable `token`
+ * cookie), then runs each write vector, each time reading the title back
+ * with a separate `evaluate`. Returns what each attempt answered and what the
+ * controller and the device's page then showed as the title.
+ */
+async function hostileWrites(
+  site: TestSite,
+  s: Awaited<ReturnType<typeof openSession>>,
+  vectors: Array<[string, string]>,
+) {
+  const { controller, device, turns } = s;
+  await controller.navigate({ url: `${site.url}/login` });
+  const signIn = controller.yieldToUser({
+    conditions: [{ type: "selector", selector: "#settings" }],
+    timeout: 60_000,
+  });
+  await turns.nth(1);
+  await typeLogin(device.page, TEST_PASSWORD);
+  await signIn;
+  await controller.waitForNavigation({ urlContains: "/home" });
+  const token = (await device.page.cookies()).find((c) => c.name === "token")?.value;
+  assert.ok(token, "the site set its readable token cookie");
+  const runs: Array<
+    { what: string; error?: string; value?: unknown; seen: unknown; title: string }
+  > = [];
+  for (const [what, expression] of vectors) {
+    await device.page.evaluate(() => document.title = "clean");
+    let value: unknown, error: string | undefined;
+    try {
+      value = await controller.evaluate({ expression });
+    } catch (e) {
+      error = String(e);
+    }
+    await new Promise((r) => setTimeout(r, 300)); // image errors, clicks and navigations are async
+    const seen = await controller.evaluate({ expression: "document.title" });
+    runs.push({ what, value, error, seen, title: await device.page.title() });
+  }
+  const leaked = (secret: string) =>
+    runs.filter((r) =>
+      [r.seen, r.title, r.value, r.error].some((x) =>
+        decodings(x).some((text) => text.includes(secret))
+      )
+    ).map((r) => r.what);
+  return { runs, token, leaked };
+}
+
+Deno.test("evaluate cannot write to the page to run code in the page's world", async (t) => {
+  const chromium = await launchChromium();
+  try {
+    await using site = await startTestSite();
+    await using server = await startServer();
+
+    await t.step("isolated: every write is refused and the token never shows", async () => {
+      const s = await openSession(server, chromium);
+      try {
+        const run = await hostileWrites(site, s, WRITE_VECTORS);
+        assert.deepEqual(run.leaked(run.token), [], JSON.stringify(run.runs));
+        for (const r of run.runs) {
+          assert.match(String(r.error), /evaluate cannot change the page/, r.what);
+          assert.equal(r.title, "clean", r.what);
+        }
+        const telemetry = JSON.stringify(s.telemetry);
+        assert.ok(!decodings(telemetry).some((text) => text.includes(run.token)));
+        // reading still works
+        assert.equal(
+          await s.controller.evaluate({
+            expression: "document.querySelector('#settings') !== null",
+          }),
+          true,
+        );
+      } finally {
+        await s.close();
+      }
+    });
+
+    await t.step(
+      "known limit: location = 'javascript:…' still runs in the page's world",
+      async () => {
+        // Location's members are [LegacyUnforgeable] own properties that no
+        // world can redefine (docs/SECURITY.md). If this fails, the hole
+        // closed: update the docs and turn this into a refusal check.
+        const s = await openSession(server, chromium);
+        try {
+          const run = await hostileWrites(site, s, [
+            ["location.href", `location.href = 'javascript:void(${LEAK})'`],
+          ]);
+          assert.deepEqual(run.leaked(run.token), ["location.href"]);
+        } finally {
+          await s.close();
+        }
+      },
+    );
+
+    await t.step(
+      "teeth: with evaluateIsolation off, a write runs the leak in the page",
+      async () => {
+        disableRuleForTests("evaluateIsolation");
+        const s = await openSession(server, chromium);
+        try {
+          const run = await hostileWrites(site, s, WRITE_VECTORS);
+          const leaked = run.runs.filter((r) =>
+            decodings(r.title).some((x) => x.includes(run.token))
+          );
+          assert.ok(leaked.length >= 1, JSON.stringify(run.runs));
+          assert.ok(run.leaked(run.token).includes("innerHTML"), JSON.stringify(run.runs));
+        } finally {
+          restoreRulesForTests();
+          await s.close();
+        }
+      },
+    );
+  } finally {
+    await chromium.close();
+  }
+});
