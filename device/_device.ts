@@ -248,12 +248,14 @@ class Device {
     const { context, page } = this.#launched;
     try {
       while (this.#outbox.length > 0) {
+        // take the batch first: every event in it was queued before the secrets are read
+        const batch = this.#outbox.splice(0);
         // cookies can change with any response; fields only while the human types
         await Promise.all([
           this.#secrets.refreshCookies(context),
           this.#humanHasControl ? this.#secrets.refreshPage(page) : undefined,
         ]);
-        for (const event of this.#outbox.splice(0)) {
+        for (const event of batch) {
           if (this.#closing === null) this.#relay.sendTelemetry(this.#secrets.redactEvent(event));
         }
       }

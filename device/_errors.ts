@@ -33,13 +33,6 @@ export function isInvalidSelectorError(error: unknown): boolean {
     .test(message);
 }
 
-/** Whether an error means the page went away under the call (navigation, closed target). */
-export function isContextLostError(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return /Execution context was destroyed|Cannot find context|frame was detached|Target closed|Session closed|detached Frame|Protocol error.*(closed|destroyed)/i
-    .test(message);
-}
-
 /** The first line of an error's message, with URLs in it redacted. */
 export function describe(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);

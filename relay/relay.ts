@@ -236,6 +236,18 @@ export class Relay {
     });
   }
 
+  /** What every tail this relay runs shares: its log, bus and poll interval. */
+  #tailBase(sessionId: string, after: number, signal: AbortSignal) {
+    return {
+      log: this.log,
+      bus: this.#bus,
+      sessionId,
+      after,
+      pollMs: this.#config.relayPollMs,
+      signal,
+    };
+  }
+
   /** Sends the device every command after `after`, until the session ends or the socket goes. */
   async #pumpCommands(
     sessionId: string,
@@ -244,12 +256,7 @@ export class Relay {
     { send, close, signal }: SocketContext<ServerToDevice>,
   ): Promise<void> {
     await tailCommands({
-      log: this.log,
-      bus: this.#bus,
-      sessionId,
-      after,
-      pollMs: this.#config.relayPollMs,
-      signal,
+      ...this.#tailBase(sessionId, after, signal),
       onEntry: async (seq, entry) => {
         if (entry.type === "end") {
           send({ type: "end", reason: entry.reason });
@@ -297,13 +304,16 @@ export class Relay {
     raw: unknown,
   ): Promise<"stored" | "duplicate" | "gap"> {
     for (;;) {
-      const seqEntry = await this.#kv.get<number>(deviceSeqKey(sessionId));
+      // One read for the seq and (for a result) its pending command.
+      const keys: Deno.KvKey[] = [deviceSeqKey(sessionId)];
+      if (m.type === "result") keys.push(pendingCommandKey(sessionId, m.id));
+      const [seqEntry, pending = null] = (await this.#kv.getMany(keys)) as [
+        Deno.KvEntryMaybe<number>,
+        Deno.KvEntryMaybe<PendingCommand>?,
+      ];
       const last = seqEntry.value ?? 0;
       if (m.seq <= last) return "duplicate";
       if (m.seq !== last + 1) return "gap";
-      const pending = m.type === "result"
-        ? await this.#kv.get<PendingCommand>(pendingCommandKey(sessionId, m.id))
-        : null;
       if (pending && !pending.value) {
         // Its command already failed (timeout, session ended): just move on.
         const res = await this.#kv.atomic().check(seqEntry).set(seqEntry.key, m.seq).commit();
@@ -317,8 +327,16 @@ export class Relay {
           event: sanitizeTelemetry(m.event, (raw as { event?: unknown }).event),
         }
         : checkResult(m, pending!.value!.name as CommandName);
+      // The first attempt commits against what was just read; a retry (the
+      // commit lost a race) reads again.
+      let alreadyRead: Deno.KvEntryMaybe<unknown>[] | null = [
+        seqEntry,
+        ...(pending ? [pending] : []),
+      ];
       const seq = await this.log.append(sessionId, "evt", entry, async () => {
-        const [s, p] = await this.#kv.getMany([seqEntry.key, ...(pending ? [pending.key] : [])]);
+        const [s, p] = alreadyRead ??
+          await this.#kv.getMany([seqEntry.key, ...(pending ? [pending.key] : [])]);
+        alreadyRead = null;
         if (s.versionstamp !== seqEntry.versionstamp) return null;
         if (pending && !p.versionstamp) return null;
         return (op) => {
@@ -386,12 +404,7 @@ export class Relay {
     { send, close, signal }: SocketContext<ServerToController>,
   ): Promise<void> {
     await tailEvents({
-      log: this.log,
-      bus: this.#bus,
-      sessionId,
-      after,
-      pollMs: this.#config.relayPollMs,
-      signal,
+      ...this.#tailBase(sessionId, after, signal),
       onEntry: (seq, entry) => {
         send({ ...entry, seq } as ServerToController);
         if (entry.type === "session" && entry.status === "ended") {

@@ -16,6 +16,7 @@ import { type Context, Hono } from "hono";
 import { deleteCookie, generateSignedCookie, getSignedCookie } from "hono/cookie";
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
+import { randomHex } from "../../lib/ids.ts";
 import { checkMfaCode, checkPassword, type SandboxUser } from "./_users.ts";
 
 export type { SandboxUser };
@@ -63,12 +64,6 @@ interface SessionState {
   expiresAt: number;
 }
 
-/** A random part that makes every session's cookie value (its token) unique. */
-function nonce(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** Security headers of every sandbox answer: nothing external can load. */
 const HEADERS: Record<string, string> = {
   "Cache-Control": "no-store",
@@ -106,7 +101,7 @@ export function createSandboxSite(spec: SandboxSiteSpec, base: string): Hono {
   const writeState = async (c: Context, state: SessionState): Promise<string> => {
     const header = await generateSignedCookie(
       cookieName,
-      `${state.stage}:${state.user}:${state.expiresAt}:${nonce()}`,
+      `${state.stage}:${state.user}:${state.expiresAt}:${randomHex(12)}`,
       COOKIE_KEY,
       {
         path: base,
