@@ -16,7 +16,7 @@ import { formatClaimCode, newClaimCode, normalizeClaimCode } from "./claim_codes
 import type { Config } from "./config.ts";
 import { PassageError } from "./errors.ts";
 import { newId } from "./ids.ts";
-import { pageOfIds } from "./pagination.ts";
+import { pageOf } from "./pagination.ts";
 import { claimUrl, endSession, newSessionRecord, writeNewSession } from "./sessions.ts";
 import type { SessionLog } from "../relay/log.ts";
 import { type BlobRef, loadJson, storeJson } from "./kv_blobs.ts";
@@ -330,13 +330,10 @@ export async function listLinks(
   query: { limit?: number; cursor?: string },
   config: Pick<Config, "publicUrl">,
 ): Promise<LinkList> {
-  const page = await pageOfIds(kv, linksByOwnerPrefix(owner.id), "link", query);
-  const records = page.ids.length
-    ? await kv.getMany<LinkRecord[]>(page.ids.map((id) => linkKey(id)))
-    : [];
+  const page = await pageOf<LinkRecord>(kv, linksByOwnerPrefix(owner.id), "link", query, linkKey);
   const data: Link[] = [];
-  for (const entry of records) {
-    if (entry.value) data.push(toLink(await settleExpiry(kv, entry.value), config.publicUrl));
+  for (const record of page.records) {
+    data.push(toLink(await settleExpiry(kv, record), config.publicUrl));
   }
   return { object: "list", data, hasMore: page.hasMore, nextCursor: page.nextCursor };
 }

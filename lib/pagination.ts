@@ -4,12 +4,15 @@
  */
 import { PassageError } from "./errors.ts";
 
-/** One page of ids, newest first. */
-export interface IdPage {
-  ids: string[];
+/** One page of records, newest first. */
+export interface Page<T> {
+  records: T[];
   hasMore: boolean;
   nextCursor: string | null;
 }
+
+/** Deno KV reads at most this many keys in one `getMany`. */
+const GET_MANY_LIMIT = 10;
 
 function encodeCursor(id: string): string {
   return btoa(id).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
@@ -25,13 +28,17 @@ function decodeCursor(cursor: string, idPrefix: string): string {
   });
 }
 
-/** Reads one page of the index under `prefix`. */
-export async function pageOfIds(
+/**
+ * Reads one page of the index under `prefix` and the records its ids point
+ * to (`recordKey`), in batches KV accepts. Ids whose record is gone are skipped.
+ */
+export async function pageOf<T>(
   kv: Deno.Kv,
   prefix: readonly Deno.KvKeyPart[],
   idPrefix: string,
   query: { limit?: number; cursor?: string },
-): Promise<IdPage> {
+  recordKey: (id: string) => Deno.KvKey,
+): Promise<Page<T>> {
   const limit = query.limit ?? 20;
   const selector: Deno.KvListSelector = query.cursor
     ? { prefix: [...prefix], end: [...prefix, decodeCursor(query.cursor, idPrefix)] }
@@ -41,6 +48,13 @@ export async function pageOfIds(
     ids.push(entry.value);
   }
   const page = ids.slice(0, limit);
+  const records: T[] = [];
+  for (let i = 0; i < page.length; i += GET_MANY_LIMIT) {
+    const batch = page.slice(i, i + GET_MANY_LIMIT).map(recordKey);
+    for (const entry of await kv.getMany<T[]>(batch)) {
+      if (entry.value !== null) records.push(entry.value);
+    }
+  }
   const hasMore = ids.length > limit;
-  return { ids: page, hasMore, nextCursor: hasMore ? encodeCursor(page[page.length - 1]) : null };
+  return { records, hasMore, nextCursor: hasMore ? encodeCursor(page[page.length - 1]) : null };
 }

@@ -29,7 +29,7 @@ import {
   sessionsByOwnerKey,
   sessionsByOwnerPrefix,
 } from "./kv_keys.ts";
-import { pageOfIds } from "./pagination.ts";
+import { pageOf } from "./pagination.ts";
 import type { SessionLog } from "../relay/log.ts";
 import type { LinkRecord } from "./links.ts";
 import type { Jobs } from "./queue.ts";
@@ -196,13 +196,16 @@ export async function listSessions(
   query: { limit?: number; cursor?: string },
   config: Pick<Config, "publicUrl">,
 ): Promise<SessionList> {
-  const page = await pageOfIds(kv, sessionsByOwnerPrefix(owner.id), "sess", query);
-  const entries = page.ids.length
-    ? await kv.getMany<SessionRecord[]>(page.ids.map((id) => sessionKey(id)))
-    : [];
+  const page = await pageOf<SessionRecord>(
+    kv,
+    sessionsByOwnerPrefix(owner.id),
+    "sess",
+    query,
+    sessionKey,
+  );
   return {
     object: "list",
-    data: entries.flatMap((e) => (e.value ? [toSession(e.value, config.publicUrl)] : [])),
+    data: page.records.map((record) => toSession(record, config.publicUrl)),
     hasMore: page.hasMore,
     nextCursor: page.nextCursor,
   };

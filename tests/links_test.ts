@@ -469,3 +469,18 @@ Deno.test("POST /v1/links/:id/cancel cancels a claimed link", async () => {
   assert.equal(res.body.status, "cancelled");
   assert.notEqual(res.body.claimedAt, null);
 });
+
+Deno.test("GET /v1/links returns a full default page of 20 (more than one KV getMany holds)", async () => {
+  await using server = await startServer();
+  for (let i = 0; i < 25; i++) await createLinkViaApi(server);
+  const first = await server.api("/v1/links");
+  assert.equal(first.status, 200, first.text);
+  assert.equal(first.body.data.length, 20);
+  assert.equal(first.body.hasMore, true);
+  const rest = await server.api(`/v1/links?limit=100&cursor=${first.body.nextCursor}`);
+  assert.equal(rest.body.data.length, 5);
+  const sessions = await server.api("/v1/sessions?limit=100");
+  assert.equal(sessions.status, 200, sessions.text);
+  // Each link runs on a session, listed with its linkId.
+  assert.equal(sessions.body.data.length, 25);
+});
