@@ -113,12 +113,14 @@ export function startRuntime(
 }
 
 /**
- * The sweeps behind every fast path: link expiry, session timeouts, links
- * waiting for a run, due webhooks. Run every minute by `Deno.cron`.
+ * The sweeps behind every fast path: link expiry, session timeouts, telemetry
+ * keys past their retention, links waiting for a run, due webhooks. Run every
+ * minute by `Deno.cron`.
  */
 export async function sweep(kv: Deno.Kv, runtime: Runtime, config: Config): Promise<void> {
   await expireDueLinks(kv);
   await sweepSessions(kv, runtime.relay.log, config);
+  await runtime.relay.log.sweepExpiredKeys();
   await runtime.engine.sweep();
   await deliverDueWebhooks(kv, { config });
   await purgeExpiredWebhookEvents(kv, config.resultRetentionSeconds * 1000);

@@ -83,8 +83,25 @@ export interface Commands {
     params: { selector: string; name: string };
     result: { value: string | null };
   };
-  /** Evaluates a JavaScript expression in the page; the result must be JSON. */
+  /**
+   * Evaluates a JavaScript expression against a snapshot of the page's
+   * document, never the live page: the device copies the document (shadow
+   * roots included, scripts and secrets left out) into a sandbox with no
+   * network and no path back to the page, where `document`, `window` and
+   * `location` describe that copy. The (awaited) result must be JSON.
+   */
   evaluate: { params: { expression: string }; result: { value: unknown } };
+  /**
+   * A `GET` of a URL on the page's own origin, made by the device with the
+   * page's cookies (`credentials: "include"`, no redirects). The body comes
+   * back scrubbed of every secret the device knows, and of every
+   * token-shaped field in it.
+   */
+  fetch: {
+    /** `url`: absolute, or a path (`/api/account`) on the page's origin. */
+    params: { url: string; accept?: string };
+    result: { url: string; status: number; contentType: string; body: string };
+  };
   /** A screenshot of the viewport (or the whole page), base64-encoded. */
   screenshot: {
     params: { fullPage?: boolean; format?: "jpeg" | "png"; quality?: number };
@@ -156,6 +173,7 @@ export const COMMAND_NAMES: readonly CommandName[] = [
   "textContent",
   "getAttribute",
   "evaluate",
+  "fetch",
   "screenshot",
   "url",
   "yieldToUser",
@@ -223,7 +241,14 @@ export type TelemetryEvent =
     /** True when inputs were masked because the human had control. */
     masked: boolean;
   }
-  | { kind: "yield"; at: string; state: "started" | "ended" };
+  | { kind: "yield"; at: string; state: "started" | "ended" }
+  /** Made by the server, never accepted from a device: a session reached a telemetry quota. */
+  | {
+    kind: "notice";
+    at: string;
+    code: "telemetry_quota_reached" | "screenshot_quota_reached";
+    message: string;
+  };
 
 // ------------------------------------------------------------- messages
 
@@ -237,7 +262,33 @@ export interface DeviceHello {
   token: string;
   /** The highest command `seq` this device has received (0 if none). */
   lastCommandSeq: number;
+  /**
+   * What software the device says it is (optional, self-declared, not
+   * attested): the reference device sends
+   * `{name: REFERENCE_DEVICE_NAME, version}`. Shown to developers as the
+   * link's `device.kind`.
+   */
+  client?: DeviceClient;
 }
+
+/** A device's self-declared software, from its hello. */
+export interface DeviceClient {
+  /** Such as `"passage-reference-device"` or `"acme-ios-app-clip"` (1 to 64 characters). */
+  name: string;
+  /** Its version, such as `"0.1.0"` (1 to 64 characters). */
+  version: string;
+}
+
+/**
+ * The `client.name` the reference device (`device/`) sends in its hello.
+ *
+ * @example
+ * ```ts
+ * import { REFERENCE_DEVICE_NAME } from "@passage/connect/protocol";
+ * const hello = { type: "hello", v: 1, token: "dt_…", lastCommandSeq: 0, client: { name: REFERENCE_DEVICE_NAME, version: "0.1.0" } };
+ * ```
+ */
+export const REFERENCE_DEVICE_NAME = "passage-reference-device";
 
 /** A command's outcome, sent by the device. `seq` numbers the device's messages from 1. */
 export type DeviceResult =
@@ -342,6 +393,8 @@ export const CLOSE_CODES = {
   tooBig: 1009,
   /** The hello's token or API key was wrong, missing, or expired. */
   unauthorized: 4001,
+  /** The API key the socket authenticated with has been revoked. */
+  keyRevoked: 4003,
   /** No hello within the deadline. */
   helloTimeout: 4008,
   /** Another device connected to this session. */
@@ -409,6 +462,13 @@ export const commandParamSchemas: { [K in CommandName]: Schema<Commands[K]["para
   textContent: z.strictObject({ selector }),
   getAttribute: z.strictObject({ selector, name: z.string().min(1).max(256) }),
   evaluate: z.strictObject({ expression: z.string().min(1).max(100_000) }),
+  fetch: z.strictObject({
+    url: z.string().max(8192).refine(
+      (u) => /^https?:\/\//i.test(u) || /^\/(?!\/)/.test(u),
+      "url must be http(s) or a path on the page's origin",
+    ),
+    accept: z.string().min(1).max(200).optional(),
+  }),
   screenshot: z.strictObject({
     fullPage: z.boolean().optional(),
     format: z.enum(["jpeg", "png"]).optional(),
@@ -519,6 +579,10 @@ export const deviceMessageSchema: Schema<DeviceMessage> = z.union([
     v: z.literal(PROTOCOL_VERSION),
     token: z.string().max(200),
     lastCommandSeq: z.int().min(0),
+    client: z.strictObject({
+      name: z.string().min(1).max(64),
+      version: z.string().min(1).max(64),
+    }).optional(),
   }),
   z.strictObject({
     type: z.literal("result"),
@@ -585,6 +649,7 @@ export const commandResultSchemas: { [K in CommandName]: Schema<Commands[K]["res
   textContent: z.object({ text: z.string() }),
   getAttribute: z.object({ value: z.string().nullable() }),
   evaluate: z.object({ value: z.unknown() }),
+  fetch: z.object({ url, status: z.int(), contentType: z.string().max(200), body: z.string() }),
   screenshot: z.object({ format: z.enum(["jpeg", "png"]), data: z.base64() }),
   url: z.object({ url }),
   yieldToUser: z.object({

@@ -111,7 +111,26 @@ export async function listApiKeys(kv: Deno.Kv): Promise<ApiKeyInfo[]> {
   return out;
 }
 
-/** Revokes a key; later requests with it get 401 `revoked_api_key`. */
+/** The BroadcastChannel a revocation is announced on, to the other isolates of this process. */
+export const KEY_REVOKED_CHANNEL = "passage-key-revoked";
+
+const revocationListeners = new Set<(keyId: string) => void>();
+
+/**
+ * Calls `listener` with the id of every key revoked in this isolate, right
+ * after the revocation is committed; returns an unsubscribe function. Other
+ * isolates hear of it on `KEY_REVOKED_CHANNEL`, other processes through their
+ * periodic check (`revokedKeyIds`).
+ */
+export function onApiKeyRevoked(listener: (keyId: string) => void): () => void {
+  revocationListeners.add(listener);
+  return () => revocationListeners.delete(listener);
+}
+
+/**
+ * Revokes a key; later requests with it get 401 `revoked_api_key`, and the
+ * sockets and streams already open with it are closed (see `relay/relay.ts`).
+ */
 export async function revokeApiKey(
   kv: Deno.Kv,
   keyId: string,
@@ -122,8 +141,38 @@ export async function revokeApiKey(
     if (entry.value.revokedAt) return info(entry.value);
     const record = { ...entry.value, revokedAt: new Date().toISOString() };
     const res = await kv.atomic().check(entry).set(entry.key, record).commit();
-    if (res.ok) return info(record);
+    if (res.ok) {
+      announceRevocation(keyId);
+      return info(record);
+    }
   }
+}
+
+function announceRevocation(keyId: string): void {
+  for (const listener of revocationListeners) {
+    try {
+      listener(keyId);
+    } catch (err) {
+      console.error("revocation listener failed:", err);
+    }
+  }
+  const channel = new BroadcastChannel(KEY_REVOKED_CHANNEL);
+  channel.postMessage({ kind: "key_revoked", keyId });
+  channel.close();
+}
+
+/** Of `keyIds`, those that are revoked or no longer exist, in batched reads of 10 keys. */
+export async function revokedKeyIds(kv: Deno.Kv, keyIds: Iterable<string>): Promise<Set<string>> {
+  const ids = [...new Set(keyIds)];
+  const revoked = new Set<string>();
+  for (let i = 0; i < ids.length; i += 10) {
+    const batch = ids.slice(i, i + 10);
+    const entries = await kv.getMany<ApiKeyRecord[]>(batch.map((id) => apiKeyKey(id)));
+    entries.forEach((entry, j) => {
+      if (!entry.value || entry.value.revokedAt) revoked.add(batch[j]);
+    });
+  }
+  return revoked;
 }
 
 /** Resolves a bearer secret to its key, or throws the matching 401. */

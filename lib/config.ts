@@ -47,6 +47,16 @@ export interface Config {
   webhookKeyOverlapSeconds: number;
   /** How long a receiver has to answer a webhook before the attempt fails, in milliseconds. */
   webhookTimeoutMs: number;
+  /**
+   * How often each process checks, in one batched KV read, whether the API keys
+   * of its open controller sockets and SSE streams were revoked, in milliseconds.
+   * A revocation in the same process closes them at once.
+   */
+  revocationCheckMs: number;
+  /** Most screenshot bytes (base64 characters) one session stores; later screenshots are dropped. */
+  sessionScreenshotQuotaBytes: number;
+  /** Most telemetry events one session stores; later ones are dropped. */
+  sessionTelemetryQuotaEvents: number;
 }
 
 /** Where a local run keeps its KV file when `PASSAGE_KV_PATH` is unset. */
@@ -108,6 +118,9 @@ export function loadConfig(
     allowLoopbackWebhooks: env.PASSAGE_WEBHOOK_ALLOW_LOOPBACK === "1",
     webhookKeyOverlapSeconds: intVar(env, "PASSAGE_WEBHOOK_KEY_OVERLAP_SECONDS", 24 * 60 * 60),
     webhookTimeoutMs: intVar(env, "PASSAGE_WEBHOOK_TIMEOUT_MS", 15_000),
+    revocationCheckMs: intVar(env, "PASSAGE_REVOCATION_CHECK_MS", 2_000),
+    sessionScreenshotQuotaBytes: intVar(env, "PASSAGE_SESSION_SCREENSHOT_BYTES", 50_000_000),
+    sessionTelemetryQuotaEvents: intVar(env, "PASSAGE_SESSION_TELEMETRY_EVENTS", 20_000),
     useQueues: (env.PASSAGE_QUEUES ?? (onDeploy ? "off" : "on")) !== "off",
   };
 }

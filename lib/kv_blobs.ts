@@ -18,7 +18,7 @@ const CHUNK_BYTES = 60_000;
 /** Chunks per commit, well under the 800 KiB commit limit. */
 const CHUNKS_PER_COMMIT = 10;
 
-function isBlobRef(value: unknown): value is BlobRef {
+export function isBlobRef(value: unknown): value is BlobRef {
   return typeof value === "object" && value !== null && (value as BlobRef).type === "chunked" &&
     typeof (value as BlobRef).chunkId === "string";
 }
@@ -31,6 +31,20 @@ export async function storeJson<T>(
 ): Promise<T | BlobRef> {
   const bytes = new TextEncoder().encode(JSON.stringify(value));
   if (bytes.byteLength <= CHUNK_BYTES && !isBlobRef(value)) return value;
+  return await writeChunks(kv, bytes, expireIn);
+}
+
+/** Returns `bytes` themselves if they fit in one value, else writes chunks and returns a reference. */
+export async function storeBytes(
+  kv: Deno.Kv,
+  bytes: Uint8Array,
+  expireIn?: number,
+): Promise<Uint8Array | BlobRef> {
+  if (bytes.byteLength <= CHUNK_BYTES) return bytes;
+  return await writeChunks(kv, bytes, expireIn);
+}
+
+async function writeChunks(kv: Deno.Kv, bytes: Uint8Array, expireIn?: number): Promise<BlobRef> {
   const chunkId = crypto.randomUUID();
   const count = Math.ceil(bytes.byteLength / CHUNK_BYTES);
   for (let first = 0; first < count; first += CHUNKS_PER_COMMIT) {
@@ -48,6 +62,19 @@ export async function storeJson<T>(
 /** The value `storeJson` stored (inline values come back as they are). */
 export async function loadJson<T>(kv: Deno.Kv, stored: T | BlobRef): Promise<T> {
   if (!isBlobRef(stored)) return stored;
+  return JSON.parse(new TextDecoder().decode(await readChunks(kv, stored)));
+}
+
+/** The bytes `storeBytes` stored, or null when a chunk is gone (expired or deleted). */
+export async function loadBytes(
+  kv: Deno.Kv,
+  stored: Uint8Array | BlobRef,
+): Promise<Uint8Array | null> {
+  if (!isBlobRef(stored)) return stored;
+  return await readChunks(kv, stored).catch(() => null);
+}
+
+async function readChunks(kv: Deno.Kv, stored: BlobRef): Promise<Uint8Array> {
   const keys = Array.from({ length: stored.count }, (_, i) => blobChunkKey(stored.chunkId, i));
   const parts: Uint8Array[] = [];
   for (let i = 0; i < keys.length; i += 10) {
@@ -62,7 +89,7 @@ export async function loadJson<T>(kv: Deno.Kv, stored: T | BlobRef): Promise<T> 
     bytes.set(p, offset);
     offset += p.byteLength;
   }
-  return JSON.parse(new TextDecoder().decode(bytes));
+  return bytes;
 }
 
 /** Deletes the chunks behind a reference (inline values have none). */

@@ -50,10 +50,12 @@ export const sessionActivityKey = (sessionId: string) => ["session_activity", se
 export const devicePresenceKey = (sessionId: string) => ["device_presence", sessionId] as const;
 
 /**
- * A session's two ordered logs: `cmd` (what controllers asked the device) and
- * `evt` (what controllers see: results, telemetry, session changes).
+ * A session's ordered logs: `cmd` (what controllers asked the device), `evt`
+ * (what controllers and SSE see: results, telemetry, session changes) and, for
+ * a link's session, `eng` (the engine's command results, which never enter
+ * `evt`, so no developer stream can read them).
  */
-export type LogStream = "cmd" | "evt";
+export type LogStream = "cmd" | "evt" | "eng";
 /** One log entry (`LogEntry`), numbered from 1. */
 export const logEntryKey = (sessionId: string, stream: LogStream, seq: number) =>
   ["session_log", sessionId, stream, seq] as const;
@@ -63,6 +65,22 @@ export const logPrefix = (sessionId: string, stream: LogStream) =>
 /** The highest seq written to a stream. */
 export const logHeadKey = (sessionId: string, stream: LogStream) =>
   ["session_log_head", sessionId, stream] as const;
+/**
+ * What a session's log key encrypts: `data` (command params and results,
+ * shredded when the session ends) or `telemetry` (telemetry and session
+ * changes, shredded when the telemetry retention ends).
+ */
+export type LogKeyPurpose = "data" | "telemetry";
+/** A session's AES-GCM key for one purpose (`StoredLogKey`). */
+export const sessionLogKeyKey = (sessionId: string, purpose: LogKeyPurpose) =>
+  ["session_log_keys", sessionId, purpose] as const;
+/** Index: a telemetry key due for shredding at `expiresAtMs`. Value: the session id. */
+export const logKeyExpiryKey = (expiresAtMs: number, sessionId: string) =>
+  ["session_log_key_expiry", expiresAtMs, sessionId] as const;
+/** Prefix of `logKeyExpiryKey`. */
+export const logKeyExpiryPrefix = () => ["session_log_key_expiry"] as const;
+/** How much telemetry a session has stored, against its quotas (`TelemetryUsage`). */
+export const telemetryUsageKey = (sessionId: string) => ["telemetry_usage", sessionId] as const;
 /** A slice of a JSON value too large for one KV value (see `kv_blobs.ts`). */
 export const blobChunkKey = (chunkId: string, index: number) =>
   ["blob_chunks", chunkId, index] as const;

@@ -2,6 +2,8 @@
  * A `BrowserTransport` for code running inside Passage (the automation engine):
  * it queues commands on the session's `cmd` log and reads results from the
  * `evt` log directly, the same path a controller socket takes, minus the socket.
+ * A link's session keeps its results in `eng` instead (never in `evt`, which
+ * developers can watch), so this follows both.
  * Connect is built on Sessions: automations get the very `Browser` the SDK gives
  * developers.
  */
@@ -14,6 +16,7 @@ import {
 } from "@passage/connect/protocol";
 import type { Config } from "../lib/config.ts";
 import { enqueueCommand } from "../lib/sessions.ts";
+import type { EventLogEntry } from "./log.ts";
 import type { Relay } from "./relay.ts";
 import { tailEvents } from "./tail.ts";
 
@@ -33,7 +36,7 @@ export class LocalTransport implements BrowserTransport {
   readonly #listeners = new Set<(event: TelemetryEvent) => void>();
   readonly #stop = new AbortController();
   #ended: string | null = null;
-  #tail: Promise<void> | null = null;
+  #tails: Promise<unknown> | null = null;
 
   private constructor(kv: Deno.Kv, relay: Relay, config: Config, sessionId: string) {
     this.#kv = kv;
@@ -50,34 +53,41 @@ export class LocalTransport implements BrowserTransport {
     sessionId: string,
   ): Promise<LocalTransport> {
     const t = new LocalTransport(kv, relay, config, sessionId);
-    const after = await relay.log.head(sessionId, "evt");
-    t.#tail = tailEvents({
+    const onEntry = (_seq: number, entry: EventLogEntry) => {
+      if (entry.type === "result") {
+        const p = t.#pending.get(entry.id);
+        if (!p) return;
+        t.#settle(entry.id);
+        if (entry.ok) p.resolve(entry.value as never);
+        else p.reject(new BrowserCommandError(p.name, entry.error.code, entry.error.message));
+      } else if (entry.type === "telemetry") {
+        for (const listener of t.#listeners) listener(entry.event);
+      } else if (entry.type === "session" && entry.status === "ended") {
+        t.#ended = entry.reason ?? "ended";
+        for (const [id, p] of t.#pending) {
+          t.#settle(id);
+          p.reject(
+            new BrowserCommandError(p.name, "session_ended", `the session ended (${t.#ended})`),
+          );
+        }
+      }
+    };
+    const [evtHead, engHead] = await Promise.all([
+      relay.log.head(sessionId, "evt"),
+      relay.log.head(sessionId, "eng"),
+    ]);
+    const base = {
       log: relay.log,
       bus: relay.bus,
       sessionId,
-      after,
       pollMs: config.relayPollMs,
       signal: t.#stop.signal,
-      onEntry: (_seq, entry) => {
-        if (entry.type === "result") {
-          const p = t.#pending.get(entry.id);
-          if (!p) return;
-          t.#settle(entry.id);
-          if (entry.ok) p.resolve(entry.value as never);
-          else p.reject(new BrowserCommandError(p.name, entry.error.code, entry.error.message));
-        } else if (entry.type === "telemetry") {
-          for (const listener of t.#listeners) listener(entry.event);
-        } else if (entry.type === "session" && entry.status === "ended") {
-          t.#ended = entry.reason ?? "ended";
-          for (const [id, p] of t.#pending) {
-            t.#settle(id);
-            p.reject(
-              new BrowserCommandError(p.name, "session_ended", `the session ended (${t.#ended})`),
-            );
-          }
-        }
-      },
-    });
+      onEntry,
+    };
+    t.#tails = Promise.all([
+      tailEvents({ ...base, after: evtHead }),
+      tailEvents({ ...base, stream: "eng", after: engHead }),
+    ]);
     return t;
   }
 
@@ -145,6 +155,6 @@ export class LocalTransport implements BrowserTransport {
       this.#settle(id);
       p.reject(new BrowserCommandError(p.name, "connection_lost", "the engine stopped"));
     }
-    await this.#tail;
+    await this.#tails;
   }
 }

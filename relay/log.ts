@@ -1,14 +1,40 @@
 /**
  * A session's ordered logs in KV, the relay's source of truth. Each append takes
  * the next seq with one atomic commit checked against the head, so entries are
- * numbered without gaps and a reader listing "after n" never skips one. Entries
- * larger than one KV value are chunked (`lib/kv_blobs.ts`) before the entry, so
- * no message (a screenshot, a big innerHTML) can exceed KV's 64 KiB limit.
+ * numbered without gaps and a reader listing "after n" never skips one.
+ *
+ * Every entry is encrypted with a per-session key before it is stored
+ * (`lib/log_crypto.ts`): command params and results under the session's `data`
+ * key, shredded when the session ends; everything else under its `telemetry`
+ * key, shredded when the telemetry retention ends. Ciphertext larger than one
+ * KV value is chunked (`lib/kv_blobs.ts`), so no message (a screenshot, a big
+ * innerHTML) can exceed KV's 64 KiB limit. An entry whose key is gone reads as
+ * absent.
+ *
+ * A link's session keeps its command results out of `evt` altogether: they go
+ * to `eng`, which only the engine reads (`local_transport.ts`), so no developer
+ * stream (controller socket, SSE, live or replayed) can ever carry one.
  */
 import type { CommandError, CommandName, TelemetryEvent } from "@passage/connect/protocol";
 import type { SessionStatus } from "@passage/connect/protocol";
-import { type BlobRef, deleteJson, loadJson, storeJson } from "../lib/kv_blobs.ts";
-import { logEntryKey, logHeadKey, logPrefix, type LogStream } from "../lib/kv_keys.ts";
+import {
+  type BlobRef,
+  deleteJson,
+  isBlobRef,
+  loadBytes,
+  loadJson,
+  storeBytes,
+  storeJson,
+} from "../lib/kv_blobs.ts";
+import {
+  logEntryKey,
+  logHeadKey,
+  type LogKeyPurpose,
+  logPrefix,
+  type LogStream,
+  sessionKey,
+} from "../lib/kv_keys.ts";
+import { isLogEncryptionOn, LogKeys, seal, unseal } from "../lib/log_crypto.ts";
 import type { Bus } from "./bus.ts";
 
 /** What the `cmd` stream holds. */
@@ -23,7 +49,7 @@ export type CommandLogEntry =
   }
   | { type: "end"; reason: string };
 
-/** What the `evt` stream holds. */
+/** What the `evt` stream holds (and `eng`, which holds only results). */
 export type EventLogEntry =
   | { type: "result"; id: string; ok: true; value: unknown }
   | { type: "result"; id: string; ok: false; error: CommandError }
@@ -35,33 +61,72 @@ export type EventLogEntry =
     reason?: string;
   };
 
-type Stored<T> = T | BlobRef;
+/** An entry encrypted inline. */
+interface SealedInline {
+  type: "sealed";
+  key: LogKeyPurpose;
+  iv: Uint8Array;
+  data: Uint8Array;
+}
+/** An entry whose ciphertext was chunked. */
+type SealedChunked = BlobRef & { sealed: { key: LogKeyPurpose; iv: Uint8Array } };
+
+/** What a log entry key holds: sealed, or (written with encryption off, or before it) plain. */
+type Stored<T> = SealedInline | SealedChunked | T | BlobRef;
 
 /** Extra checks and writes that must land in the same commit as an append. */
 export type AppendExtra = (op: Deno.AtomicOperation, seq: number) => void;
+
+/** The key an entry is encrypted with: command params and results are `data`. */
+function purposeOf(entry: CommandLogEntry | EventLogEntry): LogKeyPurpose {
+  return entry.type === "command" || entry.type === "result" ? "data" : "telemetry";
+}
+
+const aadOf = (sessionId: string, stream: LogStream) => `${sessionId}/${stream}`;
+
+/** Link ids of sessions, remembered (a session's link never changes). */
+const LINK_CACHE_LIMIT = 10_000;
 
 export class SessionLog {
   readonly #kv: Deno.Kv;
   readonly #bus: Bus;
   readonly #retentionMs: number;
   readonly #resultRetentionMs: number;
+  readonly #linkSessions = new Map<string, boolean>();
+  /** The per-session keys every entry is encrypted with. */
+  readonly keys: LogKeys;
 
   /**
    * Entries are kept `retentionMs`; command results (which may carry captured
-   * response bodies) only `resultRetentionMs`, and are deleted when the
-   * session ends (see `purgeAfterEnd`).
+   * response bodies) only `resultRetentionMs`, and are shredded and deleted
+   * when the session ends (see `purgeAfterEnd`).
    */
   constructor(kv: Deno.Kv, bus: Bus, retentionMs: number, resultRetentionMs = retentionMs) {
     this.#kv = kv;
     this.#bus = bus;
     this.#retentionMs = retentionMs;
     this.#resultRetentionMs = Math.min(resultRetentionMs, retentionMs);
+    this.keys = new LogKeys(kv, retentionMs);
+  }
+
+  /** Whether a session belongs to a link (its results then go to `eng`). */
+  async isLinkSession(sessionId: string): Promise<boolean> {
+    const known = this.#linkSessions.get(sessionId);
+    if (known !== undefined) return known;
+    const record = (await this.#kv.get<{ linkId: string | null }>(sessionKey(sessionId))).value;
+    if (!record) return false;
+    if (this.#linkSessions.size >= LINK_CACHE_LIMIT) this.#linkSessions.clear();
+    this.#linkSessions.set(sessionId, Boolean(record.linkId));
+    return Boolean(record.linkId);
   }
 
   /**
    * Appends `entry` to a stream. `prepare` runs before each attempt and returns
    * the extra checks and writes for the commit, or null to give up (the state it
-   * guards moved on, such as a duplicate). Returns the new seq, or null.
+   * guards moved on, such as a duplicate). Returns the new seq, or null (also
+   * when the entry's key was already shredded: the session has ended).
+   *
+   * A result appended to `evt` of a link's session lands in `eng` instead.
    */
   async append(
     sessionId: string,
@@ -81,8 +146,26 @@ export class SessionLog {
     entry: CommandLogEntry | EventLogEntry,
     prepare?: () => Promise<AppendExtra | null>,
   ): Promise<number | null> {
+    if (stream === "evt" && entry.type === "result" && await this.isLinkSession(sessionId)) {
+      stream = "eng";
+    }
     const expireIn = entry.type === "result" ? this.#resultRetentionMs : this.#retentionMs;
-    const stored = await storeJson(this.#kv, entry, expireIn);
+    let stored: Stored<CommandLogEntry | EventLogEntry>;
+    let keyEntry: Deno.KvEntryMaybe<unknown> | null = null;
+    if (isLogEncryptionOn()) {
+      const purpose = purposeOf(entry);
+      const usable = await this.keys.forWrite(sessionId, purpose);
+      if (!usable) return null;
+      keyEntry = usable.entry;
+      const plain = new TextEncoder().encode(JSON.stringify(entry));
+      const { iv, data } = await seal(usable.key, plain, aadOf(sessionId, stream));
+      const bytes = await storeBytes(this.#kv, data, expireIn);
+      stored = isBlobRef(bytes)
+        ? { ...bytes, sealed: { key: purpose, iv } }
+        : { type: "sealed", key: purpose, iv, data: bytes };
+    } else {
+      stored = await storeJson(this.#kv, entry, expireIn);
+    }
     for (;;) {
       const head = await this.#kv.get<number>(logHeadKey(sessionId, stream));
       const extra = prepare ? await prepare() : undefined;
@@ -92,15 +175,21 @@ export class SessionLog {
         .check(head)
         .set(head.key, seq, { expireIn: this.#retentionMs })
         .set(logEntryKey(sessionId, stream, seq), stored, { expireIn });
+      // The key must still be there at commit time: nothing is written after a shred.
+      if (keyEntry) op.check(keyEntry);
       extra?.(op, seq);
       if ((await op.commit()).ok) {
         this.#bus.publish({ kind: "wake", sessionId, stream, seq });
         return seq;
       }
+      if (keyEntry) {
+        const now = await this.#kv.get(keyEntry.key);
+        if (now.versionstamp !== keyEntry.versionstamp) return null;
+      }
     }
   }
 
-  /** Entries after `after`, in order, at most `limit`. */
+  /** Entries after `after`, in order, at most `limit`; an entry that can no longer be read is skipped. */
   read(
     sessionId: string,
     stream: "cmd",
@@ -109,7 +198,7 @@ export class SessionLog {
   ): Promise<Array<{ seq: number; entry: CommandLogEntry }>>;
   read(
     sessionId: string,
-    stream: "evt",
+    stream: "evt" | "eng",
     after: number,
     limit?: number,
   ): Promise<Array<{ seq: number; entry: EventLogEntry }>>;
@@ -124,41 +213,97 @@ export class SessionLog {
       prefix: logPrefix(sessionId, stream),
       start: logEntryKey(sessionId, stream, after + 1),
     }, { limit });
+    const keys = new Map<LogKeyPurpose, Promise<CryptoKey | null>>();
+    const keyFor = (purpose: LogKeyPurpose) => {
+      let key = keys.get(purpose);
+      if (!key) keys.set(purpose, key = this.keys.forRead(sessionId, purpose));
+      return key;
+    };
     for await (const { key, value } of iter) {
       const seq = key[key.length - 1] as number;
-      out.push({
-        seq,
-        entry: await loadJson(this.#kv, value),
-      });
+      const entry = await this.#open(sessionId, stream, value, keyFor);
+      if (entry) out.push({ seq, entry });
     }
     return out;
   }
 
+  async #open(
+    sessionId: string,
+    stream: LogStream,
+    value: Stored<CommandLogEntry | EventLogEntry>,
+    keyFor: (purpose: LogKeyPurpose) => Promise<CryptoKey | null>,
+  ): Promise<CommandLogEntry | EventLogEntry | null> {
+    const sealed = sealedHeader(value);
+    if (!sealed) {
+      return await loadJson(this.#kv, value as CommandLogEntry | BlobRef).catch(() => null);
+    }
+    const key = await keyFor(sealed.key);
+    if (!key) return null;
+    const data = await loadBytes(
+      this.#kv,
+      (value as SealedInline).type === "sealed" ? (value as SealedInline).data : value as BlobRef,
+    );
+    if (!data) return null;
+    const plain = await unseal(key, sealed.iv, data, aadOf(sessionId, stream));
+    return plain ? JSON.parse(new TextDecoder().decode(plain)) : null;
+  }
+
   /**
-   * What an ended session no longer needs: every command (their parameters)
-   * and every command result (they may carry captured response bodies).
-   * Telemetry stays until its retention ends, so a developer can look back.
+   * What an ended session no longer needs. First its `data` key is shredded
+   * (every command's params and every result, captured bodies included, can
+   * never be read again, wherever copies of the ciphertext linger) and its
+   * telemetry key is given its expiry; then the commands and results are
+   * deleted. Telemetry stays readable until its retention ends, so a developer
+   * can look back.
    */
   async purgeAfterEnd(sessionId: string): Promise<void> {
-    for (const stream of ["cmd", "evt"] as const) {
+    await this.keys.shredAtEnd(sessionId);
+    for (const stream of ["cmd", "evt", "eng"] as const) {
       for await (
-        const { key, value } of this.#kv.list<{ type: string }>({
+        const { key, value } of this.#kv.list<Stored<{ type: string }>>({
           prefix: logPrefix(sessionId, stream),
         })
       ) {
-        if (stream === "evt" && value.type !== "result" && !(value.type === "chunked")) continue;
-        if (stream === "evt" && value.type === "chunked") {
-          const full = await loadJson<{ type: string }>(this.#kv, value as BlobRef);
-          if (full.type !== "result") continue;
-        }
+        if (stream === "evt" && !(await this.#isResult(value))) continue;
         await deleteJson(this.#kv, value);
         await this.#kv.delete(key);
       }
     }
   }
 
+  async #isResult(value: Stored<{ type: string }>): Promise<boolean> {
+    const sealed = sealedHeader(value);
+    if (sealed) return sealed.key === "data";
+    const full = await loadJson<{ type: string }>(this.#kv, value as BlobRef).catch(() => null);
+    return full?.type === "result";
+  }
+
+  /** Shreds the telemetry keys whose retention has ended (run by the minute sweep). */
+  sweepExpiredKeys(now = Date.now()): Promise<number> {
+    return this.keys.sweep(now);
+  }
+
   /** The highest seq of a stream (0 when empty). */
   async head(sessionId: string, stream: LogStream): Promise<number> {
     return (await this.#kv.get<number>(logHeadKey(sessionId, stream))).value ?? 0;
   }
+}
+
+/** The key purpose and IV of a sealed entry, or null for a plain one. */
+function sealedHeader(value: unknown): { key: LogKeyPurpose; iv: Uint8Array } | null {
+  if (typeof value !== "object" || value === null) return null;
+  const v = value as {
+    type?: unknown;
+    key?: LogKeyPurpose;
+    iv?: unknown;
+    data?: unknown;
+    sealed?: { key: LogKeyPurpose; iv: unknown };
+  };
+  if (v.type === "sealed" && v.iv instanceof Uint8Array && v.data instanceof Uint8Array) {
+    return { key: v.key!, iv: v.iv };
+  }
+  if (v.type === "chunked" && v.sealed?.iv instanceof Uint8Array) {
+    return { key: v.sealed.key, iv: v.sealed.iv };
+  }
+  return null;
 }

@@ -5,6 +5,12 @@
  * socket, wherever it lives, tails that log; device results and telemetry go to
  * the `evt` log that controllers and SSE tail. KV is the truth; the bus only
  * wakes the tails early.
+ *
+ * A link's session belongs to the engine: its controllers may watch (telemetry
+ * and session changes) but not command it, and its results never reach `evt`
+ * (`log.ts`). Every controller socket and SSE stream is closed when its API
+ * key is revoked (`watchApiKey`). Each session stores at most its quota of
+ * telemetry events and screenshot bytes.
  */
 import {
   CLOSE_CODES,
@@ -19,10 +25,16 @@ import {
   PROTOCOL_VERSION,
   type ServerToController,
   type ServerToDevice,
+  type TelemetryEvent,
 } from "@passage/connect/protocol";
-import { authenticate } from "../lib/api_keys.ts";
+import {
+  authenticate,
+  KEY_REVOKED_CHANNEL,
+  onApiKeyRevoked,
+  revokedKeyIds,
+} from "../lib/api_keys.ts";
 import type { Config } from "../lib/config.ts";
-import { deviceSeqKey, pendingCommandKey, sessionKey } from "../lib/kv_keys.ts";
+import { deviceSeqKey, pendingCommandKey, sessionKey, telemetryUsageKey } from "../lib/kv_keys.ts";
 import {
   authenticateDevice,
   deviceConnected,
@@ -31,6 +43,7 @@ import {
   failPendingCommands,
   holdsDevice,
   type PendingCommand,
+  recordDeviceClient,
   type SessionRecord,
   sweepSession,
 } from "../lib/sessions.ts";
@@ -60,6 +73,14 @@ interface SocketContext<Out> {
 
 type MessageSchema = Parameters<typeof parseMessage>[2];
 
+/** How much telemetry a session has stored, against its quotas. */
+export interface TelemetryUsage {
+  events: number;
+  screenshotBytes: number;
+  /** The quotas already reached (each is noticed once). */
+  reached: Array<"telemetry_quota_reached" | "screenshot_quota_reached">;
+}
+
 /** One socket this relay holds, and the chain its messages are handled on. */
 interface Connection {
   socket: WebSocket;
@@ -75,11 +96,26 @@ export class Relay {
   readonly #connections = new Set<Connection>();
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #deviceListeners = new Set<(session: SessionRecord) => void>();
+  /** What to close when a key is revoked, by key id. */
+  readonly #keyWatchers = new Map<string, Set<() => void>>();
+  #revocationTimer: ReturnType<typeof setInterval> | null = null;
+  #checkingRevocations = false;
+  #closed = false;
+  readonly #revocationChannel: BroadcastChannel;
+  readonly #stopRevocationListener: () => void;
 
   constructor(kv: Deno.Kv, config: Config, bus: Bus = new BroadcastChannelBus()) {
     this.#kv = kv;
     this.#config = config;
     this.#bus = bus;
+    // A revocation in this isolate, or another isolate of this process, closes at once.
+    this.#stopRevocationListener = onApiKeyRevoked((keyId) => this.#revoked(keyId));
+    this.#revocationChannel = new BroadcastChannel(KEY_REVOKED_CHANNEL);
+    this.#revocationChannel.onmessage = (e: MessageEvent) => {
+      if (e.data?.kind === "key_revoked" && typeof e.data.keyId === "string") {
+        this.#revoked(e.data.keyId);
+      }
+    };
     this.log = new SessionLog(
       kv,
       bus,
@@ -99,8 +135,63 @@ export class Relay {
     return this.#bus;
   }
 
+  /**
+   * Calls `onRevoked` once if API key `keyId` is revoked while the returned
+   * function has not been called. In this process a revocation is heard at
+   * once; in others, by one periodic check (`revocationCheckMs`) over the
+   * distinct keys of every live watcher, in batched KV reads.
+   */
+  watchApiKey(keyId: string, onRevoked: () => void): () => void {
+    let set = this.#keyWatchers.get(keyId);
+    if (!set) this.#keyWatchers.set(keyId, set = new Set());
+    set.add(onRevoked);
+    if (!this.#revocationTimer && !this.#closed) {
+      this.#revocationTimer = setInterval(
+        () => this.#track(this.#checkRevocations()),
+        Math.max(10, this.#config.revocationCheckMs),
+      );
+    }
+    return () => {
+      set.delete(onRevoked);
+      if (set.size === 0 && this.#keyWatchers.get(keyId) === set) this.#keyWatchers.delete(keyId);
+      this.#stopRevocationTimerIfIdle();
+    };
+  }
+
+  #stopRevocationTimerIfIdle(): void {
+    if (this.#keyWatchers.size === 0 && this.#revocationTimer) {
+      clearInterval(this.#revocationTimer);
+      this.#revocationTimer = null;
+    }
+  }
+
+  async #checkRevocations(): Promise<void> {
+    if (this.#checkingRevocations || this.#keyWatchers.size === 0) return;
+    this.#checkingRevocations = true;
+    try {
+      for (const keyId of await revokedKeyIds(this.#kv, this.#keyWatchers.keys())) {
+        this.#revoked(keyId);
+      }
+    } finally {
+      this.#checkingRevocations = false;
+    }
+  }
+
+  #revoked(keyId: string): void {
+    const set = this.#keyWatchers.get(keyId);
+    if (!set) return;
+    this.#keyWatchers.delete(keyId);
+    for (const onRevoked of set) onRevoked();
+    this.#stopRevocationTimerIfIdle();
+  }
+
   /** Closes every socket, waits for their handlers, and closes the bus. */
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopRevocationListener();
+    this.#revocationChannel.close();
+    if (this.#revocationTimer) clearInterval(this.#revocationTimer);
+    this.#revocationTimer = null;
     const connections = [...this.#connections];
     const closing = connections.map(({ socket, stop }) => {
       stop.abort();
@@ -215,6 +306,8 @@ export class Relay {
           close(CLOSE_CODES.sessionEnded, "session ended");
           return false;
         }
+        // what the device says it is (unverified), for the link and its webhook
+        await recordDeviceClient(this.#kv, session.id, m.client);
         const lastDeviceSeq = (await this.#kv.get<number>(deviceSeqKey(session.id))).value ?? 0;
         send({ type: "welcome", v: PROTOCOL_VERSION, sessionId: session.id, lastDeviceSeq });
         for (const listener of this.#deviceListeners) listener(session);
@@ -304,52 +397,115 @@ export class Relay {
     raw: unknown,
   ): Promise<"stored" | "duplicate" | "gap"> {
     for (;;) {
-      // One read for the seq and (for a result) its pending command.
-      const keys: Deno.KvKey[] = [deviceSeqKey(sessionId)];
+      // One read for the seq, the telemetry usage and (for a result) its pending command.
+      const keys: Deno.KvKey[] = [deviceSeqKey(sessionId), telemetryUsageKey(sessionId)];
       if (m.type === "result") keys.push(pendingCommandKey(sessionId, m.id));
-      const [seqEntry, pending = null] = (await this.#kv.getMany(keys)) as [
+      const [seqEntry, usageEntry, pending = null] = (await this.#kv.getMany(keys)) as [
         Deno.KvEntryMaybe<number>,
+        Deno.KvEntryMaybe<TelemetryUsage>,
         Deno.KvEntryMaybe<PendingCommand>?,
       ];
       const last = seqEntry.value ?? 0;
       if (m.seq <= last) return "duplicate";
       if (m.seq !== last + 1) return "gap";
+      const advanceOnly = async () =>
+        (await this.#kv.atomic().check(seqEntry, usageEntry).set(seqEntry.key, m.seq).commit()).ok;
       if (pending && !pending.value) {
         // Its command already failed (timeout, session ended): just move on.
-        const res = await this.#kv.atomic().check(seqEntry).set(seqEntry.key, m.seq).commit();
-        if (res.ok) return "stored";
+        if (await advanceOnly()) return "stored";
         continue;
       }
-      // The server's own redaction, whatever the device did (lib/redaction.ts).
-      const entry: EventLogEntry = m.type === "telemetry"
-        ? {
+      let entry: EventLogEntry;
+      let usage: TelemetryUsage | null = null;
+      if (m.type === "telemetry") {
+        const metered = this.#meter(usageEntry.value, m.event);
+        if (metered === "drop") {
+          // Over a quota already noticed: not stored, not relayed.
+          if (await advanceOnly()) return "stored";
+          continue;
+        }
+        usage = metered.usage;
+        // The server's own redaction, whatever the device did (lib/redaction.ts).
+        entry = metered.notice ? { type: "telemetry", event: metered.notice } : {
           type: "telemetry",
           event: sanitizeTelemetry(m.event, (raw as { event?: unknown }).event),
-        }
-        : checkResult(m, pending!.value!.name as CommandName);
+        };
+      } else {
+        entry = checkResult(m, pending!.value!.name as CommandName);
+      }
       // The first attempt commits against what was just read; a retry (the
       // commit lost a race) reads again.
       let alreadyRead: Deno.KvEntryMaybe<unknown>[] | null = [
         seqEntry,
+        usageEntry,
         ...(pending ? [pending] : []),
       ];
+      const retentionMs = this.#config.telemetryRetentionSeconds * 1000;
       const seq = await this.log.append(sessionId, "evt", entry, async () => {
-        const [s, p] = alreadyRead ??
-          await this.#kv.getMany([seqEntry.key, ...(pending ? [pending.key] : [])]);
+        const [s, u, p] = alreadyRead ??
+          await this.#kv.getMany([seqEntry.key, usageEntry.key, ...(pending ? [pending.key] : [])]);
         alreadyRead = null;
         if (s.versionstamp !== seqEntry.versionstamp) return null;
+        if (u.versionstamp !== usageEntry.versionstamp) return null;
         if (pending && !p.versionstamp) return null;
         return (op) => {
-          op.check(s).set(s.key, m.seq);
+          op.check(s, u).set(s.key, m.seq);
+          if (usage) op.set(u.key, usage, { expireIn: retentionMs });
           if (pending) op.check(p).delete(p.key);
         };
       });
       if (seq !== null) return "stored";
+      // Not stored: either the state moved on (read again) or the session's
+      // key is shredded (it has ended): then the message is dropped.
+      const [again] = await this.#kv.getMany([seqEntry.key]);
+      if (again.versionstamp === seqEntry.versionstamp) {
+        const still = await this.#kv.get<SessionRecord>(sessionKey(sessionId));
+        if (still.value?.status === "ended") return (await advanceOnly()) ? "stored" : "duplicate";
+      }
     }
+  }
+
+  /**
+   * What a telemetry event does to the session's quotas: counted (with the
+   * usage after it), replaced by the one notice that a quota was reached, or
+   * dropped (a quota already reached).
+   */
+  #meter(
+    current: TelemetryUsage | null,
+    event: TelemetryEvent,
+  ): "drop" | { usage: TelemetryUsage; notice?: TelemetryEvent } {
+    const usage = current ?? { events: 0, screenshotBytes: 0, reached: [] };
+    const shot = event.kind === "screenshot" ? event.data.length : 0;
+    const { sessionTelemetryQuotaEvents: maxEvents, sessionScreenshotQuotaBytes: maxShots } =
+      this.#config;
+    const reached = usage.events >= maxEvents
+      ? "telemetry_quota_reached" as const
+      : shot > 0 && usage.screenshotBytes + shot > maxShots
+      ? "screenshot_quota_reached" as const
+      : null;
+    if (!reached) {
+      return {
+        usage: {
+          ...usage,
+          events: usage.events + 1,
+          screenshotBytes: usage.screenshotBytes + shot,
+        },
+      };
+    }
+    if (usage.reached.includes(reached)) return "drop";
+    const message = reached === "telemetry_quota_reached"
+      ? `This session stored its ${maxEvents} telemetry events; later ones are dropped`
+      : `This session stored ${maxShots} bytes of screenshots; later ones are dropped`;
+    return {
+      usage: { ...usage, reached: [...usage.reached, reached] },
+      notice: { kind: "notice", at: new Date().toISOString(), code: reached, message },
+    };
   }
 
   /** Takes over a freshly upgraded controller socket for `sessionId`. */
   acceptController(socket: WebSocket, sessionId: string): void {
+    /** The link that owns the session, if any: its controllers may only watch. */
+    let linkId: string | null = null;
     this.#serve<ControllerMessage, ServerToController>(socket, {
       maxBytes: MAX_CONTROLLER_MESSAGE,
       schema: controllerMessageSchema,
@@ -366,13 +522,27 @@ export class Relay {
           close(CLOSE_CODES.notFound, "no such session");
           return false;
         }
+        const unwatch = this.watchApiKey(
+          owner.id,
+          () => close(CLOSE_CODES.keyRevoked, "API key revoked"),
+        );
+        ctx.signal.addEventListener("abort", unwatch, { once: true });
+        linkId = session.linkId;
         send({ type: "welcome", v: PROTOCOL_VERSION, sessionId, status: session.status });
         const after = m.after ?? await this.log.head(sessionId, "evt");
-        this.#track(this.#pumpEvents(sessionId, after, ctx));
+        this.#track(this.#pumpEvents(sessionId, after, Boolean(linkId), ctx));
         return true;
       },
       onMessage: async (m, _raw, { send, error }) => {
         if (m.type !== "command") return;
+        if (linkId) {
+          // Never appended: the engine alone drives a link's session.
+          return error(
+            "session_owned_by_link",
+            `${m.name}: this session belongs to link ${linkId}; Passage drives it and a controller can only watch its telemetry`,
+            m.id,
+          );
+        }
         const params = commandParamSchemas[m.name].safeParse(m.params);
         if (!params.success) {
           const issue = params.error.issues[0];
@@ -401,11 +571,15 @@ export class Relay {
   async #pumpEvents(
     sessionId: string,
     after: number,
+    ownedByLink: boolean,
     { send, close, signal }: SocketContext<ServerToController>,
   ): Promise<void> {
     await tailEvents({
       ...this.#tailBase(sessionId, after, signal),
       onEntry: (seq, entry) => {
+        // A link's results are kept out of `evt` when stored (log.ts); this
+        // only covers logs written before that was so.
+        if (ownedByLink && entry.type === "result") return;
         send({ ...entry, seq } as ServerToController);
         if (entry.type === "session" && entry.status === "ended") {
           close(CLOSE_CODES.sessionEnded, "session ended");

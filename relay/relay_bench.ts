@@ -1,10 +1,13 @@
 /**
  * Relay benchmarks, each as a ratio to a baseline measured in the same run
  * (`deno task bench`): what ordering costs over a plain KV write, what chunking
- * costs over plain JSON, and a full command round trip over real WebSockets
- * compared with one KV write-and-read.
+ * costs over plain JSON, what encrypting an entry (per-session AES-GCM key,
+ * `lib/log_crypto.ts`) costs over the same ordered append in plaintext, and a
+ * full command round trip over real WebSockets compared with one KV
+ * write-and-read.
  */
 import { loadJson, storeJson } from "../lib/kv_blobs.ts";
+import { logEntryKey, logHeadKey } from "../lib/kv_keys.ts";
 import { BroadcastChannelBus } from "./bus.ts";
 import { SessionLog } from "./log.ts";
 import { startServer } from "../tests/_harness.ts";
@@ -27,6 +30,55 @@ Deno.bench("kv.set of one telemetry event", { group: "append", baseline: true },
 
 Deno.bench("SessionLog.append (ordered, gap-free)", { group: "append" }, async () => {
   await log.append("sess_bench", "evt", { type: "telemetry", event });
+});
+
+/**
+ * The append as it was before entries were encrypted: the same ordered,
+ * gap-free commit checked against the head, with the entry stored as JSON.
+ */
+async function plainAppend(sessionId: string, entry: unknown): Promise<number> {
+  const stored = await storeJson(kv, entry, 60_000);
+  for (;;) {
+    const head = await kv.get<number>(logHeadKey(sessionId, "evt"));
+    const seq = (head.value ?? 0) + 1;
+    const res = await kv.atomic().check(head).set(head.key, seq, { expireIn: 60_000 })
+      .set(logEntryKey(sessionId, "evt", seq), stored, { expireIn: 60_000 }).commit();
+    if (res.ok) return seq;
+  }
+}
+
+Deno.bench("plain ordered append of one telemetry event", {
+  group: "encryption",
+  baseline: true,
+}, async () => {
+  await plainAppend("sess_bench_plain", { type: "telemetry", event });
+});
+
+Deno.bench("encrypted SessionLog.append of one telemetry event", {
+  group: "encryption",
+}, async () => {
+  await log.append("sess_bench_sealed", "evt", { type: "telemetry", event });
+});
+
+const screenshot = {
+  kind: "screenshot" as const,
+  at: new Date().toISOString(),
+  format: "jpeg" as const,
+  data: "A".repeat(300_000),
+  masked: false,
+};
+
+Deno.bench("plain ordered append of a 300 KB screenshot (chunked)", {
+  group: "encryption, 300 KB",
+  baseline: true,
+}, async () => {
+  await plainAppend("sess_bench_plain_big", { type: "telemetry", event: screenshot });
+});
+
+Deno.bench("encrypted SessionLog.append of a 300 KB screenshot (chunked)", {
+  group: "encryption, 300 KB",
+}, async () => {
+  await log.append("sess_bench_sealed_big", "evt", { type: "telemetry", event: screenshot });
 });
 
 const big = { html: "<p>" + "y".repeat(300_000) + "</p>" };

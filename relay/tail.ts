@@ -23,12 +23,18 @@ export function tailCommands(options: TailOptions<CommandLogEntry>): Promise<voi
   return tail("cmd", options as TailOptions<CommandLogEntry | EventLogEntry>);
 }
 
-export function tailEvents(options: TailOptions<EventLogEntry>): Promise<void> {
-  return tail("evt", options as TailOptions<CommandLogEntry | EventLogEntry>);
+/**
+ * Follows `evt` (what controllers and SSE see), or with `stream: "eng"` the
+ * engine's own results of a link's session.
+ */
+export function tailEvents(
+  options: TailOptions<EventLogEntry> & { stream?: "evt" | "eng" },
+): Promise<void> {
+  return tail(options.stream ?? "evt", options as TailOptions<CommandLogEntry | EventLogEntry>);
 }
 
 async function tail(
-  stream: "cmd" | "evt",
+  stream: "cmd" | "evt" | "eng",
   o: TailOptions<CommandLogEntry | EventLogEntry>,
 ): Promise<void> {
   let cursor = o.after;
@@ -47,7 +53,7 @@ async function tail(
       woken = false;
       const entries = stream === "cmd"
         ? await o.log.read(o.sessionId, "cmd", cursor)
-        : await o.log.read(o.sessionId, "evt", cursor);
+        : await o.log.read(o.sessionId, stream, cursor);
       for (const { seq, entry } of entries) {
         if (o.signal.aborted) return;
         await o.onEntry(seq, entry);

@@ -96,7 +96,10 @@ export function registerSessionRoutes(api: Api): void {
     tag: "Sessions",
     auth: "apiKey",
     responses: {
-      200: { description: "text/event-stream of `telemetry` and `session` events, `id` = seq" },
+      200: {
+        description:
+          "text/event-stream of `telemetry` and `session` events, `id` = seq; an `error` event (`revoked_api_key`) ends it when the key is revoked",
+      },
     },
     errors: ["session_not_found"],
   }, async (c) => {
@@ -104,9 +107,18 @@ export function registerSessionRoutes(api: Api): void {
     const resume = c.req.header("last-event-id") ?? c.req.query("after");
     const after = resume && /^\d+$/.test(resume) ? Number(resume) : 0;
     const { relay, config } = c.var;
+    const keyId = c.var.apiKey.id;
     return streamSSE(c, async (stream) => {
       const stop = new AbortController();
       stream.onAbort(() => stop.abort());
+      // Revoking the key ends the stream, in this process at once, elsewhere within
+      // `revocationCheckMs`.
+      let revoked = false;
+      const unwatch = relay.watchApiKey(keyId, () => {
+        revoked = true;
+        stop.abort();
+      });
+      stream.onAbort(unwatch);
       let lastPing = Date.now();
       await tailEvents({
         log: relay.log,
@@ -131,7 +143,19 @@ export function registerSessionRoutes(api: Api): void {
             await stream.write(": keep-alive\n\n");
           }
         },
-      });
+      }).finally(unwatch);
+      if (revoked) {
+        await stream.writeSSE({
+          event: "error",
+          data: JSON.stringify({
+            error: {
+              type: "authentication_error",
+              code: "revoked_api_key",
+              message: `API key ${keyId} was revoked`,
+            },
+          }),
+        }).catch(() => {});
+      }
     });
   });
 }
