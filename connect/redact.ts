@@ -1,7 +1,12 @@
 /**
- * Redaction shared by the device and the server: masking credentials in URLs
- * (`redactUrl`, `redactUrlsInText`, `redactUrlsDeep`) and replacing known
- * secret strings anywhere inside a JSON value (`redactSecrets`).
+ * Redaction shared by the device and the server, one rule set used
+ * everywhere: masking credentials in URLs (`redactUrl`, `redactUrlsInText`,
+ * `redactUrlsDeep`) and in free text (`redactText`), finding the credential
+ * values inside a JSON value (`credentialValuesIn`) and blanking its
+ * credential fields (`redactCredentialFields`), and replacing known secret
+ * strings anywhere inside a JSON value (`redactSecrets`). Which names are
+ * credentials is decided by `isSecretParam` (URL parameters) and the stricter
+ * `isCredentialName` (text and JSON).
  *
  * The device applies these before anything leaves the user's phone; the
  * server applies them again on receipt.
@@ -62,34 +67,72 @@ export const MAX_URL_LENGTH = 8192;
  */
 export const MIN_SECRET_LENGTH = 4;
 
-/** Parameter names (or name parts) that are always credentials. */
-const SECRET_NAMES = new Set([
+/**
+ * Names (or name parts) that are credentials wherever they appear: in a URL,
+ * in free text, as a JSON key. Shared by {@link isSecretParam} and
+ * {@link isCredentialName}.
+ */
+const CREDENTIAL_NAMES = new Set([
   "password",
   "passwd",
   "pwd",
   "pass",
+  "passcode",
+  "pin",
   "token",
+  "tokens",
   "access_token",
   "id_token",
   "refresh_token",
-  "code",
+  "login_token",
+  "jwt",
+  "bearer",
+  "authorization",
+  "auth",
   "otp",
-  "mfa",
+  "totp",
+  "hotp",
+  "ott",
   "secret",
   "session",
   "sid",
-  "auth",
-  "key",
   "apikey",
   "api_key",
   "signature",
   "sig",
+  "nonce",
+  "csrf",
+  "xsrf",
+  "saml",
+  "samlart",
+  "cookie",
+  "cookies",
 ]);
 
-/** Substrings that make any parameter name a credential (`client_secret`, `jsessionid`). */
-const SECRET_PARTS = [
+/**
+ * Names that carry credentials in a URL's query or fragment but are too
+ * common as ordinary words to count as credentials in text or JSON (`code` is
+ * an error code there, `state` a US state, `key` a translation key).
+ */
+const URL_ONLY_NAMES = new Set([
+  "code",
+  "mfa",
+  "2fa",
+  "key",
+  "state",
+  "ticket",
+  "access",
+  "refresh",
+  "sso",
+  "verification",
+  "magic",
+]);
+
+/** Substrings that make any name a credential (`client_secret`, `jsessionid`). */
+const CREDENTIAL_PARTS = [
   "password",
   "passwd",
+  "passcode",
   "token",
   "secret",
   "session",
@@ -101,32 +144,190 @@ const SECRET_PARTS = [
   "credential",
   "verifier",
   "samlresponse",
+  "samlrequest",
+  "samlart",
   "assertion",
+  "csrf",
+  "xsrf",
+  "jwt",
+  "cookie",
 ];
 
 /**
- * Whether a query parameter name looks like it carries a credential: one of
- * the listed names, a name whose parts (split on `_`, `-`, `.` and camelCase)
- * include one, or a name containing a telling word such as `token` or `secret`.
+ * A last name part saying that a field describes a credential rather than
+ * holds one (`token_type`, `passwordHint`, `sessionTimeout`).
+ */
+const DESCRIPTIVE_PARTS = new Set([
+  "type",
+  "types",
+  "kind",
+  "format",
+  "method",
+  "methods",
+  "mode",
+  "scheme",
+  "expires",
+  "expiry",
+  "expiration",
+  "exp",
+  "ttl",
+  "timeout",
+  "lifetime",
+  "age",
+  "length",
+  "len",
+  "count",
+  "policy",
+  "policies",
+  "rules",
+  "hint",
+  "strength",
+  "min",
+  "max",
+  "url",
+  "uri",
+  "endpoint",
+  "path",
+  "domain",
+  "enabled",
+  "disabled",
+  "required",
+  "present",
+  "set",
+  "valid",
+  "changed",
+  "updated",
+  "created",
+  "reset",
+  "at",
+  "date",
+  "time",
+  "status",
+  "state",
+  "label",
+  "name",
+  "names",
+  "version",
+  "consent",
+  "banner",
+  "preferences",
+]);
+
+/**
+ * Words that, next to `code`, `key` or `ticket`, make it a credential
+ * (`mfa_code`, `otpCode`, `verification_code`, `apiKey`, `privateKey`,
+ * `service_ticket`); any other (`postalCode`, `countryCode`, `error_code`,
+ * `publicKey`, `sortKey`) is ordinary data.
+ */
+const QUALIFIERS = new Set([
+  "mfa",
+  "2fa",
+  "twofa",
+  "otp",
+  "totp",
+  "sms",
+  "auth",
+  "authorization",
+  "authentication",
+  "verification",
+  "verify",
+  "security",
+  "login",
+  "signin",
+  "access",
+  "one",
+  "confirmation",
+  "confirm",
+  "magic",
+  "recovery",
+  "backup",
+  "pin",
+  "pass",
+  "device",
+  "session",
+  "secret",
+  "private",
+  "api",
+  "client",
+  "signing",
+  "encryption",
+  "master",
+  "service",
+  "sso",
+  "refresh",
+  "oauth",
+  "grant",
+]);
+
+/** Splits a name into lower-case parts on `_`, `-`, `.`, spaces and camelCase. */
+function nameParts(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((p) => p !== "");
+}
+
+/**
+ * Whether a name (a JSON key, the name in a `name=value` pair of free text)
+ * holds a credential: `password`, `access_token`, `sessionId`, `mfa_code`,
+ * `otpCode`, `apiKey`, `csrf_token`, `jwt`, `SAMLResponse`, `pin`, … This is
+ * the strict rule: a value found under such a name is scrubbed wherever it
+ * appears, so ordinary names stay out (`postalCode`, `countryCode`, `code`,
+ * `key`, `state`), and so do names that describe a credential without holding
+ * one (`token_type`, `passwordHint`, `sessionTimeout`).
+ *
+ * @example
+ * ```ts
+ * import { isCredentialName } from "@passage/connect/redact";
+ * isCredentialName("refresh_token"); // true
+ * isCredentialName("mfaCode"); // true
+ * isCredentialName("postalCode"); // false
+ * isCredentialName("token_type"); // false
+ * ```
+ */
+export function isCredentialName(name: string): boolean {
+  const parts = nameParts(name);
+  if (parts.length === 0) return false;
+  if (parts.length > 1 && DESCRIPTIVE_PARTS.has(parts[parts.length - 1])) return false;
+  const lower = name.toLowerCase();
+  if (CREDENTIAL_NAMES.has(lower) || CREDENTIAL_NAMES.has(lower.replaceAll("-", "_"))) return true;
+  if (CREDENTIAL_PARTS.some((part) => lower.includes(part))) return true;
+  if (parts.some((p) => CREDENTIAL_NAMES.has(p))) return true;
+  // a qualified ambiguous word: `mfa_code`, `apiKey`, `service_ticket`
+  for (const word of ["code", "key", "ticket"]) {
+    if (parts.includes(word) && parts.some((p) => QUALIFIERS.has(p))) return true;
+  }
+  // `mfacode`, `otpToken`-like single words, and `mfa`/`2fa` with a part after them
+  return parts.some((p) => /^(?:mfa|2fa)(?:code|pin)$/.test(p)) ||
+    (parts.length > 1 && parts.some((p) => p === "mfa" || p === "2fa") &&
+      parts.some((p) => p === "code" || p === "pin" || p === "value"));
+}
+
+/**
+ * Whether a query or fragment parameter name looks like it carries a
+ * credential. Broader than {@link isCredentialName} (masking a URL parameter
+ * by mistake costs little): every credential name, plus names that carry
+ * credentials mostly in URLs (`code`, `state`, `key`, `ticket`, `SAMLart`,
+ * `access`, `refresh`, `sso`, `magic`, `verification`, `mfa`), whole or as a
+ * part split on `_`, `-`, `.` and camelCase. Ordinary parameters (`page`,
+ * `q`, `id`, `lang`, `redirect_uri`, `client_id`) are not.
  *
  * @example
  * ```ts
  * import { isSecretParam } from "@passage/connect/redact";
  * isSecretParam("client_secret"); // true
  * isSecretParam("authToken"); // true
+ * isSecretParam("state"); // true
  * isSecretParam("page"); // false
  * ```
  */
 export function isSecretParam(name: string): boolean {
   const lower = name.toLowerCase();
-  if (SECRET_NAMES.has(lower)) return true;
-  if (SECRET_PARTS.some((part) => lower.includes(part))) return true;
-  const parts = name
-    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter((p) => p !== "");
-  return parts.some((p) => SECRET_NAMES.has(p));
+  if (CREDENTIAL_NAMES.has(lower) || URL_ONLY_NAMES.has(lower)) return true;
+  if (CREDENTIAL_PARTS.some((part) => lower.includes(part))) return true;
+  if (nameParts(name).some((p) => CREDENTIAL_NAMES.has(p) || URL_ONLY_NAMES.has(p))) return true;
+  return isCredentialName(name);
 }
 
 /** Masks secret values in a `a=1&b=2` string, keeping everything else byte for byte. */
@@ -158,8 +359,8 @@ function redactParams(params: string): string {
  * @example
  * ```ts
  * import { redactUrl } from "@passage/connect/redact";
- * redactUrl("https://user:pw@example.com/cb?code=abc&state=xyz#access_token=t");
- * // "https://example.com/cb?code=REDACTED&state=xyz#access_token=REDACTED"
+ * redactUrl("https://user:pw@example.com/cb?code=abc&state=xyz&page=2#access_token=t");
+ * // "https://example.com/cb?code=REDACTED&state=REDACTED&page=2#access_token=REDACTED"
  * ```
  */
 export function redactUrl(url: string): string {
@@ -232,6 +433,247 @@ function mapStrings(value: unknown, f: (s: string) => string, depth = 0): unknow
  */
 export function redactUrlsDeep(value: unknown): unknown {
   return mapStrings(value, redactUrlsInText);
+}
+
+/** Values that are words, not secrets, even under a credential name (`"token_type": "Bearer"`). */
+const NOT_SECRETS = new Set([
+  "bearer",
+  "basic",
+  "true",
+  "false",
+  "null",
+  "none",
+  "undefined",
+  "active",
+  "inactive",
+  "expired",
+  "valid",
+  "invalid",
+  "required",
+  "optional",
+  "enabled",
+  "disabled",
+  "yes",
+  "no",
+  "redacted",
+  "[redacted]",
+]);
+
+/** A JWT or JWE in compact form: `eyJ…` header, then two to four `.` parts. */
+const JWT_RE = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*){1,3}/g;
+
+/** `Bearer <token>`: a token of at least 6 characters with a digit or a symbol, or 16 and more. */
+const BEARER_RE = /\b([Bb]earer)(\s+)([A-Za-z0-9._~+/=-]{6,})/g;
+
+/** `Basic <base64>` whose value decodes to `user:password`. */
+const BASIC_RE = /\b(Basic)(\s+)([A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])/g;
+
+function looksLikeBearerToken(token: string): boolean {
+  return token.length >= 16 || /[0-9._~+/=-]/.test(token);
+}
+
+function looksLikeBasicCredentials(value: string): boolean {
+  if (value.length % 4 !== 0) return false;
+  try {
+    const decoded = atob(value);
+    return decoded.includes(":") && /^[\x20-\x7e]+$/.test(decoded);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `name=value`, `name: value`, `"name": "value"` (and the same JSON-escaped
+ * inside a string, `\"name\":\"value\"`). Groups: 1 the name's opening quote
+ * (with its backslash), 2 the name, 3 the separator, 4 the value.
+ */
+const PAIR_RE =
+  /(?<![\w.$-])(\\?["']?)([A-Za-z_$][\w.$-]{0,63})\1(\s*[:=]\s*)(\\?"(?:[^"\\\n]|\\[^"\n])*\\?"|'(?:[^'\\\n]|\\.)*'|[^\s&;,"'<>()[\]{}\\]+)/g;
+
+/** `<input name="csrf_token" value="…">`, `<meta name="csrf-token" content="…">`. */
+const TAG_RE = /<(?:input|meta)\b[^>]*>/gi;
+const TAG_NAME_RE = /\b(?:name|id|property|itemprop)\s*=\s*(["']?)([^"'\s>]+)\1/gi;
+const TAG_VALUE_RE = /(\b(?:value|content)\s*=\s*)(["'])([^"']*)\2/gi;
+
+function isMaskedAlready(value: string): boolean {
+  return value === REDACTED || value === REDACTED_SECRET;
+}
+
+/** A pair's value with its quotes kept and what is inside them masked. */
+function maskPairValue(value: string): string | null {
+  let open = "";
+  let inner = value;
+  let close = "";
+  const quoted = /^(\\?["'])([\s\S]*?)(\\?["'])$/.exec(value);
+  if (quoted && value.length >= 2) [, open, inner, close] = quoted;
+  if (inner === "" || isMaskedAlready(inner) || NOT_SECRETS.has(inner.toLowerCase())) return null;
+  return `${open}${REDACTED_SECRET}${close}`;
+}
+
+/**
+ * Masks credentials in free text: a console line, an error message, an HTML
+ * page, a response body. In order:
+ *
+ * - every http(s)/ws(s) URL is redacted as by {@link redactUrl};
+ * - JWT-shaped strings (`eyJ….….…`), `Bearer <token>` values and
+ *   `Basic <base64 of user:password>` values become `[REDACTED]`;
+ * - the value of `name=value`, `name: value` and `"name": "value"` pairs
+ *   (also JSON-escaped inside a string) whose name is a credential name
+ *   ({@link isCredentialName}) becomes `[REDACTED]`, quotes kept;
+ * - in `<input>` and `<meta>` tags named like a credential
+ *   (`<meta name="csrf-token" content="…">`), `value` and `content` become
+ *   `[REDACTED]`.
+ *
+ * Ordinary text is left as it was: `Error code: 404`, `Press any key: Enter`,
+ * `Bearer tokens expire`, `Basic plan`. A pair's value ends at white space,
+ * so `password: two words` masks only `two`.
+ *
+ * @example
+ * ```ts
+ * import { redactText } from "@passage/connect/redact";
+ * redactText("login ok, token=abc123; see https://x.test/?sid=s1");
+ * // "login ok, token=[REDACTED]; see https://x.test/?sid=REDACTED"
+ * redactText('{"access_token":"t0k3n","expires_in":3600}');
+ * // '{"access_token":"[REDACTED]","expires_in":3600}'
+ * redactText("Authorization: Bearer abc.def-123"); // "Authorization: Bearer [REDACTED]"
+ * ```
+ */
+export function redactText(text: string): string {
+  let out = redactUrlsInText(text);
+  out = out.replace(JWT_RE, REDACTED_SECRET);
+  out = out.replace(
+    BEARER_RE,
+    (all, scheme: string, space: string, token: string) =>
+      looksLikeBearerToken(token) && !isMaskedAlready(token)
+        ? `${scheme}${space}${REDACTED_SECRET}`
+        : all,
+  );
+  out = out.replace(
+    BASIC_RE,
+    (all, scheme: string, space: string, value: string) =>
+      looksLikeBasicCredentials(value) ? `${scheme}${space}${REDACTED_SECRET}` : all,
+  );
+  out = out.replace(TAG_RE, (tag) => {
+    let named = false;
+    for (const m of tag.matchAll(TAG_NAME_RE)) if (isCredentialName(m[2])) named = true;
+    if (!named) return tag;
+    return tag.replace(
+      TAG_VALUE_RE,
+      (all, head: string, quote: string, value: string) =>
+        value === "" ? all : `${head}${quote}${REDACTED_SECRET}${quote}`,
+    );
+  });
+  return redactPairs(out);
+}
+
+/**
+ * Masks the values of credential-named pairs. The value of any other pair is
+ * searched in turn (`next=/cb?token=…`, `href="/x?sid=…"`, `failed: pin=…`):
+ * it is shorter than the text it came from, so this ends.
+ */
+function redactPairs(text: string): string {
+  return text.replace(PAIR_RE, (all, quote: string, name: string, sep: string, value: string) => {
+    const head = `${quote}${name}${quote}${sep}`;
+    if (!isCredentialName(name)) {
+      const inner = redactPairs(value);
+      return inner === value ? all : head + inner;
+    }
+    const masked = maskPairValue(value);
+    return masked === null ? all : head + masked;
+  });
+}
+
+/** Adds every credential-looking substring of a string (JWTs, bearer tokens) to `out`. */
+function shapedCredentials(s: string, out: Set<string>): void {
+  for (const m of s.matchAll(JWT_RE)) out.add(m[0]);
+  for (const m of s.matchAll(BEARER_RE)) if (looksLikeBearerToken(m[3])) out.add(m[3]);
+  for (const m of s.matchAll(BASIC_RE)) if (looksLikeBasicCredentials(m[3])) out.add(m[3]);
+}
+
+function isSecretValue(s: string): boolean {
+  return s.length >= MIN_SECRET_LENGTH && !isMaskedAlready(s) && !NOT_SECRETS.has(s.toLowerCase());
+}
+
+/**
+ * The string values inside a parsed JSON value that authenticate someone, to
+ * be scrubbed (with {@link redactSecrets}) wherever else they appear: the
+ * strings (directly, or in an array) under keys whose name is a credential
+ * name ({@link isCredentialName}: `token`, `access_token`, `sessionId`,
+ * `password`, `otp`, `mfa_code`, … but not `postalCode`, `countryCode`,
+ * `token_type` or `state`), and JWT-shaped, `Bearer …` and `Basic …` values
+ * anywhere. A string that is itself JSON (a body held as text) is searched
+ * too. Values shorter than {@link MIN_SECRET_LENGTH} characters and plain
+ * words (`"Bearer"`, `"active"`, `"true"`) are left out: each value returned
+ * is scrubbed everywhere, so a false positive destroys ordinary data.
+ *
+ * @example
+ * ```ts
+ * import { credentialValuesIn } from "@passage/connect/redact";
+ * credentialValuesIn({
+ *   access_token: "at-123456",
+ *   token_type: "Bearer",
+ *   user: { name: "Ada", postalCode: "94107", mfa_code: "918273" },
+ * });
+ * // ["at-123456", "918273"]
+ * ```
+ */
+export function credentialValuesIn(value: unknown): string[] {
+  const out = new Set<string>();
+  const walk = (v: unknown, depth: number): void => {
+    if (depth > 100) return;
+    if (typeof v === "string") {
+      shapedCredentials(v, out);
+      const t = v.trim();
+      if (t.length > 1 && (t[0] === "{" || t[0] === "[") && depth < 20) {
+        try {
+          walk(JSON.parse(t), depth + 1);
+        } catch {
+          // not JSON after all
+        }
+      }
+      return;
+    }
+    if (v === null || typeof v !== "object") return;
+    if (Array.isArray(v)) {
+      for (const item of v) walk(item, depth + 1);
+      return;
+    }
+    for (const [k, item] of Object.entries(v)) {
+      if (isCredentialName(k)) {
+        const candidates = Array.isArray(item) ? item : [item];
+        for (const c of candidates) if (typeof c === "string" && isSecretValue(c)) out.add(c);
+      }
+      walk(item, depth + 1);
+    }
+  };
+  walk(value, 0);
+  return [...out];
+}
+
+/**
+ * Returns a copy of a JSON value in which every string under a key whose name
+ * is a credential name ({@link isCredentialName}), directly or in an array,
+ * is replaced with `[REDACTED]` ({@link REDACTED_SECRET}), at any depth.
+ * Objects under such keys are searched, not blanked; numbers, booleans and
+ * the rest are kept.
+ *
+ * @example
+ * ```ts
+ * import { redactCredentialFields } from "@passage/connect/redact";
+ * redactCredentialFields({ user: "ada", auth: { refreshToken: "rt-1", expiresIn: 60 } });
+ * // { user: "ada", auth: { refreshToken: "[REDACTED]", expiresIn: 60 } }
+ * ```
+ */
+export function redactCredentialFields(value: unknown): unknown {
+  const walk = (v: unknown, credential: boolean, depth: number): unknown => {
+    if (typeof v === "string") return credential && v !== "" ? REDACTED_SECRET : v;
+    if (v === null || typeof v !== "object" || depth > 200) return v;
+    if (Array.isArray(v)) return v.map((item) => walk(item, credential, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, item] of Object.entries(v)) out[k] = walk(item, isCredentialName(k), depth + 1);
+    return out;
+  };
+  return walk(value, false, 0);
 }
 
 const HTML_ESCAPES: Record<string, string> = {
