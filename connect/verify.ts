@@ -2,16 +2,18 @@
  * Verifying Passage webhooks on your server: `verifyWebhook(req, options)`.
  *
  * Every webhook carries a `Passage-Verification` header: a JWT signed with
- * ES256 whose claims are `iat` and `request_body_sha256`, the hex SHA-256 of
- * the exact body bytes. The verifier reads the raw body once, checks the
+ * ES256 whose claims are `iat`, `request_body_sha256` (the hex SHA-256 of
+ * the exact body bytes), `aud` (the id of the API key that owns the link,
+ * `key_…`) and `livemode`. The verifier reads the raw body once, checks the
  * header, fetches the public key by its `kid` (cached), checks the signature,
- * the age and the body hash, and only then parses the body.
+ * the age, the audience and mode you require, and the body hash, and only
+ * then parses the body.
  *
  * @module
  */
 import { z } from "zod";
 import { resultSchemas } from "./results.ts";
-import { OPERATION_TYPES } from "./schemas.ts";
+import { type LinkDevice, linkDeviceSchema, OPERATION_TYPES } from "./schemas.ts";
 
 /**
  * Why a webhook was refused: each check has its own code.
@@ -22,6 +24,8 @@ import { OPERATION_TYPES } from "./schemas.ts";
  * - `unknown_key`: Passage does not know the `kid` (or it has expired), or the key could not be fetched.
  * - `invalid_signature`: the signature does not match the key.
  * - `stale_signature`: `iat` is older than `maxAgeSeconds`, or more than a minute in the future.
+ * - `wrong_audience`: `audience` was given and the JWT's `aud` is none of it (another developer's event, or a signature without `aud`).
+ * - `wrong_mode`: `livemode` was given and the JWT's `livemode` differs (a test event at a live receiver, or the reverse).
  * - `body_mismatch`: the body is not the one that was signed (re-serialised JSON included).
  * - `invalid_payload`: the signed body is not a Passage webhook payload.
  */
@@ -32,6 +36,8 @@ export type WebhookVerificationErrorCode =
   | "unknown_key"
   | "invalid_signature"
   | "stale_signature"
+  | "wrong_audience"
+  | "wrong_mode"
   | "body_mismatch"
   | "invalid_payload";
 
@@ -81,6 +87,15 @@ export interface WebhookPayload {
   status: "complete" | "failed";
   /** Provider id, such as `"tmobile"`. */
   provider: string;
+  /** True for a link created with a live key; absent on events from older servers. */
+  livemode?: boolean;
+  /**
+   * The device that ran the link: its self-declared `kind` and its
+   * `attestation`, which is always `"none"` today (nothing proves what
+   * software the device runs). Null when no device connected; absent on
+   * events from older servers.
+   */
+  device?: LinkDevice | null;
   /** When the event was created (ISO 8601). */
   createdAt: string;
   /**
@@ -107,6 +122,30 @@ export interface VerifyWebhookOptions {
   maxAgeSeconds?: number;
   /** The current time in milliseconds since the epoch (default `Date.now`). */
   now?: () => number;
+  /**
+   * Accept only events whose signed `aud` is this owner id (or one of these,
+   * while you move from one API key to another): the id of the API key that
+   * created the links, `key_…`, shown when the key is created. Without it, an
+   * event signed for any Passage developer on the same server verifies.
+   *
+   * @example
+   * ```ts
+   * import { verifyWebhook } from "@passage/connect";
+   * async function handle(req: Request) {
+   *   return await verifyWebhook(req, {
+   *     publicKeyUrl: "https://passage.example.com/webhook_verification_key/get",
+   *     audience: "key_01KBXYZ",
+   *     livemode: true,
+   *   });
+   * }
+   * ```
+   */
+  audience?: string | readonly string[];
+  /**
+   * Accept only live events (`true`) or only test events (`false`), as
+   * signed in the `livemode` claim. Without it, both verify.
+   */
+  livemode?: boolean;
 }
 
 const resultsSchema: z.ZodType<Record<string, unknown>> = z.looseObject(
@@ -119,6 +158,8 @@ const payloadSchema: z.ZodType<WebhookPayload> = z.object({
   linkId: z.string().min(1),
   status: z.enum(["complete", "failed"]),
   provider: z.string(),
+  livemode: z.boolean().optional(),
+  device: linkDeviceSchema.nullable().optional(),
   createdAt: z.string(),
   results: resultsSchema.optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
@@ -332,6 +373,26 @@ export async function verifyWebhook(
   if (age > maxAge) fail("stale_signature", `Signed ${Math.round(age)} s ago; at most ${maxAge} s`);
   if (age < -MAX_FUTURE_SECONDS) {
     fail("stale_signature", `Signed ${Math.round(-age)} s in the future; check your clock`);
+  }
+  if (options.audience !== undefined) {
+    const wanted = typeof options.audience === "string" ? [options.audience] : options.audience;
+    if (typeof claims.aud !== "string" || !wanted.includes(claims.aud)) {
+      fail(
+        "wrong_audience",
+        `JWT aud ${JSON.stringify(claims.aud ?? null)} is not ${
+          wanted.map((a) => JSON.stringify(a)).join(" or ")
+        }: the event is not addressed to you`,
+      );
+    }
+  }
+  if (options.livemode !== undefined && claims.livemode !== options.livemode) {
+    const mode = (v: unknown) => v === true ? "live" : v === false ? "test" : "unmarked";
+    fail(
+      "wrong_mode",
+      `The event is ${mode(claims.livemode)}; this receiver accepts ${
+        mode(options.livemode)
+      } events only`,
+    );
   }
   if (!timingSafeEqual(await sha256Hex(body), bodyHash.toLowerCase())) {
     fail("body_mismatch", "The body's SHA-256 differs from request_body_sha256: use the raw bytes");

@@ -6,11 +6,12 @@
 import type {
   CreateLinkParams,
   Link,
+  LinkDevice,
   LinkError,
   LinkList,
   LinkStatus,
 } from "@passage/connect/schemas";
-import { getProvider } from "../automations/registry.ts";
+import { getProvider, providerOrigins } from "../automations/registry.ts";
 import type { ApiKeyInfo } from "./api_keys.ts";
 import { formatClaimCode, newClaimCode, normalizeClaimCode } from "./claim_codes.ts";
 import type { Config } from "./config.ts";
@@ -50,6 +51,8 @@ export interface LinkRecord {
   claimedAt: string | null;
   /** The session that runs this link. */
   sessionId: string;
+  /** The device that connected to run it (`recordDeviceClient`); absent until one did. */
+  device?: LinkDevice | null;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -96,6 +99,7 @@ export function toLink(
     claimedAt: record.claimedAt,
     livemode: record.livemode,
     sessionId: record.sessionId,
+    device: record.device ?? null,
   };
 }
 
@@ -195,6 +199,11 @@ export async function createLink(
       linkId,
       claimCode,
       now,
+      allowedOrigins: providerOrigins(
+        provider,
+        { livemode: owner.mode === "live" },
+        settings.publicUrl,
+      ),
     });
     const record: LinkRecord = {
       id: linkId,

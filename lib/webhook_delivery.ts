@@ -18,7 +18,9 @@ import type { ApiKeyInfo } from "./api_keys.ts";
 import type { Config } from "./config.ts";
 import { PassageError } from "./errors.ts";
 import { randomHex } from "./ids.ts";
+import type { LinkRecord } from "./links.ts";
 import {
+  linkKey,
   webhookAttemptKey,
   webhookEventKey,
   webhookOutboxKey,
@@ -132,6 +134,12 @@ async function drain(res: Response): Promise<void> {
   }
 }
 
+/** The event's mode; for events stored before it was recorded, its link's. */
+async function eventLivemode(kv: Deno.Kv, event: WebhookEventRecord): Promise<boolean> {
+  if (typeof event.livemode === "boolean") return event.livemode;
+  return (await kv.get<LinkRecord>(linkKey(event.linkId))).value?.livemode ?? false;
+}
+
 /** One POST of the event's bytes, guarded, signed, timed. */
 async function send(
   kv: Deno.Kv,
@@ -161,7 +169,12 @@ async function send(
     // KV trouble reading or signing is thrown, not recorded as the receiver's
     // fault: the lease then runs out and a later sweep tries again.
     const body = await readEventBody(kv, event);
-    const { jwt } = await signWebhookBody(kv, body, now);
+    const { jwt } = await signWebhookBody(
+      kv,
+      body,
+      { aud: event.ownerKeyId, livemode: await eventLivemode(kv, event) },
+      now,
+    );
     let res: Response;
     try {
       res = await fetch(event.url, {

@@ -1,8 +1,10 @@
 /**
  * The `Passage-Verification` header: a compact JWS (a JWT) signed with the
  * current webhook key, protected header `{"alg":"ES256","kid","typ":"JWT"}`,
- * claims `iat` and `request_body_sha256` (hex SHA-256 of the exact bytes sent),
- * in the manner of Plaid's `Plaid-Verification`. Signed once per attempt.
+ * claims `iat`, `request_body_sha256` (hex SHA-256 of the exact bytes sent),
+ * `aud` (the id of the API key that owns the link: one developer's event does
+ * not verify as another's) and `livemode` (test or live), in the manner of
+ * Plaid's `Plaid-Verification`. Signed once per attempt.
  */
 import { sha256Hex } from "./ids.ts";
 import { currentWebhookKey, type WebhookKeyRecord } from "./webhook_keys.ts";
@@ -12,6 +14,17 @@ export interface VerificationClaims {
   /** Unix seconds when the attempt was signed. */
   iat: number;
   request_body_sha256: string;
+  /** Whose event this is: the id of the API key that owns the link (`key_…`). */
+  aud: string;
+  /** True for a link created with a live key (`sk_live_…`), false for a test key. */
+  livemode: boolean;
+}
+
+/** What a signature binds an event to besides its bytes. */
+export interface WebhookAudience {
+  /** The owner's id: the id of the API key that owns the link. */
+  aud: string;
+  livemode: boolean;
 }
 
 // Imported private keys by kid: importing a JWK costs more than signing.
@@ -59,12 +72,15 @@ export async function signJwt(key: WebhookKeyRecord, claims: VerificationClaims)
 export async function signWebhookBody(
   kv: Deno.Kv,
   body: Uint8Array,
+  audience: WebhookAudience,
   now: Date = new Date(),
 ): Promise<{ jwt: string; kid: string }> {
   const key = await currentWebhookKey(kv, now);
   const jwt = await signJwt(key, {
     iat: Math.floor(now.getTime() / 1000),
     request_body_sha256: await sha256Hex(body),
+    aud: audience.aud,
+    livemode: audience.livemode,
   });
   return { jwt, kid: key.kid };
 }

@@ -5,6 +5,7 @@
  * entry, so an event exists if and only if the link finished. Delivery lives in
  * `webhook_delivery.ts`; this module holds the records and their public views.
  */
+import type { LinkDevice } from "@passage/connect/schemas";
 import type { ApiKeyInfo } from "./api_keys.ts";
 import { PassageError } from "./errors.ts";
 import { newId } from "./ids.ts";
@@ -51,6 +52,8 @@ export interface WebhookEventRecord {
   type: WebhookEventType;
   linkId: string;
   ownerKeyId: string;
+  /** The link's mode, signed as the `livemode` claim (absent on events older than the field). */
+  livemode?: boolean;
   /** Where it is sent: the link's `webhookUrl` when the event was created. */
   url: string;
   createdAt: string;
@@ -102,6 +105,10 @@ export interface WebhookEventBody {
   linkId: string;
   status: "complete" | "failed";
   provider: string;
+  /** True for links created with a live key. */
+  livemode: boolean;
+  /** The device that ran the link, and its attestation (always `"none"` today). */
+  device: LinkDevice | null;
   results?: Record<string, unknown>;
   error?: { code: string; message: string };
   createdAt: string;
@@ -137,6 +144,8 @@ export function addWebhookEvent(
     linkId: link.id,
     status: outcome.status,
     provider: link.provider,
+    livemode: link.livemode,
+    device: link.device ?? null,
     ...(results === undefined ? {} : { results }),
     ...(error === undefined ? {} : { error }),
     createdAt: now.toISOString(),
@@ -154,6 +163,7 @@ export function addWebhookEvent(
     type: body.type,
     linkId: link.id,
     ownerKeyId: link.ownerKeyId,
+    livemode: link.livemode,
     url: link.webhookUrl,
     createdAt: body.createdAt,
     status: "pending",

@@ -36,7 +36,8 @@ function webhookRequest(body: string | Uint8Array<ArrayBuffer>, signature?: stri
 
 /** The server's genuine signature of `body`, made at `at`. */
 async function signed(server: TestServer, body = BODY, at = new Date()): Promise<string> {
-  return (await signWebhookBody(server.kv, new TextEncoder().encode(body), at)).jwt;
+  const audience = { aud: server.keyId, livemode: false };
+  return (await signWebhookBody(server.kv, new TextEncoder().encode(body), audience, at)).jwt;
 }
 
 /** A JWT with any header, claims and signer: for forgeries. */

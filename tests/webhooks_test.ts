@@ -107,6 +107,8 @@ Deno.test("a finished link's event reaches its receiver signed, and verifyWebhoo
     linkId: link.id,
     status: "complete",
     provider: "tmobile",
+    livemode: false,
+    device: null,
     results: COMPLETE.results,
     createdAt: got.payload!.createdAt,
   });
@@ -116,6 +118,8 @@ Deno.test("a finished link's event reaches its receiver signed, and verifyWebhoo
     "linkId",
     "status",
     "provider",
+    "livemode",
+    "device",
     "results",
     "createdAt",
   ]);
@@ -125,7 +129,14 @@ Deno.test("a finished link's event reaches its receiver signed, and verifyWebhoo
   const { header, claims } = jwtParts(got);
   const key = await currentWebhookKey(server.kv);
   assert.deepEqual(header, { alg: "ES256", kid: key.kid, typ: "JWT" });
-  assert.deepEqual(Object.keys(claims).toSorted(), ["iat", "request_body_sha256"]);
+  assert.deepEqual(Object.keys(claims).toSorted(), [
+    "aud",
+    "iat",
+    "livemode",
+    "request_body_sha256",
+  ]);
+  assert.equal(claims.aud, server.keyId, "aud names the owner: the API key that made the link");
+  assert.equal(claims.livemode, false);
   assert.ok(Math.abs((claims.iat as number) - Date.now() / 1000) < 5);
 
   // A second, independent implementation (jose) accepts it against the JWKS too.
