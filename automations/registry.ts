@@ -22,6 +22,8 @@ export interface ProviderInfo {
   /** The name users see, on the claim page and in the device. */
   displayName: string;
   operations: readonly OperationType[];
+  /** The origins a live link's device may load (see `providerOrigins`). */
+  origins: readonly string[];
 }
 
 const AUTOMATIONS: readonly ProviderAutomation[] = [tmobile, verizon, pge, doordash, geico];
@@ -30,6 +32,7 @@ const PROVIDERS: readonly ProviderInfo[] = AUTOMATIONS.map((a) => ({
   id: a.id,
   displayName: a.displayName,
   operations: OPERATION_TYPES.filter((type) => a.operations[type] !== undefined),
+  origins: a.origins.map((o) => new URL(o).origin),
 }));
 
 /** The provider with this id, or undefined. */
@@ -57,6 +60,19 @@ export function automationBaseUrl(
   publicUrl: string,
 ): string {
   return link.livemode ? automation.liveUrl : sandboxUrl(publicUrl, automation.id);
+}
+
+/**
+ * The origins a link's device may load as the top page: the provider's live
+ * origins for live links, this server's own origin (which serves the
+ * sandboxes under `/sandbox/<provider>`) for test links.
+ */
+export function providerOrigins(
+  provider: Pick<ProviderInfo, "origins">,
+  link: { livemode: boolean },
+  publicUrl: string,
+): string[] {
+  return link.livemode ? [...provider.origins] : [new URL(publicUrl).origin];
 }
 
 /** What each operation reads, in words a user understands. */

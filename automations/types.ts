@@ -31,6 +31,12 @@ export interface ProviderAutomation {
   displayName: string;
   /** Real site origin, for live links. */
   liveUrl: string;
+  /**
+   * Every origin a live link's device may load as the top page (the login
+   * pages and the account pages, `liveUrl`'s origin among them). Test links
+   * get the sandbox's origin instead (this server's public URL).
+   */
+  origins: readonly string[];
   /** The operations this provider supports. */
   operations: { [K in OperationType]?: OperationRunner<K> };
   /** Navigate to the login page and hand control to the user until logged in; throws AutomationError on failure. */

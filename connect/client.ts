@@ -153,6 +153,11 @@ export class SessionHandle {
     return this.data.appClipUrl;
   }
 
+  /** The origins the device may load (normalised); null: any public website. */
+  get allowedOrigins(): string[] | null {
+    return this.data.allowedOrigins ?? null;
+  }
+
   /**
    * Opens the controller socket. Commands sent before the user's device
    * connects wait for it (within their timeouts). `defaultTimeout` is the
@@ -174,6 +179,10 @@ export class SessionHandle {
  * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
  * const session = await passage.sessions.create({ idleTimeout: 120 });
  * await passage.sessions.end(session.id);
+ * // a session that may only open these sites (the user sees them when claiming)
+ * const scoped = await passage.sessions.create({
+ *   allowedOrigins: ["https://www.example.com", "https://login.example.com"],
+ * });
  * ```
  */
 export class Sessions {
@@ -188,7 +197,24 @@ export class Sessions {
     this.#apiKey = apiKey;
   }
 
-  /** Creates a session; hand its `claimCode` or `appClipUrl` to your user. */
+  /**
+   * Creates a session; hand its `claimCode` or `appClipUrl` to your user.
+   * Every parameter is optional: with `allowedOrigins` (at most 20 http(s)
+   * origins, such as `"https://www.example.com"`) the device may load only
+   * those sites as the top page, and the user is shown them when claiming;
+   * without it, any public website, and the user is told so. A bad origin is
+   * a 400 `invalid_request` whose `param` is `allowedOrigins.<index>`.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const anywhere = await passage.sessions.create();
+   * const scoped = await passage.sessions.create({ allowedOrigins: ["https://www.example.com"] });
+   * console.log(anywhere.allowedOrigins); // null
+   * console.log(scoped.allowedOrigins); // ["https://www.example.com"]
+   * ```
+   */
   async create(params: CreateSessionParams = {}): Promise<SessionHandle> {
     const data = await this.#request<Session>("POST", "/v1/sessions", params);
     return new SessionHandle(data, this.#baseUrl, this.#apiKey);

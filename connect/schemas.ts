@@ -148,7 +148,47 @@ export interface Link {
   livemode: boolean;
   /** The session that runs this link: watch its telemetry at `/v1/sessions/{id}/events`. */
   sessionId: string;
+  /**
+   * Which kind of device produced the data, and with what attestation; null
+   * until a device has connected.
+   */
+  device: LinkDevice | null;
 }
+
+/**
+ * The device that ran a link, as far as Passage knows.
+ *
+ * - `kind`: `"reference"` when the device said in its hello that it is the
+ *   reference device (`device/` on Chromium), else `"unknown"`. This is the
+ *   device's own word: nothing proves it.
+ * - `attestation`: always `"none"` today. No device proves what software it
+ *   runs (no App Attest, Play Integrity or key attestation yet), so treat the
+ *   data as coming from whatever holds the claim code.
+ * - `client`: the name and version the device declared, or null.
+ */
+export interface LinkDevice {
+  /** `"reference"` for the reference device's own declaration, else `"unknown"`. */
+  kind: "reference" | "unknown";
+  /** Always `"none"`: nothing attests the device's software yet. */
+  attestation: "none";
+  /** What the device said it is, unverified. */
+  client: { name: string; version: string } | null;
+}
+
+/**
+ * Describes {@link LinkDevice}.
+ *
+ * @example
+ * ```ts
+ * import { linkDeviceSchema } from "@passage/connect/schemas";
+ * linkDeviceSchema.parse({ kind: "unknown", attestation: "none", client: null });
+ * ```
+ */
+export const linkDeviceSchema: Schema<LinkDevice> = z.object({
+  kind: z.enum(["reference", "unknown"]),
+  attestation: z.literal("none"),
+  client: z.object({ name: z.string(), version: z.string() }).nullable(),
+});
 
 /** A page of links, newest first. */
 export interface LinkList {
@@ -245,6 +285,7 @@ export const linkSchema: Schema<Link> = z.object({
   claimedAt: z.iso.datetime().nullable(),
   livemode: z.boolean(),
   sessionId: z.string(),
+  device: linkDeviceSchema.nullable(),
 });
 
 /**
@@ -330,6 +371,14 @@ export interface DeviceClaim {
     /** The operations the link asks for, in order. */
     operations: Array<{ type: OperationType }>;
   } | null;
+  /**
+   * The origins (`https://www.t-mobile.com`) the device may load as the top
+   * page: a Connect link's provider origins, or those a Sessions API session
+   * was created with. Null: any public origin (a Sessions API session created
+   * without `allowedOrigins`). Loopback and private-network addresses are
+   * refused either way unless the device's operator allows them.
+   */
+  allowedOrigins: string[] | null;
 }
 
 /**
@@ -351,6 +400,7 @@ export const deviceClaimSchema: Schema<DeviceClaim> = z.object({
     providerName: z.string(),
     operations: z.array(z.object({ type: z.enum(OPERATION_TYPES) })),
   }).nullable(),
+  allowedOrigins: z.array(z.string()).nullable(),
 });
 
 /**
@@ -384,6 +434,15 @@ export interface CreateSessionParams {
   expiresIn?: number;
   /** Up to 50 string pairs, returned unchanged. */
   metadata?: Metadata;
+  /**
+   * The origins the device may load as the top page, such as
+   * `["https://www.example.com", "https://login.example.com"]`: each an
+   * http(s) scheme, host and optional port, without path, query or fragment
+   * (normalised as `new URL(origin).origin`); at most 20. Left out, the
+   * session may open any public website, and the user is told so when they
+   * claim it.
+   */
+  allowedOrigins?: string[];
 }
 
 /** A session, as every `/v1/sessions` route returns it. */
@@ -420,6 +479,8 @@ export interface Session {
   endReason: string | null;
   /** True for sessions created with a live key (`sk_live_…`), false for test keys. */
   livemode: boolean;
+  /** The origins the device may load, normalised; null: any public origin. */
+  allowedOrigins: string[] | null;
 }
 
 /** A page of sessions, newest first. */
@@ -448,7 +509,39 @@ export const createSessionParamsSchema: Schema<CreateSessionParams> = z.strictOb
   maxDuration: z.int().min(30).max(4 * 3600).optional(),
   expiresIn: z.int().min(60).max(604800).optional(),
   metadata: metadataSchema.optional(),
+  allowedOrigins: z.array(
+    z.string().max(300).refine(
+      isOrigin,
+      "allowedOrigins entries must be http(s) origins (scheme, host, optional port), without path, query or fragment",
+    ),
+  ).min(1).max(20).optional(),
 });
+
+/**
+ * Whether `value` is an http(s) origin: scheme, host and optional port, with
+ * no credentials, path, query or fragment (a trailing `/` is allowed).
+ *
+ * @example
+ * ```ts
+ * import { isOrigin } from "@passage/connect/schemas";
+ * isOrigin("https://www.example.com"); // true
+ * isOrigin("http://localhost:8000/"); // true
+ * isOrigin("https://example.com/login"); // false
+ * isOrigin("*"); // false
+ * ```
+ */
+export function isOrigin(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return (url.protocol === "https:" || url.protocol === "http:") &&
+    url.hostname !== "" && !url.username && !url.password && url.pathname === "/" &&
+    !value.includes("?") && !value.includes("#") &&
+    /^https?:\/\/[^/?#]+\/?$/i.test(value);
+}
 
 /**
  * Describes a session as the API returns it.
@@ -476,6 +569,7 @@ export const sessionSchema: Schema<Session> = z.object({
   endedAt: z.iso.datetime().nullable(),
   endReason: z.string().nullable(),
   livemode: z.boolean(),
+  allowedOrigins: z.array(z.string()).nullable(),
 });
 
 /**

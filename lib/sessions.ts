@@ -3,8 +3,17 @@
  * controllers through the relay. Links (Connect) run on a session too: creating
  * a link creates its session in the same commit, and the claim code opens it.
  */
-import type { CreateSessionParams, Session, SessionList } from "@passage/connect/schemas";
-import type { SessionStatus } from "@passage/connect/protocol";
+import type {
+  CreateSessionParams,
+  LinkDevice,
+  Session,
+  SessionList,
+} from "@passage/connect/schemas";
+import {
+  type DeviceClient,
+  REFERENCE_DEVICE_NAME,
+  type SessionStatus,
+} from "@passage/connect/protocol";
 import type { ApiKeyInfo } from "./api_keys.ts";
 import { formatClaimCode, newClaimCode, normalizeClaimCode } from "./claim_codes.ts";
 import type { Config } from "./config.ts";
@@ -57,6 +66,14 @@ export interface SessionRecord {
   endReason: string | null;
   /** SHA-256 of the device token the claim issued, so ending the session revokes it. */
   deviceTokenHash?: string | null;
+  /**
+   * The origins the device may load (normalised `URL.origin`s): a link's
+   * provider origins, or those a Sessions API session was created with. Null
+   * or absent (records older than the field): any public origin.
+   */
+  allowedOrigins?: string[] | null;
+  /** What the device holding the session declared in its hello (unverified). */
+  deviceClient?: DeviceClient | null;
 }
 
 /** A device token as stored (by the hash of its secret). */
@@ -106,6 +123,7 @@ export function toSession(record: SessionRecord, publicUrl: string): Session {
     endedAt: record.endedAt,
     endReason: record.endReason,
     livemode: record.livemode,
+    allowedOrigins: record.allowedOrigins ?? null,
   };
 }
 
@@ -117,9 +135,16 @@ export function newSessionRecord(
     Config,
     "linkTtlSeconds" | "sessionIdleTimeoutSeconds" | "sessionMaxDurationSeconds"
   >,
-  extra: { linkId: string | null; claimCode: string; now: Date },
+  extra: {
+    linkId: string | null;
+    claimCode: string;
+    now: Date;
+    /** A link's provider origins; else `params.allowedOrigins`. */
+    allowedOrigins?: readonly string[] | null;
+  },
 ): SessionRecord {
   const ttlMs = (params.expiresIn ?? config.linkTtlSeconds) * 1000;
+  const origins = extra.allowedOrigins ?? params.allowedOrigins ?? null;
   return {
     id: newId("sess"),
     ownerKeyId: owner.id,
@@ -138,7 +163,47 @@ export function newSessionRecord(
     claimedAt: null,
     endedAt: null,
     endReason: null,
+    allowedOrigins: origins === null ? null : [...new Set(origins.map((o) => new URL(o).origin))],
   };
+}
+
+/** What a link shows of the device that declared `client` in its hello. */
+export function describeDevice(client: DeviceClient | null | undefined): LinkDevice {
+  return {
+    kind: client?.name === REFERENCE_DEVICE_NAME ? "reference" : "unknown",
+    attestation: "none",
+    client: client ? { name: client.name, version: client.version } : null,
+  };
+}
+
+/**
+ * Records what the device now holding `sessionId` declared in its hello
+ * (`client`, optional and unverified): on the session, and on its link (as
+ * `device`, which the link's webhook and `GET /v1/links/{id}` show). Call it
+ * when a device's hello is accepted, before its welcome: a connection without
+ * `client` records `kind: "unknown"`, replacing what an earlier device said.
+ */
+export async function recordDeviceClient(
+  kv: Deno.Kv,
+  sessionId: string,
+  client: DeviceClient | undefined,
+): Promise<void> {
+  const declared = client ? { name: client.name, version: client.version } : null;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const entry = await kv.get<SessionRecord>(sessionKey(sessionId));
+    if (!entry.value) return;
+    // a reconnect says the same again: nothing to write
+    if (JSON.stringify(entry.value.deviceClient ?? null) === JSON.stringify(declared)) return;
+    const op = kv.atomic().check(entry).set(entry.key, { ...entry.value, deviceClient: declared });
+    if (entry.value.linkId) {
+      const link = await kv.get<LinkRecord>(linkKey(entry.value.linkId));
+      if (link.value) {
+        op.check(link).set(link.key, { ...link.value, device: describeDevice(declared) });
+      }
+    }
+    if ((await op.commit()).ok) return;
+  }
+  throw new PassageError("write_conflict", `Could not record the device of session ${sessionId}`);
 }
 
 /** Adds the writes that store a new session and its indexes to `op`. */

@@ -40,6 +40,7 @@ export function registerClaimPage(app: Hono<AppEnv>): void {
         ? html`
           <p>An app wants to open a browser session on this device. You stay in control:
           you log in yourself, and your password, codes and session never leave this device.</p>
+          ${wherePage(session.allowedOrigins ?? null)}
           <p>Claim code: <strong>${formatClaimCode(session.claimCode)}</strong></p>
           <p><small>Expires ${session.expiresAt}</small></p>
         `
@@ -56,6 +57,7 @@ export function registerClaimPage(app: Hono<AppEnv>): void {
         <ul>${link.operations.map((op) => html`<li>${OPERATION_LABELS[op.type]}</li>`)}</ul>
         <p>You will log in to ${provider} yourself, on this device. Your password, codes
         and session never leave it; the app only receives the data listed above.</p>
+        ${wherePage(session.allowedOrigins ?? null)}
         <p>Claim code: <strong>${formatClaimCode(link.claimCode)}</strong></p>
         <p><small>Expires ${link.expiresAt}</small></p>
       `
@@ -65,6 +67,18 @@ export function registerClaimPage(app: Hono<AppEnv>): void {
       status === "pending" ? 200 : 410,
     );
   });
+}
+
+/** Where the session may take the user: its allowed origins, or a plain warning when any. */
+function wherePage(origins: readonly string[] | null) {
+  if (origins === null) {
+    return html`<p class="where-any"><strong>This app may open any website</strong> in this
+      session. Check the address before you type a password.</p>`;
+  }
+  return html`
+    <p class="where">This session may only open these websites:</p>
+    <ul class="where">${origins.map((o) => html`<li><code>${o}</code></li>`)}</ul>
+  `;
 }
 
 function page(title: string, body: unknown) {

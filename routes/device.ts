@@ -39,6 +39,7 @@ export function registerDeviceRoutes(api: Api): void {
         providerName: getProvider(link.provider)?.displayName ?? link.provider,
         operations: link.operations.map(({ type }) => ({ type })),
       },
+      allowedOrigins: session.allowedOrigins ?? null,
     });
   });
 

@@ -47,6 +47,7 @@ export const doordash: ProviderAutomation = {
   id: "doordash",
   displayName: "DoorDash",
   liveUrl: "https://www.doordash.com",
+  origins: ["https://www.doordash.com", "https://identity.doordash.com"],
   login: (ctx) => handOffLogin(ctx, { displayName: "DoorDash" }),
   operations: {
     async "orderHistory:read"(ctx) {

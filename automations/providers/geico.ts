@@ -82,6 +82,7 @@ export const geico: ProviderAutomation = {
   id: "geico",
   displayName: "GEICO",
   liveUrl: "https://ecams.geico.com",
+  origins: ["https://ecams.geico.com", "https://www.geico.com"],
   login: (ctx) => handOffLogin(ctx, { displayName: "GEICO" }),
   operations: {
     async "insurancePolicy:read"(ctx) {

@@ -76,6 +76,7 @@ export const pge: ProviderAutomation = {
   id: "pge",
   displayName: "PG&E",
   liveUrl: "https://myaccount.pge.com",
+  origins: ["https://myaccount.pge.com", "https://www.pge.com"],
   login: (ctx) => handOffLogin(ctx, { displayName: "PG&E" }),
   operations: {
     async "utilityBillingStatement:read"(ctx) {

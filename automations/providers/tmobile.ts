@@ -74,6 +74,7 @@ export const tmobile: ProviderAutomation = {
   id: "tmobile",
   displayName: "T-Mobile",
   liveUrl: "https://account.t-mobile.com",
+  origins: ["https://account.t-mobile.com", "https://www.t-mobile.com"],
   login: (ctx) => handOffLogin(ctx, { displayName: "T-Mobile" }),
   operations: {
     async "mobileBillingStatement:read"(ctx) {

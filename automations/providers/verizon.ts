@@ -47,6 +47,7 @@ export const verizon: ProviderAutomation = {
   id: "verizon",
   displayName: "Verizon",
   liveUrl: "https://www.verizon.com/digital/nsa/secure/ui/acct",
+  origins: ["https://www.verizon.com", "https://secure.verizon.com"],
   login: (ctx) => handOffLogin(ctx, { displayName: "Verizon" }),
   operations: {
     async "mobileBillingStatement:read"(ctx) {
