@@ -62,8 +62,8 @@ export async function readPageJson<T>(
 }
 
 /**
- * Fetches a JSON endpoint from inside the page (same origin, the page's
- * cookies) and returns its body, parsed with the site's `schema`. `what` is
+ * Fetches a JSON endpoint through the device (same origin, the page's
+ * cookies; the `fetch` command) and returns its body, parsed with the site's `schema`. `what` is
  * a noun for error messages: `"payment methods"`.
  */
 export async function fetchJson<T>(
@@ -75,15 +75,7 @@ export async function fetchJson<T>(
   const url = `${ctx.baseUrl}${apiPath}`;
   let answer: { status: number; body: string };
   try {
-    answer = await ctx.browser.evaluate<{ status: number; body: string }>({
-      expression: `(async () => {
-        const res = await fetch(${JSON.stringify(url)}, {
-          credentials: "include",
-          headers: { accept: "application/json" },
-        });
-        return { status: res.status, body: await res.text() };
-      })()`,
-    });
+    answer = await ctx.browser.fetch({ url, accept: "application/json" });
   } catch (error) {
     throw toAutomationError(error, `reading the ${what}`);
   }

@@ -173,12 +173,39 @@ export class Browser {
     return (await this.#run("getAttribute", params, options)).value;
   }
 
-  /** Evaluates a JavaScript expression in the page; resolves with its JSON value. */
+  /**
+   * Evaluates a JavaScript expression over a copy of the page's document (made
+   * by the device with scripts and secrets left out) in a sandbox with no
+   * network; resolves with its JSON value.
+   *
+   * @example
+   * ```ts ignore
+   * const rows = await browser.evaluate<string[]>({
+   *   expression: "[...document.querySelectorAll('.bill td')].map((td) => td.textContent)",
+   * });
+   * ```
+   */
   async evaluate<T = unknown>(
     params: Commands["evaluate"]["params"],
     options?: CommandOptions,
   ): Promise<T> {
     return (await this.#run("evaluate", params, options)).value as T;
+  }
+
+  /**
+   * A `GET` on the page's own origin, made by the device with the page's
+   * cookies; the body comes back scrubbed of every secret the device knows.
+   *
+   * @example
+   * ```ts ignore
+   * const { status, body } = await browser.fetch({ url: "/api/account", accept: "application/json" });
+   * ```
+   */
+  fetch(
+    params: Commands["fetch"]["params"],
+    options?: CommandOptions,
+  ): Promise<Commands["fetch"]["result"]> {
+    return this.#run("fetch", params, options);
   }
 
   /** A screenshot, base64-encoded. */

@@ -15,12 +15,21 @@ import {
 } from "puppeteer-core";
 import type { ResponseCapture } from "./_capture.ts";
 import { CommandFailure, describe, isInvalidSelectorError, quote } from "./_errors.ts";
-import { readSafely, sensitivity } from "./_human_input.ts";
+import { readSafely, sensitivity, typedFieldIds } from "./_human_input.ts";
 import { MAX_VALUE_CHARS } from "./_limits.ts";
 import { maskUrl } from "./_mask.ts";
-import { evaluateIsolated } from "./_isolated.ts";
 import { isRuleOn } from "./_rules.ts";
+import type { Refusal } from "./_origin_guard.ts";
+import type { Sandbox } from "./_sandbox.ts";
 import { takeScreenshot } from "./_screenshot.ts";
+import {
+  attributeOf,
+  describeElement,
+  innerHtmlOf,
+  isCredentialField,
+  snapshotDocument,
+  textOf,
+} from "./_snapshot.ts";
 
 /** What a running command knows about its own time. */
 export interface CommandContext {
@@ -45,6 +54,16 @@ export interface HandlerDeps {
   /** The device's CDP session on the page. */
   cdp: CDPSession;
   capture: ResponseCapture;
+  /** Where `evaluate` runs. */
+  sandbox: Sandbox;
+  /** Remembers the secrets in a body the device fetched, before it is sent. */
+  noteBody: (body: string, contentType: string) => void;
+  /** The last top-page navigation the origin guard refused. */
+  lastRefusal: () => Refusal | null;
+  /** Why the top page may not load `url` (an origin the session does not allow), or null. */
+  refuseTop: (url: string) => string | null;
+  /** `text` with every secret the device knows (read again now) replaced. */
+  scrub: (text: string) => Promise<string>;
   /** `yieldToUser` lives with the device, which owns who has control. */
   yieldToUser: Handler<"yieldToUser">;
 }
@@ -53,10 +72,24 @@ export interface HandlerDeps {
 const FIND_WAIT_MS = 2000;
 
 /** Builds the handlers of every command for one page. */
-export function createHandlers({ page, cdp, capture, yieldToUser }: HandlerDeps): Handlers {
+export function createHandlers(
+  { page, cdp, capture, sandbox, noteBody, lastRefusal, refuseTop, scrub, yieldToUser }:
+    HandlerDeps,
+): Handlers {
+  /** An element's copy, as `_snapshot.ts` makes it, and the typed fields to leave out. */
+  const copyOf = async (el: ElementHandle<Element>) => {
+    const [node, typed] = await Promise.all([describeElement(cdp, el), typedFieldIds(page)]);
+    return { node, typed };
+  };
   return {
     async navigate({ url, waitUntil }, ctx) {
       let response;
+      const before = lastRefusal();
+      // refused before it starts: the page the human is on stays
+      const refusal = refuseTop(url);
+      if (refusal !== null) {
+        throw new CommandFailure("refused", `Refused to open ${maskUrl(url)}: ${refusal}`);
+      }
       try {
         response = await page.goto(url, {
           waitUntil: waitUntil === "networkidle" ? "networkidle0" : waitUntil ?? "load",
@@ -68,6 +101,13 @@ export function createHandlers({ page, cdp, capture, yieldToUser }: HandlerDeps)
           // out of time: do not let the page change under the next command
           await cdp.send("Page.stopLoading").catch(() => {});
           throw error;
+        }
+        const refusal = lastRefusal();
+        if (refusal !== null && refusal !== before) {
+          throw new CommandFailure(
+            "refused",
+            `Refused to open ${refusal.url}: ${refusal.reason}`,
+          );
         }
         throw new CommandFailure(
           "navigation_failed",
@@ -189,7 +229,11 @@ export function createHandlers({ page, cdp, capture, yieldToUser }: HandlerDeps)
         selector,
         ctx,
         "innerHTML",
-        (el) => readSafely(el, "html"),
+        async (el) => {
+          if (!isRuleOn("snapshot")) return await readSafely(el, "html");
+          const { node, typed } = await copyOf(el);
+          return innerHtmlOf(node, typed);
+        },
       );
       return { html: fitting(html, `The inner HTML of ${quote(selector)}`) };
     },
@@ -200,40 +244,55 @@ export function createHandlers({ page, cdp, capture, yieldToUser }: HandlerDeps)
         selector,
         ctx,
         "textContent",
-        (el) => readSafely(el, "text"),
+        async (el) => {
+          if (!isRuleOn("snapshot")) return await readSafely(el, "text");
+          const { node, typed } = await copyOf(el);
+          return textOf(node, typed);
+        },
       );
       return { text: fitting(text, `The text of ${quote(selector)}`) };
     },
 
     async getAttribute({ selector, name }, ctx) {
       const value = await withElement(page, selector, ctx, "getAttribute", async (el) => {
-        if (name.toLowerCase() === "value" && await sensitivity(el) !== null) {
+        if (!isRuleOn("snapshot")) return await el.evaluate((e, n) => e.getAttribute(n), name);
+        const { node, typed } = await copyOf(el);
+        const read = attributeOf(node, name, typed);
+        if (
+          read === undefined || (name.toLowerCase() === "value" && isCredentialField(node, typed))
+        ) {
           throw new CommandFailure(
             "refused",
-            `Refused to read the value of ${quote(selector)}: it holds what the user typed`,
+            `Refused to read the value of ${
+              quote(selector)
+            }: it holds a credential or what the user typed`,
           );
         }
-        return await el.evaluate((e, n) => e.getAttribute(n), name);
+        return read;
       });
       return { value: value === null ? null : fitting(value, `Attribute ${quote(name)}`) };
     },
 
     async evaluate({ expression }, ctx) {
-      let json: string | { error: string };
-      try {
-        json = isRuleOn("evaluateIsolation")
-          ? await evaluateIsolated(cdp, expression)
-          : await evaluateInPage(page, expression);
-      } catch (error) {
-        if (error instanceof CommandFailure || ctx.signal.aborted) throw error;
-        if (error instanceof TimeoutError) throw error;
-        throw new CommandFailure("evaluation_failed", `Evaluate failed: ${describe(error)}`);
-      }
-      if (typeof json !== "string") {
-        throw new CommandFailure(
-          "evaluation_failed",
-          `The result of evaluate is not JSON-serialisable: ${json.error}`,
-        );
+      let json: string;
+      if (isRuleOn("snapshot")) {
+        // the secrets are out of the copy before any code sees it: no
+        // encoding can recover what is not there
+        const html = await scrub(await snapshotDocument(cdp, await typedFieldIds(page)));
+        const url = await scrub(maskUrl(page.url()));
+        const answer = await sandbox.run({ html, url, expression }, ctx.signal);
+        if ("threw" in answer) {
+          throw new CommandFailure("evaluation_failed", `Evaluate threw: ${answer.threw}`);
+        }
+        if ("notJson" in answer) {
+          throw new CommandFailure(
+            "evaluation_failed",
+            `The result of evaluate is not JSON-serialisable: ${answer.notJson}`,
+          );
+        }
+        json = answer.json;
+      } else {
+        json = await evaluateInPage(page, expression, ctx);
       }
       if (json.length > MAX_VALUE_CHARS) {
         throw new CommandFailure(
@@ -243,6 +302,34 @@ export function createHandlers({ page, cdp, capture, yieldToUser }: HandlerDeps)
       }
       // the caller scrubs the device's secrets from it, as from every result
       return { value: JSON.parse(json) };
+    },
+
+    async fetch({ url, accept }, ctx) {
+      const pageUrl = page.url();
+      let target: URL;
+      try {
+        target = new URL(url, pageUrl);
+      } catch {
+        throw new CommandFailure("invalid_command", `fetch: ${quote(maskUrl(url))} is not a URL`);
+      }
+      const origin = URL.canParse(pageUrl) ? new URL(pageUrl).origin : "null";
+      if (target.origin !== origin) {
+        throw new CommandFailure(
+          "refused",
+          `fetch: ${quote(maskUrl(target.href))} is not on the page's origin ${quote(origin)}`,
+        );
+      }
+      const answer = await fetchFromPage(cdp, target.href, accept, ctx);
+      if (answer.body.length > MAX_VALUE_CHARS) {
+        throw new CommandFailure(
+          "device_error",
+          `The body of ${
+            quote(maskUrl(target.href))
+          } is ${answer.body.length} characters, over the message limit`,
+        );
+      }
+      noteBody(answer.body, answer.contentType);
+      return { ...answer, url: maskUrl(answer.url) };
     },
 
     async screenshot({ fullPage, format, quality }) {
@@ -285,41 +372,105 @@ export function createHandlers({ page, cdp, capture, yieldToUser }: HandlerDeps)
 }
 
 /**
- * `evaluate` in the page's own world: only when a test switched the
- * `evaluateIsolation` rule off.
- *
- * Residual risk of the isolated `evaluate` (see `evaluateIsolated`): the
- * isolated world guards only its own prototypes and globals. It cannot change
- * the DOM (see `readOnlyDom`), but a `javascript:` URL given to `location`
- * (whose members are [LegacyUnforgeable]) runs in the page's world,
- * unguarded, and so does a same-origin frame reached through `window[0]` (a
- * fresh realm). `location` still reaches the network. So does a secret the page keeps itself: in
- * its JavaScript state (unreadable from the isolated world, but readable by
- * such an inserted script), in a hidden field or the DOM, or in a field it
- * copied the value into. Validity oracles (`pattern` + `validity`) only see
- * fields the yield did not empty. Field emptying and scrubbing of known
- * secret strings remain the defence there.
+ * `evaluate` in the page's own world, where cookies, storage, typed values and
+ * the network are all within reach: only when a test switched the `snapshot`
+ * rule off, to prove what the rule is for.
  */
-async function evaluateInPage(page: Page, expression: string): Promise<string | { error: string }> {
+async function evaluateInPage(
+  page: Page,
+  expression: string,
+  ctx: CommandContext,
+): Promise<string> {
   let handle;
   try {
     handle = await page.evaluateHandle(expression);
   } catch (error) {
-    if (error instanceof TimeoutError) throw error;
+    if (error instanceof TimeoutError || ctx.signal.aborted) throw error;
     throw new CommandFailure("evaluation_failed", `Evaluate threw: ${describe(error)}`);
   }
   try {
-    return await handle.evaluate((value) => {
+    const json = await handle.evaluate((value) => {
       try {
-        const text = JSON.stringify(value);
-        return text === undefined ? "null" : text;
+        return JSON.stringify(value) ?? "null";
       } catch (error) {
         return { error: String(error) };
       }
     });
+    if (typeof json !== "string") {
+      throw new CommandFailure(
+        "evaluation_failed",
+        `The result of evaluate is not JSON-serialisable: ${json.error}`,
+      );
+    }
+    return json;
   } finally {
     await handle.dispose().catch(() => {});
   }
+}
+
+let fetchWorlds = 0;
+
+/**
+ * A same-origin GET made by the device's own code (never the controller's) in
+ * an isolated world of the main frame, so the page's scripts cannot see or
+ * change it: the page's cookies go with it, redirects are refused.
+ */
+async function fetchFromPage(
+  cdp: CDPSession,
+  url: string,
+  accept: string | undefined,
+  ctx: CommandContext,
+): Promise<{ url: string; status: number; contentType: string; body: string }> {
+  const group = `passage-fetch-${++fetchWorlds}`;
+  try {
+    const { frameTree } = await cdp.send("Page.getFrameTree");
+    const { executionContextId } = await cdp.send("Page.createIsolatedWorld", {
+      frameId: frameTree.frame.id,
+      worldName: group,
+      grantUniveralAccess: false,
+    });
+    const run = await cdp.send("Runtime.callFunctionOn", {
+      functionDeclaration: `${fetchIn}`,
+      executionContextId,
+      arguments: [{ value: url }, { value: accept ?? "*/*" }, {
+        value: Math.max(1, ctx.deadline - performance.now() - 200),
+      }],
+      awaitPromise: true,
+      returnByValue: true,
+      objectGroup: group,
+    });
+    if (run.exceptionDetails) {
+      const details = run.exceptionDetails;
+      throw new CommandFailure(
+        "navigation_failed",
+        `fetch of ${quote(maskUrl(url))} failed: ${details.exception?.description ?? details.text}`,
+      );
+    }
+    return run.result.value as { url: string; status: number; contentType: string; body: string };
+  } finally {
+    await cdp.send("Runtime.releaseObjectGroup", { objectGroup: group }).catch(() => {});
+  }
+}
+
+/** Runs in the isolated world. */
+async function fetchIn(
+  url: string,
+  accept: string,
+  timeoutMs: number,
+): Promise<{ url: string; status: number; contentType: string; body: string }> {
+  const response = await fetch(url, {
+    method: "GET",
+    credentials: "include",
+    headers: { accept },
+    redirect: "error",
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return {
+    url: response.url,
+    status: response.status,
+    contentType: response.headers.get("content-type") ?? "",
+    body: await response.text(),
+  };
 }
 
 function remaining(ctx: CommandContext): number {

@@ -5,6 +5,7 @@ import { ResponseCapture } from "./_capture.ts";
 import { type CommandContext, createHandlers } from "./_commands.ts";
 import { CommandFailure } from "./_errors.ts";
 import { HumanInput } from "./_human_input.ts";
+import { Sandbox } from "./_sandbox.ts";
 import { waitForConditions } from "./_yield.ts";
 
 /** A context that gives a command `ms` milliseconds. */
@@ -35,10 +36,16 @@ Deno.test("device commands drive Chromium against the test site", async (t) => {
   const { page, cdp } = browser;
   const capture = new ResponseCapture(page, () => {});
   const human = new HumanInput(page);
+  const sandbox = new Sandbox();
   const run = createHandlers({
     page,
     cdp,
     capture,
+    sandbox,
+    noteBody: () => {},
+    lastRefusal: () => null,
+    refuseTop: () => null,
+    scrub: (text) => Promise.resolve(text),
     yieldToUser: () => Promise.reject(new Error("not under test")),
   });
   try {
@@ -164,10 +171,36 @@ Deno.test("device commands drive Chromium against the test site", async (t) => {
       await run.fill({ selector: "#text", value: "still fine" }, c);
     });
 
+    await t.step(
+      "evaluate runs over a copy of the document, in a sandbox with no network",
+      async () => {
+        using c = ctx();
+        assert.deepEqual(
+          await run.evaluate({ expression: "[document.title, location.origin, typeof window]" }, c),
+          { value: [await page.title(), new URL(site.url).origin, "object"] },
+        );
+        const threw = await fails(
+          run.evaluate(
+            { expression: "fetch(location.origin + '/widgets').then((r) => r.status)" },
+            c,
+          ),
+          "evaluation_failed",
+        );
+        assert.match(threw, /NotCapable|Requires net access/);
+        await page.evaluate(() => document.cookie = "seen=cookie-value-123");
+        const { value } = await run.evaluate({ expression: "String(document.cookie ?? '')" }, c);
+        assert.equal(value, "");
+      },
+    );
+
     await t.step("captured responses are read back with their bodies", async () => {
       using c = ctx();
       await run.captureResponses({ urlContains: "/slow" }, c);
-      await run.evaluate({ expression: "fetch('/slow?ms=1&sig=s3cr3t').then((r) => r.text())" }, c);
+      const fetched = await run.fetch({ url: "/slow?ms=1&sig=s3cr3t" }, c);
+      assert.equal(fetched.status, 200);
+      assert.equal(fetched.body, '{"waited":1}');
+      assert.equal(fetched.url, `${site.url}/slow?ms=1&sig=REDACTED`);
+      await fails(run.fetch({ url: "http://127.0.0.1:9/elsewhere" }, c), "refused");
       assert.deepEqual(await run.readCapturedResponses({}, c), {
         responses: [{
           url: `${site.url}/slow?ms=1&sig=REDACTED`,
@@ -182,6 +215,7 @@ Deno.test("device commands drive Chromium against the test site", async (t) => {
     });
   } finally {
     capture.stop();
+    sandbox.close();
     await cdp.detach().catch(() => {});
     await closeBrowser(browser);
   }

@@ -6,14 +6,16 @@
  */
 import type { Commands, TelemetryEvent } from "@passage/connect/protocol";
 import type { DeviceClaim } from "@passage/connect/schemas";
-import type { Browser, HTTPResponse, Page } from "puppeteer-core";
+import type { Browser, Frame, HTTPRequest, HTTPResponse, Page } from "puppeteer-core";
 import { closeBrowser, launchBrowser, type LaunchedBrowser } from "./_browser.ts";
 import { ResponseCapture } from "./_capture.ts";
 import { claimDevice } from "./_claim.ts";
 import { type CommandContext, createHandlers } from "./_commands.ts";
 import { clearSecretValues, HumanInput } from "./_human_input.ts";
+import { OriginGuard } from "./_origin_guard.ts";
 import { RelayConnection } from "./_relay.ts";
 import { isRuleOn } from "./_rules.ts";
+import { Sandbox } from "./_sandbox.ts";
 import { CommandRunner, type Outcome } from "./_runner.ts";
 import { DeviceSecrets } from "./_secrets.ts";
 import { PageTelemetry } from "./_telemetry.ts";
@@ -23,6 +25,11 @@ import { checkConditions, waitForConditions } from "./_yield.ts";
 export interface DeviceStatus {
   heading?: string;
   subheading?: string;
+  /**
+   * The real origin of the page the human is on, read by the device itself
+   * (the controller cannot set it), updated as the page navigates.
+   */
+  origin: string;
 }
 
 /** Options of {@link startDevice}. */
@@ -40,7 +47,13 @@ export interface DeviceOptions {
    * the device opens its own incognito context in it and closes only that.
    */
   browser?: Browser;
-  /** Called with the status when the human gets control, and with null when it ends. */
+  /**
+   * Origins the device may load although they are on loopback or a private
+   * network (a developer's local site). The Passage server it claims at is
+   * always allowed: its sandbox sites live there.
+   */
+  allowPrivateOrigins?: string[];
+  /** Called with the status when the human gets control (and as they navigate), and with null when it ends. */
   onStatus?: (status: DeviceStatus | null) => void;
   /**
    * Receives one line per notable event. Never given what was typed or
@@ -118,6 +131,10 @@ class Device {
   readonly #capture: ResponseCapture;
   readonly #human: HumanInput;
   readonly #secrets: DeviceSecrets;
+  readonly #guard: OriginGuard;
+  readonly #sandbox = new Sandbox();
+  /** What the human was asked, while they have control. */
+  #asked: { heading?: string; subheading?: string } | null = null;
   /** Telemetry waiting to be scrubbed and sent, in order. */
   readonly #outbox: TelemetryEvent[] = [];
   #sending: Promise<void> | null = null;
@@ -140,6 +157,12 @@ class Device {
     this.#secrets = secrets;
     // before telemetry's own listener: a cookie is known before its response is reported
     page.on("response", this.#onResponse);
+    page.on("request", this.#onRequest);
+    page.on("framenavigated", this.#onNavigated);
+    this.#guard = new OriginGuard(page, {
+      allowed: claim.allowedOrigins,
+      privateAllowed: [server, ...(options.allowPrivateOrigins ?? [])],
+    }, log);
     this.#relay = new RelayConnection({
       url: socketUrl(server),
       token: claim.deviceToken,
@@ -154,6 +177,14 @@ class Device {
         page,
         cdp: launched.cdp,
         capture: this.#capture,
+        sandbox: this.#sandbox,
+        noteBody: (body, contentType) => secrets.noteBody(body, contentType),
+        lastRefusal: () => this.#guard.lastRefusal,
+        refuseTop: (url) => this.#guard.refuseTop(url),
+        scrub: async (text) => {
+          await this.#refreshSecrets();
+          return secrets.redact(text);
+        },
         yieldToUser: (params, ctx) => this.#yieldToUser(params, ctx),
       }),
       this.#relay,
@@ -182,6 +213,8 @@ class Device {
   }
 
   async connect(): Promise<void> {
+    this.#sandbox.warm();
+    await this.#guard.attach();
     await this.#human.attach();
     const welcome = await this.#relay.start();
     this.#log(`connected: session ${welcome.sessionId || this.handle.sessionId}`);
@@ -189,10 +222,15 @@ class Device {
 
   #onBrowserGone = () => void this.#shutdown("browser_closed");
 
-  /** Remembers the cookies a response sets, before anything about it is sent. */
-  #onResponse = (response: HTTPResponse): void => {
-    const setCookie = response.headers()["set-cookie"];
-    if (setCookie) this.#secrets.noteSetCookie(setCookie);
+  /** Remembers the cookies and tokens a response carries, before anything about it is sent. */
+  #onResponse = (response: HTTPResponse): void => this.#secrets.noteResponse(response);
+
+  /** Remembers the credentials a request carries. */
+  #onRequest = (request: HTTPRequest): void => this.#secrets.noteRequest(request);
+
+  /** While the human has control, tells them where they really are. */
+  #onNavigated = (frame: Frame): void => {
+    if (this.#asked !== null && frame === this.handle.page.mainFrame()) this.#status(this.#asked);
   };
 
   /**
@@ -203,9 +241,19 @@ class Device {
     name: string,
     outcome: Outcome,
   ): Promise<Outcome> {
-    const { context, page } = this.#launched;
-    await Promise.all([this.#secrets.refreshCookies(context), this.#secrets.refreshPage(page)]);
+    await this.#refreshSecrets();
     return this.#secrets.redactOutcome(name, outcome);
+  }
+
+  /** Reads every source of secrets again: cookies, fields, storage, bodies still arriving. */
+  async #refreshSecrets(): Promise<void> {
+    const { context, page, cdp } = this.#launched;
+    await Promise.all([
+      this.#secrets.refreshCookies(context),
+      this.#secrets.refreshPage(page),
+      this.#secrets.refreshStorage(cdp),
+      this.#secrets.settle(),
+    ]);
   }
 
   async #yieldToUser(
@@ -220,18 +268,20 @@ class Device {
         this.#log(`yield: could not watch input (${(error as Error).message})`);
       });
       this.#event({ kind: "yield", at: new Date().toISOString(), state: "started" });
-      this.#status(params.status ?? {});
+      this.#asked = params.status ?? {};
+      this.#status(this.#asked);
       return await waitForConditions(this.handle.page, params, ctx.signal);
     } finally {
       // what the human typed, read while the fields still hold it
       await this.#secrets.refreshPage(this.handle.page);
       // then empty those fields: the login is submitted, and nothing the
       // automation runs later (evaluate) can read them back, in any encoding
-      if (isRuleOn("evaluateIsolation") && !this.handle.page.isClosed()) {
+      if (isRuleOn("snapshot") && !this.handle.page.isClosed()) {
         await clearSecretValues(this.handle.page).catch(() => {});
       }
       await this.#human.end().catch(() => {});
       this.#humanHasControl = false;
+      this.#asked = null;
       this.#status(null);
       this.#event({ kind: "yield", at: new Date().toISOString(), state: "ended" });
     }
@@ -245,7 +295,7 @@ class Device {
   }
 
   async #sendTelemetry(): Promise<void> {
-    const { context, page } = this.#launched;
+    const { context, page, cdp } = this.#launched;
     try {
       while (this.#outbox.length > 0) {
         // take the batch first: every event in it was queued before the secrets are read
@@ -253,6 +303,8 @@ class Device {
         // cookies can change with any response; fields only while the human types
         await Promise.all([
           this.#secrets.refreshCookies(context),
+          this.#secrets.refreshStorage(cdp),
+          this.#secrets.settle(),
           this.#humanHasControl ? this.#secrets.refreshPage(page) : undefined,
         ]);
         for (const event of batch) {
@@ -264,7 +316,10 @@ class Device {
     }
   }
 
-  #status(status: DeviceStatus | null): void {
+  #status(asked: { heading?: string; subheading?: string } | null): void {
+    const page = this.handle.page;
+    const origin = page.isClosed() ? "" : originOf(page.url());
+    const status: DeviceStatus | null = asked && { ...asked, origin };
     try {
       this.#options.onStatus?.(status);
     } catch (error) {
@@ -275,7 +330,7 @@ class Device {
       const say = (line: string) => (this.#options.log ?? console.log)(this.#secrets.redact(line));
       say(
         status
-          ? `>>> Your turn: ${
+          ? `>>> Your turn, on ${status.origin}: ${
             [status.heading, status.subheading].filter(Boolean).join(" — ") ||
             "continue in the browser window"
           }`
@@ -291,6 +346,9 @@ class Device {
       browser.off("disconnected", this.#onBrowserGone);
       page.off("close", this.#onBrowserGone);
       page.off("response", this.#onResponse);
+      page.off("request", this.#onRequest);
+      page.off("framenavigated", this.#onNavigated);
+      this.#sandbox.close();
       const commandsStopped = this.#runner.stop();
       const telemetryStopped = this.#telemetry.stop();
       this.#capture.stop();
@@ -300,5 +358,15 @@ class Device {
       this.#ended.resolve({ reason });
     })();
     return this.#closing;
+  }
+}
+
+/** The origin of a URL, or the URL itself when it has none (`about:blank`). */
+function originOf(url: string): string {
+  try {
+    const origin = new URL(url).origin;
+    return origin === "null" ? url : origin;
+  } catch {
+    return url;
   }
 }

@@ -42,6 +42,9 @@ export class HumanInput {
         this.#onValue(field.slice(0, 200), value);
       }
     });
+    // before the page's own scripts: closed shadow roots are recorded as they are made
+    await this.#page.evaluateOnNewDocument(track, KEY, BINDING, false);
+    await this.#inEveryFrame(false);
   }
 
   /** Starts marking typed-into fields, in this document and any loaded while it lasts. */
@@ -70,6 +73,33 @@ export class HumanInput {
       ),
     );
   }
+}
+
+/**
+ * The `backendNodeId`s of the fields the human typed into, in every frame
+ * (shadow roots included): what `_snapshot.ts` leaves out of its copy.
+ */
+export async function typedFieldIds(page: Page): Promise<Set<number>> {
+  const ids = new Set<number>();
+  await Promise.all(
+    page.frames().map(async (frame) => {
+      try {
+        const list = await frame.evaluateHandle(typedElementsIn, KEY);
+        try {
+          for (const handle of (await list.getProperties()).values()) {
+            const element = handle.asElement();
+            if (element) ids.add(await element.backendNodeId());
+            await handle.dispose();
+          }
+        } finally {
+          await list.dispose();
+        }
+      } catch {
+        // a frame that is navigating has no typed fields yet
+      }
+    }),
+  );
+  return ids;
 }
 
 /** Whether an element is a password field or a field the human typed into. */
@@ -135,19 +165,27 @@ export async function clearSecretValues(page: Page, timeoutMs = 500): Promise<vo
 
 /** Runs in the page: the elements of this document the human typed into. */
 export function typedElementsIn(key: string): Element[] {
-  const typed = (window as unknown as Record<string, { typed: WeakSet<Element> } | undefined>)[key]
-    ?.typed;
-  if (!typed) return [];
-  return [...document.querySelectorAll("input, textarea, [contenteditable]")].filter((el) =>
-    typed.has(el)
-  );
+  const state = (window as unknown as Record<string, FieldState | undefined>)[key];
+  if (!state) return [];
+  return state.fields().filter((el) => state.typed.has(el));
+}
+
+/** What `track` keeps in each document. */
+interface FieldState {
+  typed: WeakSet<Element>;
+  on: boolean;
+  /** Every input, text area and editable element, in open and closed shadow roots too. */
+  fields(): Element[];
+  /** The joined values of one-character code boxes (`[1][2][3][4][5][6]`), by group. */
+  groups(): string[];
 }
 
 /** Runs in the page: empties password fields and human-typed fields. */
 function clearSecretsIn(key: string): void {
-  const typed = (window as unknown as Record<string, { typed: WeakSet<Element> } | undefined>)[key]
-    ?.typed;
-  for (const el of document.querySelectorAll("input, textarea, [contenteditable]")) {
+  const state = (window as unknown as Record<string, FieldState | undefined>)[key];
+  const typed = state?.typed;
+  const fields = state?.fields() ?? document.querySelectorAll("input, textarea, [contenteditable]");
+  for (const el of fields) {
     const password = el instanceof HTMLInputElement &&
       (el.type === "password" || /\b(current|new)-password\b/i.test(el.autocomplete));
     if (!password && !(typed?.has(el) ?? false)) continue;
@@ -168,7 +206,49 @@ function track(key: string, binding: string, on: boolean): void {
   const w = window as unknown as Record<string, unknown>;
   let state = w[key] as { typed: WeakSet<Element>; on: boolean } | undefined;
   if (!state) {
-    const s = { typed: new WeakSet<Element>(), on: false };
+    // closed shadow roots are out of reach of every script but through this record
+    const closed = new WeakMap<Element, ShadowRoot>();
+    const attach = Element.prototype.attachShadow;
+    Element.prototype.attachShadow = function (this: Element, init: ShadowRootInit) {
+      const root = attach.call(this, init);
+      closed.set(this, root);
+      return root;
+    };
+    const selector = "input, textarea, [contenteditable]";
+    const fields = (): Element[] => {
+      const out: Element[] = [];
+      const visit = (root: Document | ShadowRoot) => {
+        for (const el of root.querySelectorAll("*")) {
+          if (el.matches(selector)) out.push(el);
+          const inner = el.shadowRoot ?? closed.get(el);
+          if (inner) visit(inner);
+        }
+      };
+      visit(document);
+      return out;
+    };
+    /** A one- or two-character box: part of a code typed box by box. */
+    const isBox = (el: Element): el is HTMLInputElement =>
+      el instanceof HTMLInputElement && el.maxLength > 0 && el.maxLength <= 2;
+    /** The nearest container (up to three levels up) holding at least two boxes. */
+    const groupOf = (el: HTMLInputElement): Element | null => {
+      let at: Element | null = el.parentElement;
+      for (let level = 0; at && level < 3; level++, at = at.parentElement) {
+        if ([...at.querySelectorAll("input")].filter(isBox).length >= 2) return at;
+      }
+      return null;
+    };
+    const joined = (group: Element) =>
+      [...group.querySelectorAll("input")].filter(isBox).map((box) => box.value).join("");
+    const groups = (): string[] => {
+      const seen = new Set<Element>();
+      for (const el of fields()) {
+        const group = isBox(el) && s.typed.has(el) ? groupOf(el) : null;
+        if (group) seen.add(group);
+      }
+      return [...seen].map(joined).filter((v) => v !== "");
+    };
+    const s = { typed: new WeakSet<Element>(), on: false, fields, groups };
     state = s;
     Object.defineProperty(w, key, { value: s, enumerable: false });
     const ids = new WeakMap<Element, number>();
@@ -205,6 +285,13 @@ function track(key: string, binding: string, on: boolean): void {
       const report = w[binding];
       if (typeof report === "function") {
         Promise.resolve(report(`${doc}:${id}`, value)).catch(() => {});
+        // a code typed box by box is a secret only when the boxes are joined
+        const group = s.on && isBox(target) ? groupOf(target) : null;
+        if (group) {
+          let gid = ids.get(group);
+          if (gid === undefined) ids.set(group, gid = next++);
+          Promise.resolve(report(`${doc}:g${gid}`, joined(group))).catch(() => {});
+        }
       }
     }, true);
   }
@@ -213,10 +300,11 @@ function track(key: string, binding: string, on: boolean): void {
 
 /** Runs in the page: the values of password fields and of fields the human typed into. */
 function secretValuesIn(key: string): string[] {
-  const typed = (window as unknown as Record<string, { typed: WeakSet<Element> } | undefined>)[key]
-    ?.typed;
-  const out: string[] = [];
-  for (const el of document.querySelectorAll("input, textarea, [contenteditable]")) {
+  const state = (window as unknown as Record<string, FieldState | undefined>)[key];
+  const typed = state?.typed;
+  const out: string[] = state?.groups() ?? [];
+  const fields = state?.fields() ?? document.querySelectorAll("input, textarea, [contenteditable]");
+  for (const el of fields) {
     const password = el instanceof HTMLInputElement &&
       (el.type === "password" || /\b(current|new)-password\b/i.test(el.autocomplete));
     if (!password && !(typed?.has(el) ?? false)) continue;

@@ -14,9 +14,13 @@ import {
   type DeviceResult,
   type DeviceTelemetry,
   PROTOCOL_VERSION,
+  REFERENCE_DEVICE_NAME,
   type TelemetryEvent,
 } from "@passage/connect/protocol";
 import { MAX_MESSAGE_BYTES, MAX_UNACKED_BYTES } from "./_limits.ts";
+
+/** The reference device's version, told to the server in its hello. */
+const DEVICE_VERSION = "0.2.0";
 import type { IncomingCommand, Outcome } from "./_runner.ts";
 import { DeviceSocket, HandshakeError } from "./_socket.ts";
 
@@ -226,6 +230,7 @@ export class RelayConnection {
       v: PROTOCOL_VERSION,
       token: this.#options.token,
       lastCommandSeq: this.#lastCommandSeq,
+      client: { name: REFERENCE_DEVICE_NAME, version: DEVICE_VERSION },
     };
     socket.send(JSON.stringify(hello));
     const timer = setTimeout(() => {

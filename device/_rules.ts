@@ -12,11 +12,18 @@
  * - `telemetryFields`: telemetry never carries headers, cookies or request
  *   bodies. Switched off (tests only), request events gain `headers` and
  *   `postData` and response events gain `headers`, Set-Cookie included.
- * - `evaluateIsolation`: when a yield ends, password fields and the fields
- *   the human typed into are emptied, and `evaluate` runs in an isolated
- *   world where field values, cookies, storage, `FormData` and the network
- *   (but same-origin GET `fetch`) are out of reach and the DOM is read-only. Switched off (tests
- *   only), fields keep their values and `evaluate` runs in the page's world.
+ * - `snapshot`: the controller's reads never touch the live page. When a
+ *   yield ends, password fields and the fields the human typed into are
+ *   emptied; `innerHTML`, `textContent` and `getAttribute` read a copy of the
+ *   element made through CDP with credentials left out (`_snapshot.ts`); and
+ *   `evaluate` runs over such a copy of the whole document in a Worker with
+ *   no permissions (`_sandbox.ts`). Switched off (tests only), fields keep
+ *   their values, reads use the live DOM and `evaluate` runs in the page's
+ *   world.
+ * - `origins`: the top page may only load the session's allowed origins, and
+ *   nothing the page loads may reach loopback, private-network or link-local
+ *   addresses unless the device's operator allowed that origin
+ *   (`_origin_guard.ts`).
  *
  * A rule can be switched off only from a test: {@link disableRuleForTests}
  * and {@link restoreRulesForTests} throw unless the main module is a test file
@@ -33,7 +40,8 @@ export type RuleName =
   | "urls"
   | "screenshots"
   | "telemetryFields"
-  | "evaluateIsolation";
+  | "snapshot"
+  | "origins";
 
 /** Every rule. */
 export const RULE_NAMES: readonly RuleName[] = [
@@ -41,7 +49,8 @@ export const RULE_NAMES: readonly RuleName[] = [
   "urls",
   "screenshots",
   "telemetryFields",
-  "evaluateIsolation",
+  "snapshot",
+  "origins",
 ];
 
 const off = new Set<RuleName>();

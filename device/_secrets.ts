@@ -1,14 +1,26 @@
 /**
  * The secrets the device keeps in memory, and only there, so it can scrub
- * them from everything it sends (the `secrets` rule): the value of every
- * password field it has seen, of every field the human typed into during a
- * yield, and of every cookie in the browser.
+ * them from everything it sends (the `secrets` rule). It holds everything
+ * the device can see that authenticates:
+ *
+ * - the value of every password field, and of every field the human typed
+ *   into during a yield (one-character code boxes joined into one value);
+ * - every cookie value in the browser and in every `Set-Cookie` header;
+ * - credential request headers (`Authorization`, `Cookie`, `X-…-Token`…);
+ * - web storage values that authenticate (credential-named keys, tokens);
+ * - token-shaped fields of the JSON the page receives (`access_token`,
+ *   `refresh_token`, `jwt`, `session`, JWT and bearer shapes).
  *
  * @module
  */
 import type { TelemetryEvent } from "@passage/connect/protocol";
-import { MIN_SECRET_LENGTH, redactSecrets } from "@passage/connect/redact";
-import type { BrowserContext, Page } from "puppeteer-core";
+import {
+  credentialValuesIn,
+  isCredentialName,
+  MIN_SECRET_LENGTH,
+  redactSecrets,
+} from "@passage/connect/redact";
+import type { BrowserContext, CDPSession, HTTPRequest, HTTPResponse, Page } from "puppeteer-core";
 import { readSecretValues } from "./_human_input.ts";
 import { isRuleOn } from "./_rules.ts";
 import type { Outcome } from "./_runner.ts";
@@ -21,6 +33,23 @@ const MAX_SECRET_LENGTH = 10_000;
 const MAX_TYPED_FIELDS = 10_000;
 /** How long a cookie or page read may take before the device sends with what it knows. */
 const READ_TIMEOUT_MS = 1000;
+/** JSON bodies larger than this are not searched for tokens as they arrive. */
+const MAX_SCANNED_BODY = 1024 * 1024;
+/** Request headers whose values authenticate, besides `x-…-token`-like names. */
+const CREDENTIAL_HEADERS = new Set([
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "x-api-key",
+  "x-csrf-token",
+  "x-xsrf-token",
+  "x-auth-token",
+  "x-access-token",
+  "x-session-id",
+  "x-amz-security-token",
+]);
+/** A storage value shaped like a token: long, no spaces, letters and digits mixed. */
+const TOKEN_SHAPE = /^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9._~+/=:-]{20,}$/;
 
 /** One device's secrets. */
 export class DeviceSecrets {
@@ -70,6 +99,74 @@ export class DeviceSecrets {
     }
   }
 
+  /** Remembers the credential headers of a request the page makes. */
+  noteRequest(request: HTTPRequest): void {
+    for (const [name, value] of Object.entries(request.headers())) {
+      const lower = name.toLowerCase();
+      if (lower === "cookie") {
+        for (const pair of value.split(";")) {
+          this.noteCookie(pair.slice(pair.indexOf("=") + 1).trim());
+        }
+      } else if (
+        CREDENTIAL_HEADERS.has(lower) || (lower.startsWith("x-") && isCredentialName(lower))
+      ) {
+        this.#keep(value);
+        // `Bearer abc…`, `Basic …`: the credential alone too
+        const space = value.indexOf(" ");
+        if (space > 0) this.#keep(value.slice(space + 1).trim());
+      }
+    }
+  }
+
+  /** Remembers what a response sets: its cookies, and the tokens of a JSON body. */
+  noteResponse(response: HTTPResponse): void {
+    const headers = response.headers();
+    if (headers["set-cookie"]) this.noteSetCookie(headers["set-cookie"]);
+    const type = response.request().resourceType();
+    if ((type !== "xhr" && type !== "fetch" && type !== "document") || !isJson(headers)) return;
+    const length = Number(headers["content-length"] ?? 0);
+    if (length > MAX_SCANNED_BODY) return;
+    this.#pending.add(
+      response.text().then((body) => this.noteBody(body, "application/json"), () => {}),
+    );
+  }
+
+  /** Remembers the token-shaped fields of a body (JSON) the device read. */
+  noteBody(body: string, contentType: string): void {
+    if (!/json/i.test(contentType) && !/^\s*[{[]/.test(body)) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      return;
+    }
+    for (const value of credentialValuesIn(json)) this.#keep(value);
+  }
+
+  /**
+   * Reads the main frame's `localStorage` and `sessionStorage` through CDP's
+   * isolated world and remembers the values that authenticate: those under a
+   * credential-named key, token-shaped ones, and credential fields of JSON
+   * values.
+   */
+  async refreshStorage(cdp: CDPSession): Promise<void> {
+    const entries = await withTimeout(readStorage(cdp), READ_TIMEOUT_MS).catch(() => []);
+    for (const [key, value] of entries) {
+      if (isCredentialName(key) || TOKEN_SHAPE.test(value)) this.#keep(value);
+      this.noteBody(value, "");
+    }
+  }
+
+  /** Waits for the bodies still being searched for tokens (at most `READ_TIMEOUT_MS`). */
+  async settle(): Promise<void> {
+    if (this.#pending.size === 0) return;
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    await withTimeout(Promise.allSettled(pending), READ_TIMEOUT_MS).catch(() => {});
+  }
+
+  readonly #pending = new Set<Promise<void>>();
+
   /** Reads every cookie of the browser context (HttpOnly ones included). */
   async refreshCookies(context: BrowserContext): Promise<void> {
     const cookies = await withTimeout(context.cookies(), READ_TIMEOUT_MS).catch(() => []);
@@ -112,6 +209,35 @@ export class DeviceSecrets {
     if (this.#kept.has(cut)) return;
     this.#kept.add(cut);
     this.#list = null;
+  }
+}
+
+function isJson(headers: Record<string, string>): boolean {
+  return /json/i.test(headers["content-type"] ?? "");
+}
+
+let storageWorlds = 0;
+
+/** The main frame's web storage entries, read in an isolated world the page cannot touch. */
+async function readStorage(cdp: CDPSession): Promise<Array<[string, string]>> {
+  const group = `passage-storage-${++storageWorlds}`;
+  try {
+    const { frameTree } = await cdp.send("Page.getFrameTree");
+    const { executionContextId } = await cdp.send("Page.createIsolatedWorld", {
+      frameId: frameTree.frame.id,
+      worldName: group,
+    });
+    const { result } = await cdp.send("Runtime.evaluate", {
+      expression: `(() => { const out = []; for (const s of ["localStorage", "sessionStorage"]) {
+        try { const st = globalThis[s]; for (let i = 0; i < st.length; i++) { const k = st.key(i);
+        out.push([k, st.getItem(k) ?? ""]); } } catch {} } return out; })()`,
+      contextId: executionContextId,
+      returnByValue: true,
+      objectGroup: group,
+    });
+    return Array.isArray(result.value) ? result.value as Array<[string, string]> : [];
+  } finally {
+    await cdp.send("Runtime.releaseObjectGroup", { objectGroup: group }).catch(() => {});
   }
 }
 

@@ -31,6 +31,7 @@ import {
   RULE_NAMES,
 } from "../device/_rules.ts";
 import { DeviceSecrets } from "../device/_secrets.ts";
+import { decodings } from "./_evidence.ts";
 import { startServer, type TestServer } from "./_harness.ts";
 import { startTestSite, TEST_PASSWORD, TEST_USER, type TestSite } from "./fixtures/test_site.ts";
 
@@ -39,7 +40,7 @@ import { startTestSite, TEST_PASSWORD, TEST_USER, type TestSite } from "./fixtur
 Deno.test("redactUrl() masks credential query parameters and keeps the rest", () => {
   assert.equal(
     redactUrl("https://x.test/cb?code=abc&state=xyz&Password=p%20w&api_key=k&page=2"),
-    "https://x.test/cb?code=REDACTED&state=xyz&Password=REDACTED&api_key=REDACTED&page=2",
+    "https://x.test/cb?code=REDACTED&state=REDACTED&Password=REDACTED&api_key=REDACTED&page=2",
   );
 });
 
@@ -49,7 +50,7 @@ Deno.test("redactUrl() masks names that contain or are made of credential words"
   ) {
     assert.equal(redactUrl(`https://x.test/?${name}=v`), `https://x.test/?${name}=REDACTED`, name);
   }
-  for (const name of ["author", "keyword", "q", "state", "passenger"]) {
+  for (const name of ["author", "keyword", "q", "passenger"]) {
     assert.equal(redactUrl(`https://x.test/?${name}=v`), `https://x.test/?${name}=v`, name);
   }
 });
@@ -237,7 +238,7 @@ async function eventually<T>(what: string, find: () => T | undefined, ms = 15_00
 }
 
 /** A Sessions API session with a controller (the SDK) and a device on the shared Chromium. */
-async function openSession(server: TestServer, chromium: Chromium) {
+async function openSession(server: TestServer, chromium: Chromium, site: TestSite) {
   const passage = new Passage({ apiKey: server.apiKey, baseUrl: server.url });
   const session = await passage.sessions.create();
   const controller = await session.connect();
@@ -247,6 +248,7 @@ async function openSession(server: TestServer, chromium: Chromium) {
   const device = await startDevice({
     server: server.url,
     claimCode: session.claimCode!,
+    allowPrivateOrigins: [site.url],
     browser: chromium,
     onStatus: turns.onStatus,
   });
@@ -288,6 +290,7 @@ const TELEMETRY_KEYS: Record<TelemetryEvent["kind"], string[]> = {
   navigation: ["at", "kind", "url"],
   screenshot: ["at", "data", "format", "kind", "masked"],
   yield: ["at", "kind", "state"],
+  notice: ["at", "code", "kind", "message"],
 };
 
 async function evaluateLogin(
@@ -390,7 +393,7 @@ Deno.test("the device keeps typed values, cookies and screenshots of typing to i
     await using server = await startServer();
 
     await t.step("a login: evaluate, fill, type and telemetry", async (t) => {
-      const s = await openSession(server, chromium);
+      const s = await openSession(server, chromium, site);
       try {
         const { password, code, sid } = await evaluateLogin(site, s, t);
 
@@ -425,7 +428,7 @@ Deno.test("the device keeps typed values, cookies and screenshots of typing to i
         : "with the screenshots rule off, the same screenshot shows the text (pixels)";
       await t.step(name, async () => {
         if (!ruleOn) disableRuleForTests("screenshots");
-        const s = await openSession(server, chromium);
+        const s = await openSession(server, chromium, site);
         try {
           const { shot, box, emptyShot } = await typeDuringSlowLoad(site, s);
           const dark = await darkPixels(chromium, shot.data, box);
@@ -469,9 +472,10 @@ async function typeDuringSlowLoad(
     url: `${site.url}/slow-form?ms=3000`,
     waitUntil: "domcontentloaded",
   });
-  const rect = await controller.evaluate<{ x: number; y: number; width: number; height: number }>({
-    expression:
-      "(() => { const r = document.getElementById('field').getBoundingClientRect(); return { x: r.x, y: r.y, width: r.width, height: r.height }; })()",
+  // measured on the device's page itself: evaluate's copy of the document has no layout
+  const rect = await device.page.$eval("#field", (el) => {
+    const r = el.getBoundingClientRect();
+    return { x: r.x, y: r.y, width: r.width, height: r.height };
   });
   // the inside of the field, clear of its border and padding
   const box = {
@@ -544,24 +548,7 @@ async function darkPixels(
   }
 }
 
-// ------------------------------------------------------------ encoded reads (evaluateIsolation)
-
-/** Every text a hostile script could decode from an answer: as is, unjoined, base64-decoded, char codes. */
-function decodings(answer: unknown): string[] {
-  const text = typeof answer === "string" ? answer : JSON.stringify(answer) ?? "";
-  const out = [text, text.replaceAll("|", "")];
-  for (const chunk of text.match(/[A-Za-z0-9+/]{4,}={0,2}/g) ?? []) {
-    try {
-      out.push(atob(chunk));
-    } catch {
-      // not base64
-    }
-  }
-  for (const list of text.match(/\[\s*\d+(?:\s*,\s*\d+)*\s*\]/g) ?? []) {
-    out.push(String.fromCharCode(...(JSON.parse(list) as number[])));
-  }
-  return out;
-}
+// ------------------------------------------------------------ encoded reads (snapshot)
 
 /**
  * A hostile script after the human typed a canary password and MFA code and
@@ -641,8 +628,8 @@ Deno.test("evaluate cannot read typed values, cookies or stored tokens back enco
     await using site = await startTestSite();
     await using server = await startServer();
 
-    await t.step("isolated: nothing decodes to a canary, and the network is refused", async () => {
-      const s = await openSession(server, chromium);
+    await t.step("sandboxed: nothing decodes to a canary, and the network is refused", async () => {
+      const s = await openSession(server, chromium, site);
       try {
         const run = await hostileEncodedReads(site, s);
         for (
@@ -654,33 +641,29 @@ Deno.test("evaluate cannot read typed values, cookies or stored tokens back enco
           assert.deepEqual(run.recovered(secret), [], `the ${name} was recovered`);
         }
         const answer = (start: string) => run.answers.find((a) => a.what.startsWith(start))!;
-        for (const start of ["fetch('https:", "fetch('/api/login'", "navigator.sendBeacon"]) {
-          assert.match(String(answer(start).error), /network access is not available to evaluate/);
+        // the sandbox has no network: not the page's origin, not any other
+        for (const start of ["fetch('https:", "fetch('/api/login'", "fetch('/api/account')"]) {
+          assert.match(String(answer(start).error), /evaluation_failed/);
         }
-        assert.match(String(answer("[...new FormData").error), /FormData is not available/);
-        assert.match(String(answer("btoa(localStorage").error), /localStorage is not available/);
-        assert.match(String(answer("new Promise").error), /indexedDB is not available/);
+        assert.match(String(answer("navigator.sendBeacon").error), /evaluation_failed/);
+        assert.match(String(answer("btoa(localStorage").error), /evaluation_failed/);
+        assert.match(String(answer("new Promise").error), /evaluation_failed/);
         assert.equal(answer("btoa(document.cookie)").value, "");
         assert.deepEqual(answer(`${"document.querySelector('#password').value"}.split`).value, "");
-        // the same-origin GET the automations use still works, scrubbed
-        const account = answer("fetch('/api/account')");
-        assert.equal(account.error, undefined, account.error);
-        assert.equal(typeof account.value, "string");
       } finally {
         await s.close();
       }
     });
 
-    await t.step("teeth: with evaluateIsolation off, the encoded canaries come back", async () => {
-      disableRuleForTests("evaluateIsolation");
-      const s = await openSession(server, chromium);
+    await t.step("teeth: with snapshot off, the encoded canaries come back", async () => {
+      disableRuleForTests("snapshot");
+      const s = await openSession(server, chromium, site);
       try {
         const run = await hostileEncodedReads(site, s);
         const password = run.recovered(run.password);
         assert.ok(password.some((w) => w.includes(".split('')")), password.join("\n"));
         assert.ok(password.some((w) => w.startsWith("btoa(")), password.join("\n"));
         assert.ok(password.some((w) => w.startsWith("Array.from(")), password.join("\n"));
-        assert.ok(password.some((w) => w.includes("FormData")), password.join("\n"));
         assert.ok(run.recovered(run.code).length >= 3, "the MFA code was not recovered");
         const token = run.recovered(run.sid!);
         assert.ok(token.includes("btoa(document.cookie)"), token.join("\n"));
@@ -695,7 +678,7 @@ Deno.test("evaluate cannot read typed values, cookies or stored tokens back enco
   }
 });
 
-// ------------------------------------------------------------ DOM writes (evaluateIsolation)
+// ------------------------------------------------------------ DOM writes (snapshot)
 
 /** What every write vector runs in the page's world if it gets there: the cookies, base64, in the title. */
 const LEAK = "document.title=btoa(document.cookie)";
@@ -779,15 +762,15 @@ Deno.test("evaluate cannot write to the page to run code in the page's world", a
     await using site = await startTestSite();
     await using server = await startServer();
 
-    await t.step("isolated: every write is refused and the token never shows", async () => {
-      const s = await openSession(server, chromium);
+    await t.step("sandboxed: writes change only a copy, and the token never shows", async () => {
+      const s = await openSession(server, chromium, site);
       try {
-        const run = await hostileWrites(site, s, WRITE_VECTORS);
+        const run = await hostileWrites(site, s, [
+          ...WRITE_VECTORS,
+          ["location.href", `location.href = 'javascript:void(${LEAK})'`],
+        ]);
         assert.deepEqual(run.leaked(run.token), [], JSON.stringify(run.runs));
-        for (const r of run.runs) {
-          assert.match(String(r.error), /evaluate cannot change the page/, r.what);
-          assert.equal(r.title, "clean", r.what);
-        }
+        for (const r of run.runs) assert.equal(r.title, "clean", r.what);
         const telemetry = JSON.stringify(s.telemetry);
         assert.ok(!decodings(telemetry).some((text) => text.includes(run.token)));
         // reading still works
@@ -803,28 +786,10 @@ Deno.test("evaluate cannot write to the page to run code in the page's world", a
     });
 
     await t.step(
-      "known limit: location = 'javascript:…' still runs in the page's world",
+      "teeth: with snapshot off, a write runs the leak in the page",
       async () => {
-        // Location's members are [LegacyUnforgeable] own properties that no
-        // world can redefine (docs/SECURITY.md). If this fails, the hole
-        // closed: update the docs and turn this into a refusal check.
-        const s = await openSession(server, chromium);
-        try {
-          const run = await hostileWrites(site, s, [
-            ["location.href", `location.href = 'javascript:void(${LEAK})'`],
-          ]);
-          assert.deepEqual(run.leaked(run.token), ["location.href"]);
-        } finally {
-          await s.close();
-        }
-      },
-    );
-
-    await t.step(
-      "teeth: with evaluateIsolation off, a write runs the leak in the page",
-      async () => {
-        disableRuleForTests("evaluateIsolation");
-        const s = await openSession(server, chromium);
+        disableRuleForTests("snapshot");
+        const s = await openSession(server, chromium, site);
         try {
           const run = await hostileWrites(site, s, WRITE_VECTORS);
           const leaked = run.runs.filter((r) =>

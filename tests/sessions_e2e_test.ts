@@ -80,6 +80,7 @@ Deno.test("the seed's Sessions example runs end to end with a real device and a 
   await using device = await startDevice({
     server: server.url,
     claimCode: session.claimCode!,
+    allowPrivateOrigins: [site.url],
     onStatus: (status) => status && humanTurn.resolve(),
   });
 
@@ -127,7 +128,11 @@ Deno.test("a device whose socket drops mid-session reconnects and no command is 
   const passage = new Passage({ apiKey: server.apiKey, baseUrl: server.url });
   const session = await passage.sessions.create();
   const browser = await session.connect();
-  await using device = await startDevice({ server: server.url, claimCode: session.claimCode! });
+  await using device = await startDevice({
+    server: server.url,
+    claimCode: session.claimCode!,
+    allowPrivateOrigins: [site.url],
+  });
 
   const navigations: string[] = [];
   browser.onTelemetry((e) => e.kind === "navigation" && navigations.push(new URL(e.url).pathname));

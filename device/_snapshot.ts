@@ -1,0 +1,234 @@
+/**
+ * The document as a controller may see it (the `snapshot` rule): a copy of
+ * the page's DOM made through CDP (`DOM.getDocument` / `DOM.describeNode`
+ * with `pierce`), never through the page's own JavaScript, and written out as
+ * HTML with everything that could authenticate left out:
+ *
+ * - `<script>` elements, comments, `on*` handlers and frames' documents;
+ * - the `value` of password, hidden and one-time-code fields, of fields whose
+ *   name says they hold a credential, and of every field the human typed
+ *   into, and the text of typed text areas and editable elements;
+ * - credentials in every URL-valued attribute (`href`, `src`, `action`…).
+ *
+ * Shadow roots (open and closed) are written as declarative
+ * `<template shadowrootmode>` elements; the browser's own (user-agent) shadow
+ * roots, which hold an input's text, are not. The caller then scrubs the
+ * device's secret set from the text: what is not in the copy cannot be read
+ * back from it, in any encoding.
+ *
+ * @module
+ */
+import type { CDPSession, ElementHandle } from "puppeteer-core";
+import { maskUrl } from "./_mask.ts";
+
+/** A node as CDP describes it (the fields used here). */
+export interface CdpNode {
+  backendNodeId: number;
+  nodeType: number;
+  nodeName: string;
+  localName?: string;
+  nodeValue?: string;
+  attributes?: string[];
+  children?: CdpNode[];
+  shadowRoots?: CdpNode[];
+  shadowRootType?: "user-agent" | "open" | "closed";
+}
+
+/** Which fields hold what the human typed (by `backendNodeId`). */
+export type TypedFields = ReadonlySet<number>;
+
+const VOID = new Set([
+  "area",
+  "base",
+  "br",
+  "col",
+  "embed",
+  "hr",
+  "img",
+  "input",
+  "link",
+  "meta",
+  "source",
+  "track",
+  "wbr",
+]);
+/** Elements left out whole: code, and what the page keeps for its scripts. */
+const DROPPED = new Set(["script"]);
+const URL_ATTRIBUTES = new Set([
+  "href",
+  "src",
+  "action",
+  "formaction",
+  "poster",
+  "cite",
+  "data",
+  "ping",
+  "background",
+  "xlink:href",
+  "manifest",
+  "longdesc",
+]);
+/** `autocomplete` tokens of fields that hold credentials. */
+const CREDENTIAL_AUTOCOMPLETE =
+  /\b(current-password|new-password|one-time-code|cc-csc|cc-number)\b/i;
+/** Field names and ids that say the field holds a credential. */
+const CREDENTIAL_NAME =
+  /pass|pwd|otp|mfa|2fa|pin\b|passcode|one.?time|verification|token|secret|csrf|xsrf|nonce|auth|session|ticket|saml|cvv|cvc|csc/i;
+
+/** The whole main document as safe HTML. */
+export async function snapshotDocument(cdp: CDPSession, typed: TypedFields): Promise<string> {
+  const { root } = await cdp.send("DOM.getDocument", { depth: -1, pierce: true });
+  return serialize(root as CdpNode, typed);
+}
+
+/** One element, described through CDP, with all its descendants. */
+export async function describeElement(
+  cdp: CDPSession,
+  element: ElementHandle<Element>,
+): Promise<CdpNode> {
+  const backendNodeId = await element.backendNodeId();
+  const { node } = await cdp.send("DOM.describeNode", { backendNodeId, depth: -1, pierce: true });
+  return node as CdpNode;
+}
+
+/** The inner HTML of an element as safe HTML (its shadow root included, declaratively). */
+export function innerHtmlOf(node: CdpNode, typed: TypedFields): string {
+  if (holdsTypedText(node, typed)) return "";
+  return [...shadowRootsOf(node), ...(node.children ?? [])].map((n) => serialize(n, typed)).join(
+    "",
+  );
+}
+
+/** The text content of an element, without the text of typed fields or scripts. */
+export function textOf(node: CdpNode, typed: TypedFields): string {
+  if (node.nodeType === TEXT) return node.nodeValue ?? "";
+  if (node.nodeType !== ELEMENT && node.nodeType !== FRAGMENT) return "";
+  if (DROPPED.has(name(node)) || holdsTypedText(node, typed)) return "";
+  return (node.children ?? []).map((n) => textOf(n, typed)).join("");
+}
+
+/**
+ * An attribute of an element as a controller may read it: null when absent,
+ * `undefined` when it is a credential field's value (refused).
+ */
+export function attributeOf(
+  node: CdpNode,
+  attribute: string,
+  typed: TypedFields,
+): string | null | undefined {
+  const wanted = attribute.toLowerCase();
+  for (const [key, value] of pairs(node)) {
+    if (key.toLowerCase() !== wanted) continue;
+    const safe = safeAttribute(node, key, value, typed);
+    return safe === null ? undefined : safe;
+  }
+  return null;
+}
+
+/** Whether an element's `value` is a credential or something the human typed. */
+export function isCredentialField(node: CdpNode, typed: TypedFields): boolean {
+  if (typed.has(node.backendNodeId)) return true;
+  const tag = name(node);
+  if (tag !== "input" && tag !== "textarea" && tag !== "select") return false;
+  const attrs = new Map(pairs(node).map(([k, v]) => [k.toLowerCase(), v]));
+  const type = (attrs.get("type") ?? "").toLowerCase();
+  if (type === "password" || type === "hidden") return true;
+  if (CREDENTIAL_AUTOCOMPLETE.test(attrs.get("autocomplete") ?? "")) return true;
+  return CREDENTIAL_NAME.test(attrs.get("name") ?? "") ||
+    CREDENTIAL_NAME.test(attrs.get("id") ?? "");
+}
+
+const ELEMENT = 1;
+const TEXT = 3;
+const COMMENT = 8;
+const DOCUMENT = 9;
+const DOCTYPE = 10;
+const FRAGMENT = 11;
+
+function name(node: CdpNode): string {
+  return (node.localName || node.nodeName).toLowerCase();
+}
+
+function pairs(node: CdpNode): Array<[string, string]> {
+  const attrs = node.attributes ?? [];
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < attrs.length; i += 2) out.push([attrs[i], attrs[i + 1]]);
+  return out;
+}
+
+function shadowRootsOf(node: CdpNode): CdpNode[] {
+  return (node.shadowRoots ?? []).filter((r) => r.shadowRootType !== "user-agent");
+}
+
+/** A typed (or credential) text area, or a typed editable element: its text is left out. */
+function holdsTypedText(node: CdpNode, typed: TypedFields): boolean {
+  if (node.nodeType !== ELEMENT || name(node) === "input") return false;
+  return typed.has(node.backendNodeId) ||
+    (name(node) === "textarea" && isCredentialField(node, typed));
+}
+
+/** An attribute's value as it may be written out, or null to leave it out. */
+function safeAttribute(
+  node: CdpNode,
+  key: string,
+  value: string,
+  typed: TypedFields,
+): string | null {
+  const lower = key.toLowerCase();
+  if (lower.startsWith("on")) return null;
+  if (lower === "value" && isCredentialField(node, typed)) return null;
+  if (URL_ATTRIBUTES.has(lower)) return maskUrl(value);
+  if (lower === "srcset") {
+    return value.split(",").map((part) => {
+      const [url, ...rest] = part.trim().split(/\s+/);
+      return [maskUrl(url), ...rest].join(" ");
+    }).join(", ");
+  }
+  return value;
+}
+
+function serialize(node: CdpNode, typed: TypedFields): string {
+  switch (node.nodeType) {
+    case DOCUMENT:
+    case FRAGMENT:
+      return (node.children ?? []).map((n) => serialize(n, typed)).join("");
+    case DOCTYPE:
+      return `<!DOCTYPE ${node.nodeName}>`;
+    case TEXT:
+      return escapeText(node.nodeValue ?? "");
+    case ELEMENT:
+      return element(node, typed);
+    case COMMENT:
+    default:
+      return "";
+  }
+}
+
+function element(node: CdpNode, typed: TypedFields): string {
+  const tag = name(node);
+  if (DROPPED.has(tag)) return "";
+  let attrs = "";
+  for (const [key, value] of pairs(node)) {
+    const safe = safeAttribute(node, key, value, typed);
+    if (safe !== null) attrs += ` ${key}="${escapeAttribute(safe)}"`;
+  }
+  if (VOID.has(tag)) return `<${tag}${attrs}>`;
+  const shadow = shadowRootsOf(node).map((root) =>
+    `<template shadowrootmode="${root.shadowRootType === "closed" ? "closed" : "open"}">${
+      serialize(root, typed)
+    }</template>`
+  ).join("");
+  // a frame's document (`contentDocument`) is never part of the copy
+  const inner = holdsTypedText(node, typed) || tag === "iframe" || tag === "frame"
+    ? ""
+    : (node.children ?? []).map((n) => serialize(n, typed)).join("");
+  return `<${tag}${attrs}>${shadow}${inner}</${tag}>`;
+}
+
+function escapeText(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function escapeAttribute(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+}
