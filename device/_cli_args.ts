@@ -1,6 +1,7 @@
 /**
  * Reads the device CLI's arguments: a claim URL (`http://host/c/CODE`) or a
- * bare claim code, and `--server URL`.
+ * bare claim code, `--server URL`, and `--allow-private-origin URL` (repeatable:
+ * a site on this machine or its network that sessions may open).
  *
  * @module
  */
@@ -9,10 +10,13 @@
 export interface CliTarget {
   server: string;
   claimCode: string;
+  /** Origins on loopback or a private network the device may load. */
+  allowPrivateOrigins: string[];
 }
 
 /** The usage line. */
-export const USAGE = "Usage: deno task device <claim URL or code> [--server URL]";
+export const USAGE =
+  "Usage: deno task device <claim URL or code> [--server URL] [--allow-private-origin URL]...";
 
 /**
  * Parses the arguments. A claim URL gives the server (everything before its
@@ -23,6 +27,13 @@ export const USAGE = "Usage: deno task device <claim URL or code> [--server URL]
 export function parseCliArgs(args: string[], env: { get(name: string): string | undefined }) {
   let server: string | undefined;
   const rest: string[] = [];
+  const allowPrivateOrigins: string[] = [];
+  const origin = (value: string | undefined) => {
+    if (!value || !/^https?:\/\//i.test(value) || !URL.canParse(value)) {
+      throw new Error(`--allow-private-origin needs an http(s) URL, not ${value ?? "nothing"}`);
+    }
+    allowPrivateOrigins.push(new URL(value).origin);
+  };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--server") {
@@ -30,6 +41,10 @@ export function parseCliArgs(args: string[], env: { get(name: string): string | 
       if (!server) throw new Error("--server needs a URL");
     } else if (arg.startsWith("--server=")) {
       server = arg.slice("--server=".length);
+    } else if (arg === "--allow-private-origin") {
+      origin(args[++i]);
+    } else if (arg.startsWith("--allow-private-origin=")) {
+      origin(arg.slice("--allow-private-origin=".length));
     } else if (arg === "-h" || arg === "--help") {
       throw new Error(USAGE);
     } else if (arg.startsWith("-")) {
@@ -54,5 +69,5 @@ export function parseCliArgs(args: string[], env: { get(name: string): string | 
   if (!/^https?:\/\//i.test(server)) {
     throw new Error(`The server must be an http(s) URL, not ${server}`);
   }
-  return { server: server.replace(/\/+$/, ""), claimCode } satisfies CliTarget;
+  return { server: server.replace(/\/+$/, ""), claimCode, allowPrivateOrigins } satisfies CliTarget;
 }

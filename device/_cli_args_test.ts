@@ -7,10 +7,12 @@ Deno.test("parseCliArgs() takes the server and code from a claim URL", () => {
   assert.deepEqual(parseCliArgs(["http://localhost:8000/c/K7QD2-9XW4M"], env()), {
     server: "http://localhost:8000",
     claimCode: "K7QD2-9XW4M",
+    allowPrivateOrigins: [],
   });
   assert.deepEqual(parseCliArgs(["https://p.example/passage/c/K7QD2-9XW4M/"], env()), {
     server: "https://p.example/passage",
     claimCode: "K7QD2-9XW4M",
+    allowPrivateOrigins: [],
   });
 });
 
@@ -18,18 +20,22 @@ Deno.test("parseCliArgs() finds the server of a bare code in --server, then the 
   assert.deepEqual(parseCliArgs(["K7QD2", "--server", "http://a.test/"], env()), {
     server: "http://a.test",
     claimCode: "K7QD2",
+    allowPrivateOrigins: [],
   });
   assert.deepEqual(parseCliArgs(["--server=http://b.test", "K7QD2"], env()), {
     server: "http://b.test",
     claimCode: "K7QD2",
+    allowPrivateOrigins: [],
   });
   assert.deepEqual(parseCliArgs(["K7QD2"], env({ PASSAGE_PUBLIC_URL: "http://c.test" })), {
     server: "http://c.test",
     claimCode: "K7QD2",
+    allowPrivateOrigins: [],
   });
   assert.deepEqual(parseCliArgs(["K7QD2"], env()), {
     server: "http://localhost:8000",
     claimCode: "K7QD2",
+    allowPrivateOrigins: [],
   });
 });
 
@@ -39,4 +45,20 @@ Deno.test("parseCliArgs() refuses missing, extra and unknown arguments", () => {
   assert.throws(() => parseCliArgs(["a", "--verbose"], env()), /Unknown option --verbose/);
   assert.throws(() => parseCliArgs(["a", "--server"], env()), /--server needs a URL/);
   assert.throws(() => parseCliArgs(["a", "--server", "ftp://x"], env()), /http\(s\) URL/);
+});
+
+Deno.test("parseCliArgs() collects the private origins the device may open", () => {
+  assert.deepEqual(
+    parseCliArgs([
+      "K7QD2",
+      "--allow-private-origin",
+      "http://127.0.0.1:3000/app",
+      "--allow-private-origin=http://router.lan",
+    ], env()).allowPrivateOrigins,
+    ["http://127.0.0.1:3000", "http://router.lan"],
+  );
+  assert.throws(
+    () => parseCliArgs(["K7QD2", "--allow-private-origin", "router.lan"], env()),
+    /needs an http\(s\) URL/,
+  );
 });
