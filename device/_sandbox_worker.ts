@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The sandbox `evaluate` runs in: a Worker started with no permissions at
  * all (no network, files, environment, subprocesses or FFI), holding only a

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The document as a controller may see it (the `snapshot` rule): a copy of
  * the page's DOM made through CDP (`DOM.getDocument` / `DOM.describeNode`
