@@ -6,21 +6,15 @@
  * @module
  */
 import type { CommandName, Commands } from "@passage/connect/protocol";
-import {
-  type CDPSession,
-  type ElementHandle,
-  type KeyInput,
-  type Page,
-  TimeoutError,
-} from "puppeteer-core";
+import type { CDPSession, ElementHandle, KeyInput, Page } from "puppeteer-core";
 import type { ResponseCapture } from "./_capture.ts";
-import { CommandFailure, describe, isInvalidSelectorError, quote } from "./_errors.ts";
+import { CommandFailure, describe, isInvalidSelectorError, isTimeout, quote } from "./_errors.ts";
 import { readSafely, sensitivity, typedFieldIds } from "./_human_input.ts";
 import { MAX_VALUE_CHARS } from "./_limits.ts";
 import { maskUrl } from "./_mask.ts";
 import { isRuleOn } from "./_rules.ts";
 import type { Refusal } from "./_origin_guard.ts";
-import type { Sandbox } from "./_sandbox.ts";
+import type { EvaluateSandbox } from "./_sandbox.ts";
 import { takeScreenshot } from "./_screenshot.ts";
 import {
   attributeOf,
@@ -55,7 +49,7 @@ export interface HandlerDeps {
   cdp: CDPSession;
   capture: ResponseCapture;
   /** Where `evaluate` runs. */
-  sandbox: Sandbox;
+  sandbox: EvaluateSandbox;
   /** Remembers the secrets in a body the device fetched, before it is sent. */
   noteBody: (body: string, contentType: string) => void;
   /** The last top-page navigation the origin guard refused. */
@@ -97,7 +91,7 @@ export function createHandlers(
           signal: ctx.signal,
         });
       } catch (error) {
-        if (error instanceof TimeoutError || ctx.signal.aborted) {
+        if (isTimeout(error) || ctx.signal.aborted) {
           // out of time: do not let the page change under the next command
           await cdp.send("Page.stopLoading").catch(() => {});
           throw error;
@@ -201,7 +195,7 @@ export function createHandlers(
         await el?.dispose();
         return { found: true };
       } catch (error) {
-        if (error instanceof TimeoutError && !ctx.signal.aborted) return { found: false };
+        if (isTimeout(error) && !ctx.signal.aborted) return { found: false };
         if (isInvalidSelectorError(error)) {
           throw invalidSelector(selector, "waitForSelector", error);
         }
@@ -385,7 +379,7 @@ async function evaluateInPage(
   try {
     handle = await page.evaluateHandle(expression);
   } catch (error) {
-    if (error instanceof TimeoutError || ctx.signal.aborted) throw error;
+    if (isTimeout(error) || ctx.signal.aborted) throw error;
     throw new CommandFailure("evaluation_failed", `Evaluate threw: ${describe(error)}`);
   }
   try {
@@ -517,7 +511,7 @@ async function withElement<T>(
     try {
       element = await page.waitForSelector(selector, { timeout: wait, signal: ctx.signal });
     } catch (error) {
-      if (error instanceof TimeoutError && !ctx.signal.aborted) element = null;
+      if (isTimeout(error) && !ctx.signal.aborted) element = null;
       else throw error;
     }
   }

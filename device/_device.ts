@@ -1,21 +1,24 @@
 /**
- * `startDevice()`: claims a code, launches Chromium, joins the session's
- * relay socket and runs the server's commands until the session ends.
+ * The device core: every rule of the device, over a puppeteer `Page` that a
+ * host provides (`_start.ts`: a Chromium the device launches; `extension/`:
+ * a tab of the user's own browser through `chrome.debugger`). `runDevice()`
+ * joins a claimed session's relay socket and runs the server's commands
+ * until the session ends. Nothing here touches Deno or the extension APIs:
+ * what differs between hosts comes in through {@link DeviceHost} and
+ * {@link DevicePlatform}.
  *
  * @module
  */
 import type { Commands, TelemetryEvent } from "@passage/connect/protocol";
 import type { DeviceClaim } from "@passage/connect/schemas";
-import type { Browser, Frame, HTTPRequest, HTTPResponse, Page } from "puppeteer-core";
-import { closeBrowser, launchBrowser, type LaunchedBrowser } from "./_browser.ts";
+import type { Browser, CDPSession, Frame, HTTPRequest, HTTPResponse, Page } from "puppeteer-core";
 import { ResponseCapture } from "./_capture.ts";
-import { claimDevice } from "./_claim.ts";
 import { type CommandContext, createHandlers } from "./_commands.ts";
 import { clearSecretValues, HumanInput } from "./_human_input.ts";
 import { OriginGuard } from "./_origin_guard.ts";
-import { RelayConnection } from "./_relay.ts";
+import { type ConnectSocket, RelayConnection } from "./_relay.ts";
 import { isRuleOn } from "./_rules.ts";
-import { Sandbox } from "./_sandbox.ts";
+import type { EvaluateSandbox } from "./_sandbox.ts";
 import { CommandRunner, type Outcome } from "./_runner.ts";
 import { DeviceSecrets } from "./_secrets.ts";
 import { PageTelemetry } from "./_telemetry.ts";
@@ -80,30 +83,52 @@ export interface DeviceHandle extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** The browser tab a device runs in, as its host gives it. */
+export interface DeviceHost {
+  page: Page;
+  /** A CDP session on the page, for what puppeteer has no API for. */
+  cdp: CDPSession;
+  /** The value of every cookie the page's browser holds for the sites it visits. */
+  cookieValues(): Promise<string[]>;
+  /** Calls `listener` when the browser or the tab goes away; returns an unsubscribe. */
+  onGone(listener: () => void): () => void;
+  /** Closes the tab (and the browser, when the host launched one). */
+  close(): Promise<void>;
+}
+
+/** What a host's platform provides the device. */
+export interface DevicePlatform {
+  /** Opens the relay WebSocket. */
+  connectSocket: ConnectSocket;
+  /** Where `evaluate` runs: a sandbox with no network and no path back to the page. */
+  sandbox: EvaluateSandbox;
+  /**
+   * Resolves a host name to its addresses, so names pointing into the
+   * private network are refused too; null where the platform cannot (only
+   * IP literals and `localhost` are then checked).
+   */
+  resolveDns: ((host: string) => Promise<string[]>) | null;
+  /** Says something to the human outside the page (a terminal line, the extension's bar). */
+  say?: (line: string) => void;
+}
+
+/** What {@link runDevice} needs. */
+export interface RunDeviceOptions extends Pick<DeviceOptions, "onStatus" | "allowPrivateOrigins"> {
+  server: string;
+  claim: DeviceClaim;
+  host: DeviceHost;
+  platform: DevicePlatform;
+  secrets: DeviceSecrets;
+  /** Already scrubbed of the device's secrets. */
+  log: (line: string) => void;
+}
+
 /**
- * Claims `claimCode` at `server`, launches Chromium and connects to the
- * session's relay. Resolves once the server has welcomed the device.
- *
- * @example
- * ```ts
- * await using device = await startDevice({ server: "http://localhost:8000", claimCode: "K7QD2-9XW4M" });
- * console.log((await device.ended).reason);
- * ```
+ * Runs a claimed session on `host` until it ends. Resolves once the server
+ * has welcomed the device; on failure the host is closed.
  */
-export async function startDevice(options: DeviceOptions): Promise<DeviceHandle> {
-  const server = options.server.replace(/\/+$/, "");
-  const secrets = new DeviceSecrets();
-  const sink = options.log ?? (() => {});
-  const log = (line: string) => sink(secrets.redact(line));
-  const claim = await claimDevice(server, options.claimCode);
-  log(`claimed: session ${claim.sessionId}`);
-  const headless = options.headless ?? true;
-  const launched = await launchBrowser({
-    headless,
-    executablePath: options.executablePath,
-    browser: options.browser,
-  });
-  const device = new Device(server, claim, launched, { ...options, headless }, log, secrets);
+export async function runDevice(options: RunDeviceOptions): Promise<DeviceHandle> {
+  const device = new Device(options);
   try {
     await device.connect();
   } catch (error) {
@@ -122,8 +147,9 @@ function socketUrl(server: string): string {
 
 class Device {
   readonly handle: DeviceHandle;
-  readonly #launched: LaunchedBrowser;
-  readonly #options: DeviceOptions & { headless: boolean };
+  readonly #host: DeviceHost;
+  readonly #platform: DevicePlatform;
+  readonly #options: RunDeviceOptions;
   readonly #log: (line: string) => void;
   readonly #relay: RelayConnection;
   readonly #runner: CommandRunner;
@@ -132,7 +158,8 @@ class Device {
   readonly #human: HumanInput;
   readonly #secrets: DeviceSecrets;
   readonly #guard: OriginGuard;
-  readonly #sandbox = new Sandbox();
+  readonly #sandbox: EvaluateSandbox;
+  #offGone: () => void = () => {};
   /** What the human was asked, while they have control. */
   #asked: { heading?: string; subheading?: string } | null = null;
   /** Telemetry waiting to be scrubbed and sent, in order. */
@@ -142,16 +169,12 @@ class Device {
   #humanHasControl = false;
   #closing: Promise<void> | null = null;
 
-  constructor(
-    server: string,
-    claim: DeviceClaim,
-    launched: LaunchedBrowser,
-    options: DeviceOptions & { headless: boolean },
-    log: (line: string) => void,
-    secrets: DeviceSecrets,
-  ) {
-    const { browser, page } = launched;
-    this.#launched = launched;
+  constructor(options: RunDeviceOptions) {
+    const { server, claim, host, platform, secrets, log } = options;
+    const { page, cdp } = host;
+    this.#host = host;
+    this.#platform = platform;
+    this.#sandbox = platform.sandbox;
     this.#options = options;
     this.#log = log;
     this.#secrets = secrets;
@@ -162,8 +185,10 @@ class Device {
     this.#guard = new OriginGuard(page, {
       allowed: claim.allowedOrigins,
       privateAllowed: [server, ...(options.allowPrivateOrigins ?? [])],
+      resolveDns: platform.resolveDns,
     }, log);
     this.#relay = new RelayConnection({
+      connect: platform.connectSocket,
       url: socketUrl(server),
       token: claim.deviceToken,
       log,
@@ -175,7 +200,7 @@ class Device {
     this.#runner = new CommandRunner(
       createHandlers({
         page,
-        cdp: launched.cdp,
+        cdp,
         capture: this.#capture,
         sandbox: this.#sandbox,
         noteBody: (body, contentType) => secrets.noteBody(body, contentType),
@@ -192,13 +217,12 @@ class Device {
       (name, outcome) => this.#safeOutcome(name, outcome),
     );
     this.#telemetry = new PageTelemetry(page, {
-      cdp: launched.cdp,
+      cdp,
       emit: (event) => this.#event(event),
       humanHasControl: () => this.#humanHasControl,
       log,
     });
-    browser.on("disconnected", this.#onBrowserGone);
-    page.on("close", this.#onBrowserGone);
+    this.#offGone = host.onGone(this.#onBrowserGone);
     const close = () => this.#shutdown("closed");
     this.handle = {
       page,
@@ -247,9 +271,9 @@ class Device {
 
   /** Reads every source of secrets again: cookies, fields, storage, bodies still arriving. */
   async #refreshSecrets(): Promise<void> {
-    const { context, page, cdp } = this.#launched;
+    const { page, cdp } = this.#host;
     await Promise.all([
-      this.#secrets.refreshCookies(context),
+      this.#secrets.refreshCookies(this.#host),
       this.#secrets.refreshPage(page),
       this.#secrets.refreshStorage(cdp),
       this.#secrets.settle(),
@@ -295,14 +319,14 @@ class Device {
   }
 
   async #sendTelemetry(): Promise<void> {
-    const { context, page, cdp } = this.#launched;
+    const { page, cdp } = this.#host;
     try {
       while (this.#outbox.length > 0) {
         // take the batch first: every event in it was queued before the secrets are read
         const batch = this.#outbox.splice(0);
         // cookies can change with any response; fields only while the human types
         await Promise.all([
-          this.#secrets.refreshCookies(context),
+          this.#secrets.refreshCookies(this.#host),
           this.#secrets.refreshStorage(cdp),
           this.#secrets.settle(),
           this.#humanHasControl ? this.#secrets.refreshPage(page) : undefined,
@@ -325,26 +349,25 @@ class Device {
     } catch (error) {
       this.#log(`onStatus threw: ${(error as Error).message}`);
     }
-    if (!this.#options.headless) {
-      // a visible window: say whose turn it is (the page itself is left alone)
-      const say = (line: string) => (this.#options.log ?? console.log)(this.#secrets.redact(line));
-      say(
+    const say = this.#platform.say;
+    if (say) {
+      // outside the page, where the controller cannot write: whose turn, and where
+      say(this.#secrets.redact(
         status
           ? `>>> Your turn, on ${status.origin}: ${
             [status.heading, status.subheading].filter(Boolean).join(" — ") ||
             "continue in the browser window"
           }`
           : ">>> Thanks, the automation continues",
-      );
+      ));
     }
   }
 
   #shutdown(reason: string): Promise<void> {
     this.#closing ??= (async () => {
       this.#log(`closing: ${reason}`);
-      const { browser, page } = this.#launched;
-      browser.off("disconnected", this.#onBrowserGone);
-      page.off("close", this.#onBrowserGone);
+      const { page } = this.#host;
+      this.#offGone();
       page.off("response", this.#onResponse);
       page.off("request", this.#onRequest);
       page.off("framenavigated", this.#onNavigated);
@@ -353,7 +376,7 @@ class Device {
       const telemetryStopped = this.#telemetry.stop();
       this.#capture.stop();
       await this.#relay.close();
-      await closeBrowser(this.#launched);
+      await this.#host.close();
       await Promise.allSettled([commandsStopped, telemetryStopped]);
       this.#ended.resolve({ reason });
     })();

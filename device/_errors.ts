@@ -5,7 +5,6 @@
  * @module
  */
 import type { CommandError, CommandErrorCode } from "@passage/connect/protocol";
-import { TimeoutError } from "puppeteer-core";
 import { maskUrlsInText } from "./_mask.ts";
 
 /** The protocol's limit on an error message. */
@@ -24,6 +23,15 @@ export class CommandFailure extends Error {
 /** Quotes a selector (or other user-supplied text) for an error message, cut to 200 characters. */
 export function quote(text: string): string {
   return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text);
+}
+
+/**
+ * Whether an error is puppeteer's `TimeoutError`, by name: the device core
+ * runs over puppeteer's Node build and its browser build (the extension),
+ * whose classes differ.
+ */
+export function isTimeout(error: unknown): boolean {
+  return (error as Error | null)?.name === "TimeoutError";
 }
 
 /** Whether an error from puppeteer means the selector itself is malformed. */
@@ -49,7 +57,7 @@ export function toCommandError(error: unknown, command: string, what?: string): 
   if (error instanceof CommandFailure) {
     code = error.code;
     message = error.message;
-  } else if (error instanceof TimeoutError || (error as Error)?.name === "AbortError") {
+  } else if (isTimeout(error) || (error as Error)?.name === "AbortError") {
     code = "timeout";
     message = `Command ${command}${what ? ` on ${what}` : ""} did not finish in time`;
   } else {

@@ -13,6 +13,10 @@
  *   proxy into the user's own network;
  * - `file:` URLs are refused.
  *
+ * Names are resolved through the platform (`DevicePlatform.resolveDns`);
+ * where it cannot resolve (the extension), only IP literals and `localhost`
+ * are refused.
+ *
  * Residual risk: Chromium resolves a name again when it connects, so a DNS
  * answer that changes between this check and the connection (rebinding) can
  * still reach a private address.
@@ -36,6 +40,8 @@ export interface OriginPolicy {
   allowed: readonly string[] | null;
   /** Origins allowed although they are on loopback or a private network. */
   privateAllowed: readonly string[];
+  /** Resolves a name's addresses; null: only IP literals and `localhost` are checked. */
+  resolveDns: ((host: string) => Promise<string[]>) | null;
 }
 
 /** How long a name's addresses are remembered. */
@@ -47,6 +53,7 @@ export class OriginGuard {
   readonly #allowed: Set<string> | null;
   readonly #privateAllowed: Set<string>;
   readonly #log: (line: string) => void;
+  readonly #resolve: ((host: string) => Promise<string[]>) | null;
   readonly #dns = new Map<string, { at: number; private: Promise<boolean> }>();
   /** The last top-page navigation refused, for the command that caused it. */
   lastRefusal: Refusal | null = null;
@@ -55,6 +62,7 @@ export class OriginGuard {
     this.#page = page;
     this.#allowed = policy.allowed === null ? null : new Set(policy.allowed.map(originOf));
     this.#privateAllowed = new Set(policy.privateAllowed.map(originOf));
+    this.#resolve = policy.resolveDns;
     this.#log = log;
   }
 
@@ -119,20 +127,17 @@ export class OriginGuard {
     const literal = classifyIp(host);
     if (literal !== null) return Promise.resolve(literal !== "public");
     if (host === "localhost" || host.endsWith(".localhost")) return Promise.resolve(true);
+    const resolve = this.#resolve;
+    if (resolve === null) return Promise.resolve(false);
     const known = this.#dns.get(host);
     if (known && performance.now() - known.at < DNS_TTL_MS) return known.private;
-    const lookup = resolvesPrivately(host);
+    const lookup = resolve(host).then(
+      (addresses) => addresses.some((ip) => classifyIp(ip) !== "public"),
+      () => false, // a name that does not resolve is left to the browser
+    );
     this.#dns.set(host, { at: performance.now(), private: lookup });
     return lookup;
   }
-}
-
-/** Whether any A or AAAA record of `host` is not public. A name that does not resolve is left to the browser. */
-async function resolvesPrivately(host: string): Promise<boolean> {
-  const answers = await Promise.all(
-    (["A", "AAAA"] as const).map((type) => Deno.resolveDns(host, type).catch(() => [] as string[])),
-  );
-  return answers.flat().some((ip) => classifyIp(ip) !== "public");
 }
 
 function originOf(url: string): string {

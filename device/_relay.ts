@@ -22,7 +22,23 @@ import { MAX_MESSAGE_BYTES, MAX_UNACKED_BYTES } from "./_limits.ts";
 /** The reference device's version, told to the server in its hello. */
 const DEVICE_VERSION = "0.2.0";
 import type { IncomingCommand, Outcome } from "./_runner.ts";
-import { DeviceSocket, HandshakeError } from "./_socket.ts";
+import { HandshakeError, type SocketClosed } from "./_socket.ts";
+
+/** The relay socket as the device uses it: a WebSocket that can also be cut like a network. */
+export interface RelaySocket {
+  send(text: string): void;
+  close(code: number, reason: string): Promise<unknown>;
+  /** Cuts the connection without a close handshake. */
+  drop(): void;
+  /** Settles once the connection is fully closed. */
+  readonly closed: Promise<SocketClosed>;
+}
+
+/** Opens a relay socket; rejects with {@link HandshakeError} when the server refuses the upgrade. */
+export type ConnectSocket = (
+  url: string,
+  options: { onMessage(text: string): void },
+) => Promise<RelaySocket>;
 
 /** Close codes after which the device must not reconnect, and the reason each ends with. */
 const FINAL_CLOSE_CODES: Record<number, string> = {
@@ -35,6 +51,8 @@ const FINAL_CLOSE_CODES: Record<number, string> = {
 
 /** Options of {@link RelayConnection}. */
 export interface RelayOptions {
+  /** How the platform opens a WebSocket. */
+  connect: ConnectSocket;
   /** `ws:` or `wss:` URL of `/v1/device/socket`. */
   url: string;
   /** The device token from the claim. */
@@ -64,7 +82,7 @@ export class RelayConnection {
   #unackedBytes = 0;
   #skipped = 0;
   #lastCommandSeq = 0;
-  #socket: DeviceSocket | null = null;
+  #socket: RelaySocket | null = null;
   #welcomed = false;
   #onWelcome: ((welcome: Welcome) => void) | null = null;
   #endReason: string | null = null;
@@ -217,7 +235,7 @@ export class RelayConnection {
   /** One connection, from connect to close. Returns whether it got as far as a welcome. */
   async #connectOnce(): Promise<boolean> {
     let welcomed = false;
-    const socket: DeviceSocket = await DeviceSocket.connect(this.#options.url, {
+    const socket: RelaySocket = await this.#options.connect(this.#options.url, {
       onMessage: (text) => this.#onMessage(socket, text),
     });
     if (this.#stopped) {
@@ -257,7 +275,7 @@ export class RelayConnection {
     return welcomed;
   }
 
-  #welcome(socket: DeviceSocket, welcome: Welcome): void {
+  #welcome(socket: RelaySocket, welcome: Welcome): void {
     for (const seq of [...this.#unacked.keys()]) {
       if (seq <= welcome.lastDeviceSeq) this.#ack(seq);
     }
@@ -269,7 +287,7 @@ export class RelayConnection {
     this.#firstWelcome.resolve(welcome);
   }
 
-  #onMessage(socket: DeviceSocket, text: string): void {
+  #onMessage(socket: RelaySocket, text: string): void {
     if (socket !== this.#socket) return;
     let message: Record<string, unknown>;
     try {

@@ -8,6 +8,8 @@
  */
 import type { SandboxAnswer, SandboxJob } from "./_sandbox_worker.ts";
 
+export type { SandboxAnswer, SandboxJob };
+
 const WORKER_URL = new URL("./_sandbox_worker.ts", import.meta.url);
 
 function spawn(): Worker {
@@ -19,8 +21,18 @@ function spawn(): Worker {
   } as WorkerOptions);
 }
 
-/** Runs expressions in sandboxes, one Worker each. */
-export class Sandbox {
+/** Where `evaluate` runs, whatever the host: one fresh sandbox per expression. */
+export interface EvaluateSandbox {
+  /** Gets the next sandbox ready. */
+  warm(): void;
+  /** Evaluates `job.expression` over `job.html`; rejects with `signal`'s reason when it aborts. */
+  run(job: SandboxJob, signal: AbortSignal): Promise<SandboxAnswer>;
+  /** Releases everything; later runs are refused. */
+  close(): void;
+}
+
+/** Runs expressions in sandboxes, one permission-less Deno Worker each. */
+export class Sandbox implements EvaluateSandbox {
   #spare: Worker | null = null;
   #closed = false;
 

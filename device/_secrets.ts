@@ -20,7 +20,7 @@ import {
   MIN_SECRET_LENGTH,
   redactSecrets,
 } from "@passage/connect/redact";
-import type { BrowserContext, CDPSession, HTTPRequest, HTTPResponse, Page } from "puppeteer-core";
+import type { CDPSession, HTTPRequest, HTTPResponse, Page } from "puppeteer-core";
 import { readSecretValues } from "./_human_input.ts";
 import { isRuleOn } from "./_rules.ts";
 import type { Outcome } from "./_runner.ts";
@@ -167,10 +167,10 @@ export class DeviceSecrets {
 
   readonly #pending = new Set<Promise<void>>();
 
-  /** Reads every cookie of the browser context (HttpOnly ones included). */
-  async refreshCookies(context: BrowserContext): Promise<void> {
-    const cookies = await withTimeout(context.cookies(), READ_TIMEOUT_MS).catch(() => []);
-    for (const cookie of cookies) this.noteCookie(cookie.value);
+  /** Reads every cookie the host's browser holds (HttpOnly ones included). */
+  async refreshCookies(host: { cookieValues(): Promise<string[]> }): Promise<void> {
+    const values = await withTimeout(host.cookieValues(), READ_TIMEOUT_MS).catch(() => []);
+    for (const value of values) this.noteCookie(value);
   }
 
   /** Reads the values of password fields and human-typed fields in every frame. */

@@ -14,12 +14,8 @@
  *
  * @module
  */
-export {
-  type DeviceHandle,
-  type DeviceOptions,
-  type DeviceStatus,
-  startDevice,
-} from "./_device.ts";
+export { type DeviceHandle, type DeviceOptions, type DeviceStatus } from "./_device.ts";
+export { startDevice } from "./_start.ts";
 export { DeviceClaimError } from "./_claim.ts";
 export { DeviceEndedError } from "./_relay.ts";
 export { launchChromium } from "./_browser.ts";
