@@ -16,9 +16,10 @@ import { isRuleOn } from "./_rules.ts";
 import type { Refusal } from "./_origin_guard.ts";
 import type { EvaluateSandbox } from "./_sandbox.ts";
 import { takeScreenshot } from "./_screenshot.ts";
+import type { Find } from "./_locate.ts";
 import {
   attributeOf,
-  describeElement,
+  copyElement,
   innerHtmlOf,
   isCredentialField,
   snapshotDocument,
@@ -58,6 +59,10 @@ export interface HandlerDeps {
   refuseTop: (url: string) => string | null;
   /** `text` with every secret the device knows (read again now) replaced. */
   scrub: (text: string) => Promise<string>;
+  /** The secrets the device knows, read again now. */
+  secretsNow: () => Promise<readonly string[]>;
+  /** Finds elements (on the scrubbed copy: `_locate.ts`). */
+  find: Find;
   /** `yieldToUser` lives with the device, which owns who has control. */
   yieldToUser: Handler<"yieldToUser">;
 }
@@ -67,14 +72,24 @@ const FIND_WAIT_MS = 2000;
 
 /** Builds the handlers of every command for one page. */
 export function createHandlers(
-  { page, cdp, capture, sandbox, noteBody, lastRefusal, refuseTop, scrub, yieldToUser }:
-    HandlerDeps,
+  deps: HandlerDeps,
 ): Handlers {
+  const { page, cdp, capture, sandbox, noteBody, lastRefusal, refuseTop, scrub, secretsNow, find } =
+    deps;
   /** An element's copy, as `_snapshot.ts` makes it, and the typed fields to leave out. */
   const copyOf = async (el: ElementHandle<Element>) => {
-    const [node, typed] = await Promise.all([describeElement(cdp, el), typedFieldIds(page)]);
+    const [node, typed] = await Promise.all([
+      secretsNow().then((secrets) => copyElement(cdp, el, secrets)),
+      typedFieldIds(page),
+    ]);
     return { node, typed };
   };
+  const withElement = <T>(
+    selector: string,
+    ctx: CommandContext,
+    command: string,
+    use: (element: ElementHandle<Element>) => Promise<T>,
+  ) => findAndUse(find, selector, ctx, command, use);
   return {
     async navigate({ url, waitUntil }, ctx) {
       let response;
@@ -112,12 +127,12 @@ export function createHandlers(
     },
 
     async click({ selector }, ctx) {
-      await withElement(page, selector, ctx, "click", (el) => el.click());
+      await withElement(selector, ctx, "click", (el) => el.click());
       return {};
     },
 
     async fill({ selector, value }, ctx) {
-      await withElement(page, selector, ctx, "fill", async (el) => {
+      await withElement(selector, ctx, "fill", async (el) => {
         await refuseSecret(el, selector, "fill");
         const mode = await el.evaluate(prepareFill);
         if (mode === "disabled") {
@@ -140,7 +155,7 @@ export function createHandlers(
     },
 
     async type({ selector, text, delayMs }, ctx) {
-      await withElement(page, selector, ctx, "type", async (el) => {
+      await withElement(selector, ctx, "type", async (el) => {
         await refuseSecret(el, selector, "type");
         await el.focus();
         for (const char of text) {
@@ -154,7 +169,7 @@ export function createHandlers(
 
     async press({ key, selector }, ctx) {
       if (selector !== undefined) {
-        await withElement(page, selector, ctx, "press", (el) => el.focus());
+        await withElement(selector, ctx, "press", (el) => el.focus());
       }
       try {
         await page.keyboard.press(key as KeyInput);
@@ -168,7 +183,7 @@ export function createHandlers(
     },
 
     async select({ selector, values }, ctx) {
-      const chosen = await withElement(page, selector, ctx, "select", async (el) => {
+      const chosen = await withElement(selector, ctx, "select", async (el) => {
         if (!await el.evaluate((e) => e instanceof HTMLSelectElement)) {
           throw new CommandFailure(
             "device_error",
@@ -183,23 +198,20 @@ export function createHandlers(
     async waitForSelector({ selector, state }, ctx) {
       // answer `found: false` a little before the deadline rather than time out
       const budget = ctx.deadline - performance.now();
-      const wait = Math.max(1, budget - Math.min(1000, budget * 0.1));
-      await (await query(page, selector, "waitForSelector"))?.dispose();
-      try {
-        const el = await page.waitForSelector(selector, {
-          visible: (state ?? "visible") === "visible",
-          hidden: state === "hidden",
-          timeout: wait,
-          signal: ctx.signal,
-        });
-        await el?.dispose();
-        return { found: true };
-      } catch (error) {
-        if (isTimeout(error) && !ctx.signal.aborted) return { found: false };
-        if (isInvalidSelectorError(error)) {
-          throw invalidSelector(selector, "waitForSelector", error);
+      const until = performance.now() + Math.max(1, budget - Math.min(1000, budget * 0.1));
+      const wanted = state ?? "visible";
+      for (;;) {
+        const el = await find(selector, "waitForSelector");
+        let holds: boolean;
+        try {
+          const shown = el !== null && (wanted === "attached" || await el.isVisible());
+          holds = wanted === "hidden" ? !(el !== null && await el.isVisible()) : shown;
+        } finally {
+          await el?.dispose().catch(() => {});
         }
-        throw error;
+        if (holds) return { found: true };
+        if (performance.now() >= until) return { found: false };
+        await sleep(Math.min(FIND_POLL_MS, until - performance.now()), ctx.signal);
       }
     },
 
@@ -219,7 +231,6 @@ export function createHandlers(
 
     async innerHTML({ selector }, ctx) {
       const html = await withElement(
-        page,
         selector,
         ctx,
         "innerHTML",
@@ -234,7 +245,6 @@ export function createHandlers(
 
     async textContent({ selector }, ctx) {
       const text = await withElement(
-        page,
         selector,
         ctx,
         "textContent",
@@ -248,7 +258,7 @@ export function createHandlers(
     },
 
     async getAttribute({ selector, name }, ctx) {
-      const value = await withElement(page, selector, ctx, "getAttribute", async (el) => {
+      const value = await withElement(selector, ctx, "getAttribute", async (el) => {
         if (!isRuleOn("snapshot")) return await el.evaluate((e, n) => e.getAttribute(n), name);
         const { node, typed } = await copyOf(el);
         const read = attributeOf(node, name, typed);
@@ -272,7 +282,8 @@ export function createHandlers(
       if (isRuleOn("snapshot")) {
         // the secrets are out of the copy before any code sees it: no
         // encoding can recover what is not there
-        const html = await scrub(await snapshotDocument(cdp, await typedFieldIds(page)));
+        const [typed, secrets] = await Promise.all([typedFieldIds(page), secretsNow()]);
+        const html = await scrub(await snapshotDocument(cdp, typed, secrets));
         const url = await scrub(maskUrl(page.url()));
         const answer = await sandbox.run({ html, url, expression }, ctx.signal);
         if ("threw" in answer) {
@@ -340,7 +351,7 @@ export function createHandlers(
       return Promise.resolve({ url: maskUrl(page.url()) });
     },
 
-    yieldToUser,
+    yieldToUser: (params, ctx) => deps.yieldToUser(params, ctx),
 
     captureResponses({ urlContains }) {
       capture.add(urlContains);
@@ -471,49 +482,28 @@ function remaining(ctx: CommandContext): number {
   return Math.max(1, Math.round(ctx.deadline - performance.now()));
 }
 
-/** `page.$()`, with a malformed selector reported as `invalid_command`. */
-async function query(
-  page: Page,
-  selector: string,
-  command: string,
-): Promise<ElementHandle<Element> | null> {
-  try {
-    return await page.$(selector);
-  } catch (error) {
-    if (isInvalidSelectorError(error)) throw invalidSelector(selector, command, error);
-    throw error;
-  }
-}
-
-function invalidSelector(selector: string, command: string, error: unknown): CommandFailure {
-  return new CommandFailure(
-    "invalid_command",
-    `Invalid selector ${quote(selector)} (${command}): ${describe(error)}`,
-  );
-}
+/** How often an element command looks again for an element that is not there yet. */
+const FIND_POLL_MS = 100;
 
 /**
  * Finds the first element matching `selector`, waiting up to two seconds (or
- * half the command's time, if less) for it to be attached, runs `use` on it,
- * and releases it.
+ * half the command's time, if less) for it to appear, runs `use` on it, and
+ * releases it.
  */
-async function withElement<T>(
-  page: Page,
+async function findAndUse<T>(
+  find: Find,
   selector: string,
   ctx: CommandContext,
   command: string,
   use: (element: ElementHandle<Element>) => Promise<T>,
 ): Promise<T> {
-  const wait = Math.max(1, Math.min(FIND_WAIT_MS, (ctx.deadline - performance.now()) / 2));
-  // the fast path also rejects a malformed selector at once
-  let element = await query(page, selector, command);
-  if (!element) {
-    try {
-      element = await page.waitForSelector(selector, { timeout: wait, signal: ctx.signal });
-    } catch (error) {
-      if (isTimeout(error) && !ctx.signal.aborted) element = null;
-      else throw error;
-    }
+  const until = performance.now() +
+    Math.max(1, Math.min(FIND_WAIT_MS, (ctx.deadline - performance.now()) / 2));
+  // the first look also rejects a malformed selector at once
+  let element = await find(selector, command);
+  while (!element && performance.now() < until) {
+    await sleep(Math.min(FIND_POLL_MS, until - performance.now()), ctx.signal);
+    element = await find(selector, command);
   }
   if (!element) {
     throw new CommandFailure(

@@ -4,7 +4,8 @@ import { closeBrowser, launchBrowser } from "./_browser.ts";
 import { ResponseCapture } from "./_capture.ts";
 import { type CommandContext, createHandlers } from "./_commands.ts";
 import { CommandFailure } from "./_errors.ts";
-import { HumanInput } from "./_human_input.ts";
+import { HumanInput, typedFieldIds } from "./_human_input.ts";
+import { finder } from "./_locate.ts";
 import { Sandbox } from "./_sandbox.ts";
 import { waitForConditions } from "./_yield.ts";
 
@@ -37,6 +38,9 @@ Deno.test("device commands drive Chromium against the test site", async (t) => {
   const capture = new ResponseCapture(page, () => {});
   const human = new HumanInput(page);
   const sandbox = new Sandbox();
+  const scrub = (text: string) => Promise.resolve(text);
+  const secretsNow = () => Promise.resolve([] as string[]);
+  const find = finder({ page, cdp, typed: () => typedFieldIds(page), secrets: secretsNow, scrub });
   const run = createHandlers({
     page,
     cdp,
@@ -45,7 +49,9 @@ Deno.test("device commands drive Chromium against the test site", async (t) => {
     noteBody: () => {},
     lastRefusal: () => null,
     refuseTop: () => null,
-    scrub: (text) => Promise.resolve(text),
+    scrub,
+    secretsNow,
+    find,
     yieldToUser: () => Promise.reject(new Error("not under test")),
   });
   try {
@@ -139,10 +145,19 @@ Deno.test("device commands drive Chromium against the test site", async (t) => {
       async () => {
         using c = ctx(10_000);
         await human.begin();
-        const waiting = waitForConditions(page, {
-          conditions: [{ type: "networkRequest", urlContains: "/api/account", captureBody: true }],
-          timeout: 10_000,
-        }, c.signal);
+        const waiting = waitForConditions(
+          page,
+          {
+            conditions: [{
+              type: "networkRequest",
+              urlContains: "/api/account",
+              captureBody: true,
+            }],
+            timeout: 10_000,
+          },
+          c.signal,
+          find,
+        );
         // the human, in the browser
         await page.click("#username", { count: 3 });
         await page.type("#username", TEST_USER);

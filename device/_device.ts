@@ -14,7 +14,8 @@ import type { DeviceClaim } from "@passage/connect/schemas";
 import type { Browser, CDPSession, Frame, HTTPRequest, HTTPResponse, Page } from "puppeteer-core";
 import { ResponseCapture } from "./_capture.ts";
 import { type CommandContext, createHandlers } from "./_commands.ts";
-import { clearSecretValues, HumanInput } from "./_human_input.ts";
+import { clearSecretValues, HumanInput, typedFieldIds } from "./_human_input.ts";
+import { type Find, finder } from "./_locate.ts";
 import { OriginGuard } from "./_origin_guard.ts";
 import { type ConnectSocket, RelayConnection } from "./_relay.ts";
 import { isRuleOn } from "./_rules.ts";
@@ -206,10 +207,9 @@ class Device {
         noteBody: (body, contentType) => secrets.noteBody(body, contentType),
         lastRefusal: () => this.#guard.lastRefusal,
         refuseTop: (url) => this.#guard.refuseTop(url),
-        scrub: async (text) => {
-          await this.#refreshSecrets();
-          return secrets.redact(text);
-        },
+        scrub: this.#scrub,
+        secretsNow: this.#secretsNow,
+        find: this.#find,
         yieldToUser: (params, ctx) => this.#yieldToUser(params, ctx),
       }),
       this.#relay,
@@ -245,6 +245,27 @@ class Device {
   }
 
   #onBrowserGone = () => void this.#shutdown("browser_closed");
+
+  /** `text` with every secret the device knows, read again now, replaced. */
+  #scrub = async (text: string): Promise<string> => {
+    await this.#refreshSecrets();
+    return this.#secrets.redact(text);
+  };
+
+  #secretsNow = async (): Promise<readonly string[]> => {
+    await this.#refreshSecrets();
+    return isRuleOn("secrets") ? this.#secrets.values() : [];
+  };
+
+  /** Selectors are matched on the scrubbed copy of the document (`_locate.ts`). */
+  #find: Find = (selector, command) =>
+    finder({
+      page: this.#host.page,
+      cdp: this.#host.cdp,
+      typed: () => typedFieldIds(this.#host.page),
+      secrets: this.#secretsNow,
+      scrub: this.#scrub,
+    })(selector, command);
 
   /** Remembers the cookies and tokens a response carries, before anything about it is sent. */
   #onResponse = (response: HTTPResponse): void => this.#secrets.noteResponse(response);
@@ -294,7 +315,7 @@ class Device {
       this.#event({ kind: "yield", at: new Date().toISOString(), state: "started" });
       this.#asked = params.status ?? {};
       this.#status(this.#asked);
-      return await waitForConditions(this.handle.page, params, ctx.signal);
+      return await waitForConditions(this.handle.page, params, ctx.signal, this.#find);
     } finally {
       // what the human typed, read while the fields still hold it
       await this.#secrets.refreshPage(this.handle.page);

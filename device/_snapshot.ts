@@ -76,10 +76,75 @@ const CREDENTIAL_AUTOCOMPLETE =
 const CREDENTIAL_NAME =
   /pass|pwd|otp|mfa|2fa|pin\b|passcode|one.?time|verification|token|secret|csrf|xsrf|nonce|auth|session|ticket|saml|cvv|cvc|csc/i;
 
-/** The whole main document as safe HTML. */
-export async function snapshotDocument(cdp: CDPSession, typed: TypedFields): Promise<string> {
+/** The attribute that carries each element's `backendNodeId` in a copy made to locate elements. */
+export const NODE_ID_ATTRIBUTE = "data-passage-node";
+
+/**
+ * The whole main document as safe HTML. With `withIds`, every element also
+ * carries its `backendNodeId` in {@link NODE_ID_ATTRIBUTE} (a copy to match
+ * selectors on, never sent).
+ */
+export async function snapshotDocument(
+  cdp: CDPSession,
+  typed: TypedFields,
+  secrets: readonly string[],
+  withIds = false,
+): Promise<string> {
   const { root } = await cdp.send("DOM.getDocument", { depth: -1, pierce: true });
-  return serialize(root as CdpNode, typed);
+  blankSecretText(root as CdpNode, secrets);
+  return serialize(root as CdpNode, typed, withIds);
+}
+
+/**
+ * Blanks every run of characters in the text of `root` (in document order,
+ * across element boundaries, ignoring white space and case) that spells one of
+ * `secrets`: a code the page draws one digit per box, or a password it echoes
+ * letter by letter in spans. Exact spellings inside one string are also
+ * caught later by `redactSecrets`; this catches the ones markup splits.
+ */
+export function blankSecretText(root: CdpNode, secrets: readonly string[]): void {
+  const wanted = [...new Set(secrets.map(squash).filter((s) => s.length >= MIN_SPLIT_SECRET))];
+  if (wanted.length === 0) return;
+  const texts: CdpNode[] = [];
+  const visit = (node: CdpNode) => {
+    if (node.nodeType === TEXT) texts.push(node);
+    if (node.nodeType === ELEMENT && DROPPED.has(name(node))) return;
+    for (const r of shadowRootsOf(node)) visit(r);
+    for (const child of node.children ?? []) visit(child);
+  };
+  visit(root);
+  // the text without white space, and where each of its characters came from
+  let flat = "";
+  const from: Array<[number, number]> = [];
+  texts.forEach((node, n) => {
+    const value = node.nodeValue ?? "";
+    for (let i = 0; i < value.length; i++) {
+      if (/\s/.test(value[i])) continue;
+      flat += value[i].toLowerCase();
+      from.push([n, i]);
+    }
+  });
+  const covered = new Map<number, Set<number>>();
+  for (const secret of wanted) {
+    for (let at = flat.indexOf(secret); at >= 0; at = flat.indexOf(secret, at + 1)) {
+      for (let k = at; k < at + secret.length; k++) {
+        const [n, i] = from[k];
+        if (!covered.has(n)) covered.set(n, new Set());
+        covered.get(n)!.add(i);
+      }
+    }
+  }
+  for (const [n, positions] of covered) {
+    const value = texts[n].nodeValue ?? "";
+    texts[n].nodeValue = [...value].map((c, i) => positions.has(i) ? "•" : c).join("");
+  }
+}
+
+/** Secrets shorter than this are not searched for across elements (too easy to hit by chance). */
+const MIN_SPLIT_SECRET = 4;
+
+function squash(secret: string): string {
+  return secret.replace(/\s+/g, "").toLowerCase();
 }
 
 /** One element, described through CDP, with all its descendants. */
@@ -90,6 +155,17 @@ export async function describeElement(
   const backendNodeId = await element.backendNodeId();
   const { node } = await cdp.send("DOM.describeNode", { backendNodeId, depth: -1, pierce: true });
   return node as CdpNode;
+}
+
+/** An element's copy with the secrets its text spells blanked (see {@link blankSecretText}). */
+export async function copyElement(
+  cdp: CDPSession,
+  element: ElementHandle<Element>,
+  secrets: readonly string[],
+): Promise<CdpNode> {
+  const node = await describeElement(cdp, element);
+  blankSecretText(node, secrets);
+  return node;
 }
 
 /** The inner HTML of an element as safe HTML (its shadow root included, declaratively). */
@@ -188,41 +264,42 @@ function safeAttribute(
   return value;
 }
 
-function serialize(node: CdpNode, typed: TypedFields): string {
+function serialize(node: CdpNode, typed: TypedFields, withIds = false): string {
   switch (node.nodeType) {
     case DOCUMENT:
     case FRAGMENT:
-      return (node.children ?? []).map((n) => serialize(n, typed)).join("");
+      return (node.children ?? []).map((n) => serialize(n, typed, withIds)).join("");
     case DOCTYPE:
       return `<!DOCTYPE ${node.nodeName}>`;
     case TEXT:
       return escapeText(node.nodeValue ?? "");
     case ELEMENT:
-      return element(node, typed);
+      return element(node, typed, withIds);
     case COMMENT:
     default:
       return "";
   }
 }
 
-function element(node: CdpNode, typed: TypedFields): string {
+function element(node: CdpNode, typed: TypedFields, withIds: boolean): string {
   const tag = name(node);
   if (DROPPED.has(tag)) return "";
-  let attrs = "";
+  let attrs = withIds ? ` ${NODE_ID_ATTRIBUTE}="${node.backendNodeId}"` : "";
   for (const [key, value] of pairs(node)) {
+    if (key.toLowerCase() === NODE_ID_ATTRIBUTE) continue; // the page cannot forge one
     const safe = safeAttribute(node, key, value, typed);
     if (safe !== null) attrs += ` ${key}="${escapeAttribute(safe)}"`;
   }
   if (VOID.has(tag)) return `<${tag}${attrs}>`;
   const shadow = shadowRootsOf(node).map((root) =>
     `<template shadowrootmode="${root.shadowRootType === "closed" ? "closed" : "open"}">${
-      serialize(root, typed)
+      serialize(root, typed, withIds)
     }</template>`
   ).join("");
   // a frame's document (`contentDocument`) is never part of the copy
   const inner = holdsTypedText(node, typed) || tag === "iframe" || tag === "frame"
     ? ""
-    : (node.children ?? []).map((n) => serialize(n, typed)).join("");
+    : (node.children ?? []).map((n) => serialize(n, typed, withIds)).join("");
   return `<${tag}${attrs}>${shadow}${inner}</${tag}>`;
 }
 

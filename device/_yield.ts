@@ -6,7 +6,8 @@
 import type { Commands, YieldCondition } from "@passage/connect/protocol";
 import type { Frame, HTTPResponse, Page } from "puppeteer-core";
 import { describeResponse } from "./_capture.ts";
-import { CommandFailure, isInvalidSelectorError, quote } from "./_errors.ts";
+import { CommandFailure, quote } from "./_errors.ts";
+import type { Find } from "./_locate.ts";
 import { maskUrl } from "./_mask.ts";
 
 type YieldParams = Commands["yieldToUser"]["params"];
@@ -44,6 +45,7 @@ export async function waitForConditions(
   page: Page,
   params: YieldParams,
   signal: AbortSignal,
+  find: Find,
 ): Promise<YieldResult> {
   const { conditions } = params;
   const patterns = checkConditions(params);
@@ -97,19 +99,12 @@ export async function waitForConditions(
               return won(index, "url");
             }
           } else if (c.type === "selector") {
-            if (await isShown(page, c.selector)) return won(index, "selector");
+            if (await isShown(find, c.selector)) return won(index, "selector");
           }
         }
       } catch (error) {
-        if (isInvalidSelectorError(error)) {
-          finish(() =>
-            reject(
-              new CommandFailure(
-                "invalid_command",
-                `Invalid selector in yieldToUser: ${(error as Error).message}`,
-              ),
-            )
-          );
+        if (error instanceof CommandFailure && error.code === "invalid_command") {
+          finish(() => reject(error));
         }
         // otherwise the page was navigating: the next check will tell
       } finally {
@@ -144,12 +139,13 @@ export async function waitForConditions(
 }
 
 /**
- * Whether an element matching `selector` is attached and visible. Gives up
- * (false) after a second, as calls into a page that is navigating can hang.
+ * Whether an element matching `selector` (on the device's copy) is attached
+ * and visible. Gives up (false) after five seconds, as calls into a page that
+ * is navigating can hang.
  */
-async function isShown(page: Page, selector: string): Promise<boolean> {
+async function isShown(find: Find, selector: string): Promise<boolean> {
   const look = (async () => {
-    const element = await page.$(selector);
+    const element = await find(selector, "yieldToUser");
     if (!element) return false;
     try {
       return await element.isVisible();
@@ -158,8 +154,7 @@ async function isShown(page: Page, selector: string): Promise<boolean> {
     }
   })();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 1000));
-  look.catch(() => {});
+  const late = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 5000));
   try {
     return await Promise.race([look, late]);
   } finally {

@@ -89,7 +89,7 @@ Deno.bench(
 );
 
 Deno.bench("copy: the scrubbed HTML copy of the CDP tree", { group: "copy" }, async () => {
-  await snapshotDocument(fakeCdp, new Set());
+  await snapshotDocument(fakeCdp, new Set(), []);
 });
 
 globalThis.addEventListener("unload", () => sandbox.close());

@@ -483,6 +483,98 @@ Deno.test("attack corpus: a hostile controller, page or listener gets no secret 
         assert.match(String(endless.error), /timeout/);
         assert.equal(new URL(await controller.url()).origin, provider.url);
       });
+
+      await t.step("20. a selector is no oracle on what the user typed", async () => {
+        await controller.navigate({ url: `${provider.url}/react-login` });
+        const yielded = controller.yieldToUser({
+          conditions: [{ type: "selector", selector: "body[data-human-done]" }],
+          timeout: 60_000,
+        });
+        await run.turns.nth(5);
+        await device.page.type("#rpw", canaries.password);
+        await device.page.evaluate(() => document.body.dataset.humanDone = "1");
+        await yielded;
+        const probe = (prefix: string) =>
+          attempt(w, `oracle ${prefix}`, () =>
+            controller.textContent({
+              selector: `html:has(#rpw[value^="${prefix}"]) title, h1`,
+            }));
+        const right = await probe(canaries.password.slice(0, 4));
+        const wrong = await probe("zzzz");
+        assert.deepEqual(right, wrong, "the answer depends on the typed value");
+        for (
+          const selector of [
+            "::-p-xpath(//input[starts-with(@value, 'pw-')])",
+            "::-p-text(pw-)",
+            "html >>> #rpw",
+          ]
+        ) {
+          const answer = await attempt(w, selector, () => controller.click({ selector }));
+          assert.match(String(answer.error), /invalid_command/, selector);
+        }
+      });
+
+      await t.step("21. a code drawn one digit per box comes back in no read", async () => {
+        await controller.navigate({ url: `${provider.url}/otp-slots` });
+        const yielded = controller.yieldToUser({
+          conditions: [{ type: "selector", selector: "body[data-done]" }],
+          timeout: 60_000,
+        });
+        await run.turns.nth(6);
+        await device.page.type("#otp-in", canaries.code);
+        await yielded;
+        for (
+          const read of [
+            () => controller.innerHTML({ selector: "#otp" }),
+            () => controller.textContent({ selector: "#otp" }),
+            () =>
+              controller.evaluate({
+                expression:
+                  "[...document.querySelectorAll('.slot')].map((s) => s.textContent).join('')",
+              }),
+          ]
+        ) {
+          const answer = await attempt(w, "the drawn code", read);
+          assert.equal(answer.error, undefined, answer.error);
+          assert.deepEqual(leaks(w, answer), []);
+        }
+      });
+
+      await t.step("22. a page's script text is neither selectable nor readable", async () => {
+        const scripts = await attempt(
+          w,
+          "select a script",
+          () => controller.textContent({ selector: "script" }),
+        );
+        assert.match(String(scripts.error), /selector_not_found/);
+        const probe = (prefix: string) =>
+          attempt(w, `script oracle ${prefix}`, () =>
+            controller.waitForSelector({
+              selector: `script:contains("${prefix}")`,
+              state: "attached",
+            }, { timeout: 1500 }));
+        assert.deepEqual(await probe(canaries.session.slice(0, 6)), await probe("zzzzzz"));
+      });
+
+      await t.step("23. evaluate loads no module, from anywhere", async () => {
+        for (
+          const expression of [
+            "import('npm:left-pad')",
+            "eval('imp' + 'ort(\"npm:left-pad\")')",
+            "new Function('return imp' + 'ort(\"data:text/javascript,export default 1\")')()",
+            "(async function () {}).constructor('return 1')()",
+            "setTimeout('globalThis.ran = 1')",
+            "new Worker('data:text/javascript,postMessage(1)', { type: 'module' })",
+          ]
+        ) {
+          const answer = await attempt(w, expression, () => controller.evaluate({ expression }));
+          assert.match(
+            String(answer.error),
+            /evaluation_failed/,
+            `${expression}: ${JSON.stringify(answer)}`,
+          );
+        }
+      });
     } finally {
       await run.close();
     }
@@ -544,6 +636,33 @@ Deno.test("attack corpus: a hostile controller, page or listener gets no secret 
     });
 
     await t.step(
+      "teeth: with the snapshot rule off, a selector reads the typed value bit by bit",
+      async () => {
+        disableRuleForTests("snapshot");
+        const off = await openRun(w, [provider.url], "snapshot off");
+        try {
+          await off.controller.navigate({ url: `${provider.url}/react-login` });
+          const yielded = off.controller.yieldToUser({
+            conditions: [{ type: "selector", selector: "body[data-human-done]" }],
+            timeout: 60_000,
+          });
+          await off.turns.nth(1);
+          await off.device.page.type("#rpw", canaries.password);
+          await off.device.page.evaluate(() => document.body.dataset.humanDone = "1");
+          await yielded;
+          const probe = (prefix: string) =>
+            off.controller.textContent({
+              selector: `html:has(#rpw[value^="${prefix}"]) title, h1`,
+            });
+          assert.notEqual(await probe(canaries.password.slice(0, 4)), await probe("zzzz"));
+        } finally {
+          restoreRulesForTests();
+          await off.close();
+        }
+      },
+    );
+
+    await t.step(
       "teeth: with the origins rule off, the look-alike and the private page load",
       async () => {
         disableRuleForTests("origins");
@@ -594,7 +713,9 @@ Deno.test("attack corpus: a hostile controller, page or listener gets no secret 
         for (const line of collector.received) evidence.add("collector", line);
         const defended = new Evidence();
         for (const item of evidence.items) {
-          if (!/origins off|secrets off/.test(item.where)) defended.add(item.where, item.text);
+          if (!/origins off|secrets off|snapshot off/.test(item.where)) {
+            defended.add(item.where, item.text);
+          }
         }
         assert.deepEqual(findCanaries(defended, canaryList(canaries)).slice(0, 10), []);
       },
