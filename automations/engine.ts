@@ -10,8 +10,9 @@
  * a crash (a lease not renewed expires and another instance takes over).
  */
 import { Browser } from "@passage/connect";
-import type { LinkError, OperationStatus } from "@passage/connect/schemas";
+import type { LinkError, OperationStatus, OperationType } from "@passage/connect/schemas";
 import { resultSchemas } from "@passage/connect/results";
+import { type ClientEventInput, recordClientEvent } from "../lib/client_events.ts";
 import type { Config } from "../lib/config.ts";
 import {
   linkKey,
@@ -27,7 +28,11 @@ import { addWebhookEvent, type LinkOutcome } from "../lib/webhooks.ts";
 import { LocalTransport } from "../relay/local_transport.ts";
 import type { Relay } from "../relay/relay.ts";
 import { automationBaseUrl, getAutomation } from "./registry.ts";
+import { DEFAULT_LOGIN_ATTEMPTS } from "./_login.ts";
 import { AutomationError, toAutomationError } from "./types.ts";
+
+/** Failures that mean the user (or their device) left before the link finished: `user_exited`. */
+const EXIT_CODES = new Set(["user_abandoned", "mfa_timeout", "device_lost"]);
 
 /** Who holds a link's run, and until when (ms since epoch). */
 export interface LinkRun {
@@ -139,52 +144,61 @@ export class Engine {
       ...op,
       status: "pending" as OperationStatus,
     }));
-    const fail = (
+    const fail = async (
       error: LinkError,
       at = -1,
-    ): LinkOutcome & { operations: LinkRecord["operations"] } => {
+    ): Promise<LinkOutcome & { operations: LinkRecord["operations"] }> => {
+      error = await this.#neverConnected(link.id, error);
       operations.forEach((op, i) =>
         op.status = i === at ? "failed" : i < at ? op.status : "skipped"
       );
+      if (at >= 0) await this.#operationEvent(link.id, operations, operations[at].type, "failed");
       return { status: "failed", error, operations };
     };
     const automation = getAutomation(link.provider);
     if (!automation) {
-      return fail({ code: "provider_unavailable", message: `No automation for ${link.provider}` });
+      return await fail({
+        code: "provider_unavailable",
+        message: `No automation for ${link.provider}`,
+      });
     }
     const ctx = {
       browser,
       baseUrl: automationBaseUrl(automation, link, this.#deps.config.publicUrl),
       loginTimeoutMs: this.#deps.config.loginTimeoutMs,
+      loginAttempts: automation.loginAttempts ?? DEFAULT_LOGIN_ATTEMPTS,
+      onEvent: (event: ClientEventInput) => this.#event(link.id, event),
     };
     try {
       await automation.login(ctx);
     } catch (err) {
-      return fail(toLinkError(err, "logging in"));
+      return await fail(toLinkError(err, "logging in"));
     }
     const results: Record<string, unknown> = {};
     for (const [i, op] of operations.entries()) {
       const run = automation.operations[op.type];
       if (!run) {
-        return fail(
+        return await fail(
           { code: "provider_unavailable", message: `${link.provider} cannot ${op.type}` },
           i,
         );
       }
       op.status = "running";
+      await this.#operationEvent(link.id, operations, op.type);
       try {
         const parsed = resultSchemas[op.type].safeParse(await run(ctx));
         if (!parsed.success) {
           // Never delivered as complete: what the site gave does not fit the schema.
-          return fail({
+          return await fail({
             code: "site_changed",
             message: `${op.type}: the site's data no longer matches the expected shape`,
           }, i);
         }
         results[op.type] = parsed.data;
         op.status = "complete";
+        await this.#operationEvent(link.id, operations, op.type, "complete");
       } catch (err) {
-        return fail(toLinkError(err, `running ${op.type}`), i);
+        return await fail(toLinkError(err, `running ${op.type}`), i);
       }
     }
     return { status: "complete", results, operations };
@@ -199,10 +213,39 @@ export class Engine {
     linkId: string,
     outcome: LinkOutcome & { operations: LinkRecord["operations"] },
   ): Promise<boolean> {
-    const { kv, config, jobs } = this.#deps;
+    const { kv, config, jobs, relay } = this.#deps;
     const keep = outcome.results
       ? await prepareResults(kv, linkId, outcome.results, config.resultRetentionSeconds * 1000)
       : null;
+    const exitCode = outcome.error?.code;
+    if (exitCode !== undefined && EXIT_CODES.has(exitCode)) {
+      // The user left: `user_exited` lands in the commit that fails the link.
+      const now = new Date();
+      const stored = await recordClientEvent(
+        { kv, log: relay.log, jobs },
+        linkId,
+        { type: "user_exited", reason: exitCode },
+        (link) =>
+          link.status !== "running" ? null : {
+            patch: {
+              status: outcome.status,
+              operations: outcome.operations,
+              error: outcome.error ?? null,
+              completedAt: now.toISOString(),
+            },
+            extra: (op, next) => {
+              op.delete(runnableLinkKey(linkId));
+              keep?.(op);
+              addWebhookEvent(op, jobs, next, {
+                status: outcome.status,
+                results: outcome.results,
+                error: outcome.error,
+              }, now);
+            },
+          },
+      );
+      return stored !== null;
+    }
     for (;;) {
       const entry = await kv.get<LinkRecord>(linkKey(linkId));
       if (!entry.value || entry.value.status !== "running") return false;
@@ -224,6 +267,54 @@ export class Engine {
       }, now);
       if ((await op.commit()).ok) return true;
     }
+  }
+
+  /** Records a client event; a failure to record is logged, never fails the link. */
+  async #event(
+    linkId: string,
+    event: ClientEventInput,
+    change?: Parameters<typeof recordClientEvent>[3],
+  ): Promise<void> {
+    const { kv, relay, jobs } = this.#deps;
+    try {
+      await recordClientEvent({ kv, log: relay.log, jobs }, linkId, event, change);
+    } catch (err) {
+      console.error(`link ${linkId}: could not record its ${event.type} event:`, err);
+    }
+  }
+
+  /**
+   * `operation_started` (no `status`) or `operation_completed`, committed with
+   * the operations' progress, so `GET /v1/links/{id}` shows it as it happens.
+   */
+  #operationEvent(
+    linkId: string,
+    operations: LinkRecord["operations"],
+    operation: OperationType,
+    status?: "complete" | "failed",
+  ): Promise<void> {
+    const progress = operations.map((op) => ({ ...op }));
+    return this.#event(
+      linkId,
+      status
+        ? { type: "operation_completed", operation, status }
+        : { type: "operation_started", operation },
+      (link) => link.status === "running" ? { patch: { operations: progress } } : null,
+    );
+  }
+
+  /**
+   * A lost device that never connected to the link is `device_never_connected`:
+   * the user never opened it on a device, rather than leaving part way.
+   */
+  async #neverConnected(linkId: string, error: LinkError): Promise<LinkError> {
+    if (error.code !== "device_lost") return error;
+    const link = (await this.#deps.kv.get<LinkRecord>(linkKey(linkId))).value;
+    if (link?.device) return error;
+    return {
+      code: "device_never_connected",
+      message: "No device connected to the link before its session ended",
+    };
   }
 
   async #acquire(linkId: string): Promise<boolean> {

@@ -6,7 +6,10 @@
  */
 import { type Browser, BrowserCommandError } from "@passage/connect";
 import type { OperationResults } from "@passage/connect/results";
-import type { OperationType } from "@passage/connect/schemas";
+import type { ClientEvent, OperationType } from "@passage/connect/schemas";
+
+/** What the login reports as it goes (the engine records them as client events). */
+export type LoginEvent = Omit<ClientEvent, "at">;
 
 /** What an automation runs against. */
 export interface AutomationContext {
@@ -14,8 +17,15 @@ export interface AutomationContext {
   browser: Browser;
   /** Base URL of the provider site: the sandbox for test links, the real site for live ones. */
   baseUrl: string;
-  /** How long the user has to log in, in milliseconds (default 5 minutes). */
+  /** How long the user has to log in, in milliseconds (default 5 minutes), over every attempt. */
   loginTimeoutMs?: number;
+  /**
+   * How many wrong passwords or codes the user may enter before the login
+   * fails (default: the provider's `loginAttempts`, else 3).
+   */
+  loginAttempts?: number;
+  /** Told of each step of the login (`login_started`, `login_failed_attempt`, …); awaited. */
+  onEvent?: (event: LoginEvent) => void | Promise<void>;
 }
 
 /** Reads one operation's result; it is validated with the operation's schema before it returns. */
@@ -37,6 +47,12 @@ export interface ProviderAutomation {
    * get the sandbox's origin instead (this server's public URL).
    */
   origins: readonly string[];
+  /**
+   * How many wrong passwords or verification codes the user may enter, in
+   * all, before the link fails (`invalid_credentials` / `invalid_mfa_code`).
+   * Default 3.
+   */
+  loginAttempts?: number;
   /** The operations this provider supports. */
   operations: { [K in OperationType]?: OperationRunner<K> };
   /** Navigate to the login page and hand control to the user until logged in; throws AutomationError on failure. */
@@ -45,8 +61,10 @@ export interface ProviderAutomation {
 
 /** Why an automation failed. */
 export type AutomationErrorCode =
-  /** The site said the username or password is wrong. */
+  /** The site refused the username or password, on every attempt the user had. */
   | "invalid_credentials"
+  /** The site refused the verification code, on every attempt the user had. */
+  | "invalid_mfa_code"
   /** The user reached the MFA step and did not finish it in time. */
   | "mfa_timeout"
   /** The site said the account is locked. */
@@ -57,6 +75,8 @@ export type AutomationErrorCode =
   | "user_abandoned"
   /** The user's device went away (or the session ended) before the automation finished. */
   | "device_lost"
+  /** No device ever connected to the link before its session ended (set by the engine). */
+  | "device_never_connected"
   /** Anything else: the site answered an error, a command failed. */
   | "operation_failed";
 

@@ -45,8 +45,10 @@ export type {
   Session,
   SessionList,
   SessionStatus,
+  WebhookEventsOption,
 } from "./schemas.ts";
-export { LINK_STATUSES, OPERATION_TYPES } from "./schemas.ts";
+export type { ClientEvent, ClientEventType } from "./schemas.ts";
+export { CLIENT_EVENT_TYPES, LINK_STATUSES, OPERATION_TYPES } from "./schemas.ts";
 export { looksLikeCardNumber } from "./results.ts";
 export type {
   AccountOwnership,

@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from "zod";
-import type { Schema } from "./schemas.ts";
+import type { ClientEvent, Schema } from "./schemas.ts";
 
 export type { Schema };
 
@@ -377,6 +377,8 @@ export type ServerToController =
     device: "connected" | "disconnected" | "none";
     reason?: string;
   }
+  /** A link's session: what happened on the user's side (`GET /v1/links/{id}` lists them too). */
+  | { type: "client"; seq: number; event: ClientEvent }
   | { type: "error"; code: string; message: string; id?: string };
 
 /**

@@ -91,16 +91,99 @@ export interface CreateLinkParams {
   metadata?: Metadata;
   /** Seconds until an unclaimed link expires (60 to 604800; default 14400). */
   expiresIn?: number;
+  /** Your app's name as the user knows it (1 to 80 characters): the claim page says who asks. */
+  appName?: string;
+  /**
+   * More webhooks to send besides the result: `["client"]` also sends each
+   * client event (`opened`, `login_failed_attempt`, …) as a `link.event`
+   * webhook. Needs `webhookUrl`.
+   */
+  webhookEvents?: WebhookEventsOption[];
 }
+
+/** Which extra webhooks a link sends: `"client"`, its client events as `link.event`. */
+export type WebhookEventsOption = "client";
+
+/**
+ * What happened on the user's side of a link, as Plaid Link's and Argyle's
+ * client events tell it: the kind and when, plus a few safe fields. Never a
+ * typed value or anything read from the page.
+ *
+ * - `opened`: a device claimed the link;
+ * - `login_started`: the user got control of the provider's login;
+ * - `mfa_required`: the site asked for a verification code;
+ * - `login_failed_attempt`: the site refused a password (`step: "password"`)
+ *   or a code (`step: "mfa"`); `attempt` is its number, `attemptsLeft` how many
+ *   tries remain before the link fails;
+ * - `login_succeeded`: the user is logged in;
+ * - `operation_started` / `operation_completed`: an operation (`operation`)
+ *   began / ended (`status`: `complete` or `failed`);
+ * - `user_exited`: the user stopped or the device went away before the link
+ *   finished (`reason`: the link's error code).
+ */
+export interface ClientEvent {
+  /** What happened. */
+  type: ClientEventType;
+  /** When (ISO 8601). */
+  at: string;
+  /** `login_failed_attempt`: which failed attempt this is, from 1. */
+  attempt?: number;
+  /** `login_failed_attempt`: how many attempts remain (0: the link fails). */
+  attemptsLeft?: number;
+  /** `login_failed_attempt`: whether the password or the verification code was refused. */
+  step?: "password" | "mfa";
+  /** `operation_started` / `operation_completed`: the operation. */
+  operation?: OperationType;
+  /** `operation_completed`: how it ended. */
+  status?: "complete" | "failed";
+  /** `user_exited`: why, as the link's error code (`user_abandoned`, `device_lost`, …). */
+  reason?: string;
+}
+
+/** The kinds of {@link ClientEvent}. */
+export type ClientEventType =
+  | "opened"
+  | "login_started"
+  | "mfa_required"
+  | "login_failed_attempt"
+  | "login_succeeded"
+  | "operation_started"
+  | "operation_completed"
+  | "user_exited";
+
+/**
+ * Every client event type, in the order a link usually meets them.
+ *
+ * @example
+ * ```ts
+ * import { CLIENT_EVENT_TYPES } from "@passage/connect/schemas";
+ * CLIENT_EVENT_TYPES.includes("opened"); // true
+ * ```
+ */
+export const CLIENT_EVENT_TYPES: readonly ClientEventType[] = [
+  "opened",
+  "login_started",
+  "mfa_required",
+  "login_failed_attempt",
+  "login_succeeded",
+  "operation_started",
+  "operation_completed",
+  "user_exited",
+];
+
+/** How many client events a link keeps (the newest). */
+export const MAX_LINK_EVENTS = 100;
 
 /** Where one operation of a link is. */
 export type OperationStatus = "pending" | "running" | "complete" | "failed" | "skipped";
 
-/** Why a link failed: a stable code and a message safe to show the user. */
+/** Why a link failed (or expired): a stable code and a message safe to show the user. */
 export interface LinkError {
   /**
-   * `invalid_credentials`, `mfa_timeout`, `account_locked`, `site_changed`,
-   * `user_abandoned`, `device_lost`, `operation_failed`, `provider_unavailable`.
+   * `invalid_credentials`, `invalid_mfa_code`, `mfa_timeout`, `account_locked`,
+   * `site_changed`, `user_abandoned`, `device_lost` (the device connected, then
+   * went away), `device_never_connected` (no device connected before the link
+   * expired or its session ended), `operation_failed`, `provider_unavailable`.
    */
   code: string;
   /** What went wrong, in a sentence safe to show the user. */
@@ -119,7 +202,10 @@ export interface Link {
   provider: string;
   /** The operations asked for, in order, each with where it is. */
   operations: Array<{ type: OperationType; status: OperationStatus }>;
-  /** Why the link failed; null unless `status` is `failed`. */
+  /**
+   * Why the link failed; null unless `status` is `failed`, or `expired`
+   * (`device_never_connected`).
+   */
   error: LinkError | null;
   /**
    * The validated results by operation type, once `complete` (also sent in the
@@ -153,6 +239,12 @@ export interface Link {
    * until a device has connected.
    */
   device: LinkDevice | null;
+  /** The app name given at creation, shown to the user; null when none was given. */
+  appName: string | null;
+  /** What happened on the user's side, oldest first (the newest 100 are kept). */
+  events: ClientEvent[];
+  /** The extra webhooks this link sends (`["client"]`); `[]` when none. */
+  webhookEvents: WebhookEventsOption[];
 }
 
 /**
@@ -230,6 +322,12 @@ const webhookUrlSchema = z.string().max(2048).refine((value) => {
   }
 }, "webhookUrl must be an absolute http(s) URL without credentials");
 
+const appNameSchema = z.string().min(1).max(80).refine(
+  // the claim page shows it to the user: no control or text-direction characters
+  (name) => name.trim() !== "" && !/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(name),
+  "appName must be 1 to 80 printable characters",
+);
+
 /**
  * Validates the body of `POST /v1/links`.
  *
@@ -252,7 +350,29 @@ export const createLinkParamsSchema: Schema<CreateLinkParams> = z
     webhookUrl: webhookUrlSchema.optional(),
     metadata: metadataSchema.optional(),
     expiresIn: z.int().min(60).max(604800).optional(),
+    appName: appNameSchema.optional(),
+    webhookEvents: z.array(z.enum(["client"])).max(1).optional(),
   });
+
+/**
+ * Describes a {@link ClientEvent}.
+ *
+ * @example
+ * ```ts
+ * import { clientEventSchema } from "@passage/connect/schemas";
+ * clientEventSchema.parse({ type: "opened", at: "2026-11-28T17:00:00.000Z" });
+ * ```
+ */
+export const clientEventSchema: Schema<ClientEvent> = z.object({
+  type: z.enum(CLIENT_EVENT_TYPES as [ClientEventType, ...ClientEventType[]]),
+  at: z.iso.datetime(),
+  attempt: z.int().min(1).optional(),
+  attemptsLeft: z.int().min(0).optional(),
+  step: z.enum(["password", "mfa"]).optional(),
+  operation: z.enum(OPERATION_TYPES).optional(),
+  status: z.enum(["complete", "failed"]).optional(),
+  reason: z.string().optional(),
+});
 
 /**
  * Describes a link as the API returns it.
@@ -272,7 +392,12 @@ export const linkSchema: Schema<Link> = z.object({
     type: z.enum(OPERATION_TYPES),
     status: z.enum(["pending", "running", "complete", "failed", "skipped"]),
   })),
-  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  error: z.object({
+    code: z.string().describe(
+      "invalid_credentials, invalid_mfa_code, mfa_timeout, account_locked, site_changed, user_abandoned, device_lost, device_never_connected, operation_failed, provider_unavailable",
+    ),
+    message: z.string(),
+  }).nullable(),
   results: z.record(z.string(), z.unknown()).nullable(),
   completedAt: z.iso.datetime().nullable(),
   webhookUrl: z.string().nullable(),
@@ -286,6 +411,9 @@ export const linkSchema: Schema<Link> = z.object({
   livemode: z.boolean(),
   sessionId: z.string(),
   device: linkDeviceSchema.nullable(),
+  appName: z.string().nullable(),
+  events: z.array(clientEventSchema),
+  webhookEvents: z.array(z.enum(["client"])),
 });
 
 /**
@@ -443,6 +571,8 @@ export interface CreateSessionParams {
    * claim it.
    */
   allowedOrigins?: string[];
+  /** Your app's name as the user knows it (1 to 80 characters): the claim page says who asks. */
+  appName?: string;
 }
 
 /** A session, as every `/v1/sessions` route returns it. */
@@ -481,6 +611,8 @@ export interface Session {
   livemode: boolean;
   /** The origins the device may load, normalised; null: any public origin. */
   allowedOrigins: string[] | null;
+  /** The app name given at creation, shown to the user; null when none was given. */
+  appName: string | null;
 }
 
 /** A page of sessions, newest first. */
@@ -515,6 +647,7 @@ export const createSessionParamsSchema: Schema<CreateSessionParams> = z.strictOb
       "allowedOrigins entries must be http(s) origins (scheme, host, optional port), without path, query or fragment",
     ),
   ).min(1).max(20).optional(),
+  appName: appNameSchema.optional(),
 });
 
 /**
@@ -570,6 +703,7 @@ export const sessionSchema: Schema<Session> = z.object({
   endReason: z.string().nullable(),
   livemode: z.boolean(),
   allowedOrigins: z.array(z.string()).nullable(),
+  appName: z.string().nullable(),
 });
 
 /**

@@ -13,7 +13,15 @@
  */
 import { z } from "zod";
 import { resultSchemas } from "./results.ts";
-import { type LinkDevice, linkDeviceSchema, OPERATION_TYPES } from "./schemas.ts";
+import {
+  type ClientEvent,
+  clientEventSchema,
+  LINK_STATUSES,
+  type LinkDevice,
+  linkDeviceSchema,
+  type LinkStatus,
+  OPERATION_TYPES,
+} from "./schemas.ts";
 
 /**
  * Why a webhook was refused: each check has its own code.
@@ -79,12 +87,19 @@ export class WebhookVerificationError extends Error {
 export interface WebhookPayload {
   /** The event id (`evt_…`): the same on every retry, so use it to ignore repeats. */
   id: string;
-  /** `link.completed` when the link's operations all succeeded, else `link.failed`. */
-  type: "link.completed" | "link.failed";
-  /** The link that finished. */
+  /**
+   * `link.completed` when the link's operations all succeeded, `link.failed`
+   * when it failed; `link.event` for one client event (`event`), sent only to
+   * links created with `webhookEvents: ["client"]`.
+   */
+  type: "link.completed" | "link.failed" | "link.event";
+  /** The link. */
   linkId: string;
-  /** The link's final status. */
-  status: "complete" | "failed";
+  /**
+   * The link's final status (`complete` or `failed`); on `link.event`, its
+   * status when the event happened.
+   */
+  status: LinkStatus;
   /** Provider id, such as `"tmobile"`. */
   provider: string;
   /** True for a link created with a live key; absent on events from older servers. */
@@ -107,6 +122,8 @@ export interface WebhookPayload {
   results?: Record<string, unknown>;
   /** Why the link failed, on `link.failed`. */
   error?: { code: string; message: string };
+  /** On `link.event`: what happened on the user's side (never a typed value). */
+  event?: ClientEvent;
 }
 
 /** Options for {@linkcode verifyWebhook}. */
@@ -154,16 +171,23 @@ const resultsSchema: z.ZodType<Record<string, unknown>> = z.looseObject(
 
 const payloadSchema: z.ZodType<WebhookPayload> = z.object({
   id: z.string().min(1),
-  type: z.enum(["link.completed", "link.failed"]),
+  type: z.enum(["link.completed", "link.failed", "link.event"]),
   linkId: z.string().min(1),
-  status: z.enum(["complete", "failed"]),
+  status: z.enum(LINK_STATUSES as [LinkStatus, ...LinkStatus[]]),
   provider: z.string(),
   livemode: z.boolean().optional(),
   device: linkDeviceSchema.nullable().optional(),
   createdAt: z.string(),
   results: resultsSchema.optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
-});
+  event: clientEventSchema.optional(),
+}).refine(
+  (p) =>
+    p.type === "link.event"
+      ? p.event !== undefined
+      : p.status === "complete" || p.status === "failed",
+  "a link.event payload carries an event; a finished link's status is complete or failed",
+);
 
 const keyResponseSchema = z.object({
   key: z.object({

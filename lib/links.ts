@@ -4,12 +4,14 @@
  * automations and tests all call these functions; nothing here knows HTTP.
  */
 import type {
+  ClientEvent,
   CreateLinkParams,
   Link,
   LinkDevice,
   LinkError,
   LinkList,
   LinkStatus,
+  WebhookEventsOption,
 } from "@passage/connect/schemas";
 import { getProvider, providerOrigins } from "../automations/registry.ts";
 import type { ApiKeyInfo } from "./api_keys.ts";
@@ -53,6 +55,12 @@ export interface LinkRecord {
   sessionId: string;
   /** The device that connected to run it (`recordDeviceClient`); absent until one did. */
   device?: LinkDevice | null;
+  /** The developer's app name for the claim page; null or absent: the server's default. */
+  appName?: string | null;
+  /** Client events, oldest first, at most `MAX_LINK_EVENTS` (`client_events.ts`); absent: none. */
+  events?: ClientEvent[];
+  /** Extra webhooks the link asked for (`["client"]`); absent: none. */
+  webhookEvents?: WebhookEventsOption[];
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -100,6 +108,9 @@ export function toLink(
     livemode: record.livemode,
     sessionId: record.sessionId,
     device: record.device ?? null,
+    appName: record.appName ?? null,
+    events: record.events ?? [],
+    webhookEvents: record.webhookEvents ?? [],
   };
 }
 
@@ -178,6 +189,13 @@ export async function createLink(
       },
     );
   }
+  if (params.webhookEvents?.length && params.webhookUrl === undefined) {
+    throw new PassageError(
+      "invalid_request",
+      "webhookEvents needs a webhookUrl to send them to",
+      { param: "webhookEvents" },
+    );
+  }
   params.operations.forEach((op, i) => {
     if (!provider.operations.includes(op.type)) {
       throw new PassageError(
@@ -195,7 +213,8 @@ export async function createLink(
     const now = new Date();
     const claimCode = normalizeClaimCode(newClaimCode())!;
     const linkId = newId("link");
-    const session = newSessionRecord(owner, { expiresIn: params.expiresIn }, settings, {
+    const sessionParams = { expiresIn: params.expiresIn, appName: params.appName };
+    const session = newSessionRecord(owner, sessionParams, settings, {
       linkId,
       claimCode,
       now,
@@ -222,6 +241,9 @@ export async function createLink(
       updatedAt: now.toISOString(),
       claimedAt: null,
       sessionId: session.id,
+      appName: params.appName ?? null,
+      events: [],
+      webhookEvents: [...new Set(params.webhookEvents ?? [])],
     };
     const link = toLink(record, settings.publicUrl);
     const op = kv.atomic()
@@ -308,7 +330,15 @@ async function settleExpiry(
 ): Promise<LinkRecord> {
   if (!isDue(record, now)) return record;
   try {
-    return await transitionLink(kv, record.id, "expired");
+    // A pending link was never claimed: no device ever connected to it.
+    return await transitionLink(kv, record.id, "expired", {
+      patch: {
+        error: {
+          code: "device_never_connected",
+          message: "No device opened the link before it expired",
+        },
+      },
+    });
   } catch (err) {
     // Someone else moved it first (claimed just in time, or cancelled): reread.
     if (

@@ -404,8 +404,17 @@ export async function deliverDueWebhooks(
   return { attempted, delivered };
 }
 
+/** The newest of a link's outcome events (`link.completed` / `link.failed`), not a `link.event`. */
+async function latestOutcomeEventId(kv: Deno.Kv, linkId: string): Promise<string | undefined> {
+  for (const id of (await linkEventIds(kv, linkId)).reverse()) {
+    const event = (await kv.get<WebhookEventRecord>(webhookEventKey(id))).value;
+    if (event && event.type !== "link.event") return id;
+  }
+  return undefined;
+}
+
 /**
- * Sends the latest event of `owner`'s link again now, whatever its status
+ * Sends the latest outcome event of `owner`'s link again now, whatever its status
  * (same id and body, a fresh signature), and records the attempt. A success
  * marks the event delivered; a failure leaves its automatic schedule alone.
  */
@@ -417,7 +426,7 @@ export async function redeliverLatestWebhook(
   now: Date = new Date(),
 ): Promise<{ eventId: string; attempt: WebhookAttempt }> {
   await readOwnedLink(kv, owner, linkId);
-  const eventId = (await linkEventIds(kv, linkId)).at(-1);
+  const eventId = await latestOutcomeEventId(kv, linkId);
   if (!eventId) {
     throw new PassageError(
       "no_webhook_event",

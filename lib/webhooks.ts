@@ -5,7 +5,7 @@
  * entry, so an event exists if and only if the link finished. Delivery lives in
  * `webhook_delivery.ts`; this module holds the records and their public views.
  */
-import type { LinkDevice } from "@passage/connect/schemas";
+import type { ClientEvent, LinkDevice, LinkStatus } from "@passage/connect/schemas";
 import type { ApiKeyInfo } from "./api_keys.ts";
 import { PassageError } from "./errors.ts";
 import { newId } from "./ids.ts";
@@ -29,8 +29,8 @@ export interface LinkOutcome {
   error?: { code: string; message: string };
 }
 
-/** The kinds of event. */
-export type WebhookEventType = "link.completed" | "link.failed";
+/** The kinds of event: a link's outcome, or one of its client events (opted in). */
+export type WebhookEventType = "link.completed" | "link.failed" | "link.event";
 
 /** Where an event's delivery stands. */
 export type WebhookEventStatus = "pending" | "delivered" | "failed" | "disabled";
@@ -103,7 +103,8 @@ export interface WebhookEventBody {
   id: string;
   type: WebhookEventType;
   linkId: string;
-  status: "complete" | "failed";
+  /** The final status; on `link.event`, the link's status when the event happened. */
+  status: LinkStatus;
   provider: string;
   /** True for links created with a live key. */
   livemode: boolean;
@@ -111,6 +112,8 @@ export interface WebhookEventBody {
   device: LinkDevice | null;
   results?: Record<string, unknown>;
   error?: { code: string; message: string };
+  /** On `link.event`: the client event. */
+  event?: ClientEvent;
   createdAt: string;
 }
 
@@ -150,6 +153,47 @@ export function addWebhookEvent(
     ...(error === undefined ? {} : { error }),
     createdAt: now.toISOString(),
   };
+  storeEvent(op, jobs, link, link.webhookUrl, body);
+  return id;
+}
+
+/**
+ * Adds, to an atomic operation that records a client event on the link, its
+ * `link.event` webhook, when the link asked for them (`webhookEvents:
+ * ["client"]`) and has a `webhookUrl`. Returns the event id (or null).
+ */
+export function addClientEventWebhook(
+  op: Deno.AtomicOperation,
+  jobs: Jobs,
+  link: LinkRecord,
+  event: ClientEvent,
+  now: Date = new Date(),
+): string | null {
+  if (link.webhookUrl === null || !link.webhookEvents?.includes("client")) return null;
+  const id = newId("evt");
+  storeEvent(op, jobs, link, link.webhookUrl, {
+    id,
+    type: "link.event",
+    linkId: link.id,
+    status: link.status,
+    provider: link.provider,
+    livemode: link.livemode,
+    device: link.device ?? null,
+    event,
+    createdAt: now.toISOString(),
+  });
+  return id;
+}
+
+/** Adds an event's record, body chunks, indexes and outbox entry to `op`. */
+function storeEvent(
+  op: Deno.AtomicOperation,
+  jobs: Jobs,
+  link: LinkRecord,
+  url: string,
+  body: WebhookEventBody,
+): void {
+  const id = body.id;
   const bytes = new TextEncoder().encode(JSON.stringify(body));
   if (bytes.byteLength > MAX_WEBHOOK_BODY_BYTES) {
     throw new RangeError(
@@ -157,14 +201,14 @@ export function addWebhookEvent(
     );
   }
   const chunks = Math.max(1, Math.ceil(bytes.byteLength / BODY_CHUNK_BYTES));
-  const dueAt = now.getTime();
+  const dueAt = Date.parse(body.createdAt);
   const record: WebhookEventRecord = {
     id,
     type: body.type,
     linkId: link.id,
     ownerKeyId: link.ownerKeyId,
     livemode: link.livemode,
-    url: link.webhookUrl,
+    url,
     createdAt: body.createdAt,
     status: "pending",
     bodyBytes: bytes.byteLength,
@@ -185,7 +229,6 @@ export function addWebhookEvent(
     );
   }
   jobs.enqueueIn(op, { kind: WEBHOOK_DELIVER_JOB, id });
-  return id;
 }
 
 /** The exact body bytes of an event. */

@@ -17,6 +17,7 @@
  */
 import type { CommandError, CommandName, TelemetryEvent } from "@passage/connect/protocol";
 import type { SessionStatus } from "@passage/connect/protocol";
+import type { ClientEvent } from "@passage/connect/schemas";
 import {
   type BlobRef,
   deleteJson,
@@ -59,7 +60,9 @@ export type EventLogEntry =
     status: SessionStatus;
     device: "connected" | "disconnected" | "none";
     reason?: string;
-  };
+  }
+  /** A link's client event (`lib/client_events.ts`), stored with the link's record. */
+  | { type: "client"; event: ClientEvent };
 
 /** An entry encrypted inline. */
 interface SealedInline {

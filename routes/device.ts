@@ -3,6 +3,7 @@ import { getConnInfo } from "hono/deno";
 import type { Context } from "hono";
 import { deviceClaimParamsSchema, deviceClaimSchema } from "@passage/connect/schemas";
 import { getProvider } from "../automations/registry.ts";
+import { recordClientEvent } from "../lib/client_events.ts";
 import { acceptWebSocket, type Api, type AppEnv } from "../lib/http.ts";
 import { claimSession } from "../lib/sessions.ts";
 
@@ -29,6 +30,14 @@ export function registerDeviceRoutes(api: Api): void {
       c.var.config,
       c.var.jobs,
     );
+    if (link) {
+      // right after the claim's commit; a failure to record it must not lose the claim
+      await recordClientEvent(
+        { kv: c.var.kv, log: c.var.relay.log, jobs: c.var.jobs },
+        link.id,
+        { type: "opened" },
+      ).catch((err) => console.error(`link ${link.id}: could not record its opened event:`, err));
+    }
     return c.json({
       deviceToken,
       expiresAt,

@@ -98,7 +98,7 @@ export function registerSessionRoutes(api: Api): void {
     responses: {
       200: {
         description:
-          "text/event-stream of `telemetry` and `session` events, `id` = seq; an `error` event (`revoked_api_key`) ends it when the key is revoked",
+          "text/event-stream of `telemetry` and `session` events and, for a link's session, `client` events (`{type: \"client\", event: {type, at, …}}`: the link's client events, as `GET /v1/links/{id}` lists them), `id` = seq; an `error` event (`revoked_api_key`) ends it when the key is revoked",
       },
     },
     errors: ["session_not_found"],

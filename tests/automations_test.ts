@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { type Browser, BrowserCommandError, Passage, type SessionHandle } from "@passage/connect";
-import type { Page } from "puppeteer-core";
 import { getAutomation } from "../automations/registry.ts";
 import {
   type AutomationContext,
@@ -18,6 +17,7 @@ import {
 import { type DeviceHandle, startDevice } from "../device/mod.ts";
 import { sweepSessions } from "../lib/sessions.ts";
 import { startServer, type TestServer } from "./_harness.ts";
+import { retryWith, Turns } from "./_human.ts";
 import {
   GEICO_POLICIES,
   TMOBILE_BILL,
@@ -34,6 +34,8 @@ interface Connected extends AsyncDisposable {
   ctx: AutomationContext;
   /** Resolves when the device hands the human control (the login's yield has started). */
   humanTurn: Promise<void>;
+  /** Every status the device showed the human. */
+  turns: Turns;
 }
 
 async function connect(
@@ -44,11 +46,11 @@ async function connect(
   const passage = new Passage({ apiKey: server.apiKey, baseUrl: server.url });
   const session = await passage.sessions.create();
   const browser = await session.connect();
-  const turn = Promise.withResolvers<void>();
+  const turns = new Turns();
   const device = await startDevice({
     server: server.url,
     claimCode: session.claimCode!,
-    onStatus: (status) => status && turn.resolve(),
+    onStatus: turns.onStatus,
   });
   const close = async () => {
     await browser.close();
@@ -60,23 +62,37 @@ async function connect(
     browser,
     device,
     ctx: { browser, baseUrl: `${server.url}/sandbox/${provider}`, loginTimeoutMs },
-    humanTurn: turn.promise,
+    get humanTurn() {
+      return turns.next(() => true, 0);
+    },
+    turns,
     [Symbol.asyncDispose]: close,
   };
 }
 
-/** The human: waits for their turn, then types into the site's login and MFA forms. */
+/**
+ * The human: waits for their turn, then types into the site's login and MFA
+ * forms; after a wrong password or code (all but the last of `passwords` and
+ * `codes`) waits for the retry the login offers.
+ */
 async function human(
-  turn: Promise<void>,
-  page: Page,
-  steps: { username: string; password: string; codes?: string[] },
+  c: Connected,
+  steps: { username: string; password: string | string[]; codes?: string[] },
 ): Promise<void> {
-  await turn;
-  await page.waitForSelector("#username");
-  await page.type("#username", steps.username);
-  await page.type("#password", steps.password);
-  await Promise.all([page.waitForNavigation(), page.click("#submit")]);
-  for (const code of steps.codes ?? []) {
+  const { page } = c.device;
+  await c.humanTurn;
+  const attempts = c.ctx.loginAttempts ?? 3;
+  let failures = 0;
+  const passwords = [steps.password].flat();
+  for (const [i, password] of passwords.entries()) {
+    if (i > 0) await c.turns.next(retryWith(attempts - ++failures));
+    await page.waitForSelector("#username");
+    await page.type("#username", steps.username);
+    await page.type("#password", password);
+    await Promise.all([page.waitForNavigation(), page.click("#submit")]);
+  }
+  for (const [i, code] of (steps.codes ?? []).entries()) {
+    if (i > 0) await c.turns.next(retryWith(attempts - ++failures));
     await page.waitForSelector("#mfa-code");
     await page.type("#mfa-code", code);
     await Promise.all([page.waitForNavigation(), page.click("#mfa-submit")]);
@@ -87,10 +103,10 @@ async function human(
 async function logIn(
   c: Connected,
   provider: string,
-  steps?: { username: string; password: string; codes?: string[] },
+  steps?: { username: string; password: string | string[]; codes?: string[] },
 ): Promise<void> {
   const automation = getAutomation(provider)!;
-  const acting = steps ? human(c.humanTurn, c.device.page, steps) : Promise.resolve();
+  const acting = steps ? human(c, steps) : Promise.resolve();
   const [login, acted] = await Promise.allSettled([automation.login(c.ctx), acting]);
   if (acted.status === "rejected") throw acted.reason;
   if (login.status === "rejected") throw login.reason;
@@ -126,11 +142,18 @@ Deno.test("tmobile: user_good logs in after a wrong MFA code and gets the bill, 
   assert.deepEqual(owner, TMOBILE_OWNER);
 });
 
-Deno.test("tmobile: a wrong password fails the login with invalid_credentials", async () => {
+Deno.test("tmobile: a wrong password, then the right one, logs in", async () => {
   await using server = await startServer();
   await using c = await connect(server, "tmobile");
+  await logIn(c, "tmobile", { ...GOOD, password: ["wrong", "pass_good"] });
+});
+
+Deno.test("tmobile: a wrong password on every attempt fails the login with invalid_credentials", async () => {
+  await using server = await startServer();
+  await using c = await connect(server, "tmobile");
+  c.ctx.loginAttempts = 2;
   await assertFailsWith(
-    logIn(c, "tmobile", { username: "user_good", password: "wrong" }),
+    logIn(c, "tmobile", { username: "user_good", password: ["wrong", "wrong again"] }),
     "invalid_credentials",
   );
 });

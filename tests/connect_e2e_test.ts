@@ -11,6 +11,7 @@ import type { Page } from "puppeteer-core";
 import { startDevice } from "../device/mod.ts";
 import { sweepSessions } from "../lib/sessions.ts";
 import { startServer, type TestServer } from "./_harness.ts";
+import { retryWith, Turns } from "./_human.ts";
 
 /** A loopback webhook receiver that verifies every delivery it gets. */
 function startReceiver(server: TestServer) {
@@ -65,14 +66,14 @@ async function linkOnDevice(
     operations,
     webhookUrl: receiver.url,
   });
-  const humanTurn = Promise.withResolvers<void>();
+  const turns = new Turns();
   const device = await startDevice({
     server: server.url,
     claimCode: link.claimCode!,
-    onStatus: (status) => status && humanTurn.resolve(),
+    onStatus: turns.onStatus,
   });
-  await humanTurn.promise;
-  return { passage, link, device };
+  await turns.next(() => true, 0);
+  return { passage, link, device, turns };
 }
 
 /** What the human does on the device: the login form, then (optionally) the MFA step. */
@@ -123,13 +124,19 @@ Deno.test("the seed's Connect example: one login on the device, two operations, 
 const FAILURES: Array<{
   name: string;
   code: string;
-  human: (page: Page) => Promise<void>;
+  human: (page: Page, turns: Turns) => Promise<void>;
   config?: Parameters<typeof startServer>[0];
 }> = [
   {
-    name: "a wrong password",
+    name: "a wrong password on each of the 3 attempts",
     code: "invalid_credentials",
-    human: (page) => logInAsHuman(page, "user_good", "not_the_password"),
+    human: async (page, turns) => {
+      await logInAsHuman(page, "user_good", "not_the_password");
+      await turns.next(retryWith(2));
+      await logInAsHuman(page, "user_good", "still_not_it");
+      await turns.next(retryWith(1));
+      await logInAsHuman(page, "user_good", "nor_this");
+    },
   },
   {
     name: "a locked account",
@@ -163,9 +170,9 @@ for (const failure of FAILURES) {
     const server = await startServer({ allowLoopbackWebhooks: true, ...failure.config });
     const receiver = startReceiver(server);
     try {
-      const { passage, link, device } = await linkOnDevice(server, receiver);
+      const { passage, link, device, turns } = await linkOnDevice(server, receiver);
       await using _device = device;
-      await failure.human(device.page);
+      await failure.human(device.page, turns);
       const payload = await receiver.next(link.id);
       assert.equal(payload.status, "failed");
       assert.equal(payload.type, "link.failed");

@@ -89,7 +89,7 @@ Deno.test("GET /openapi.json describes the POST /v1/links body from the validati
   assert.equal(schema.type, "object");
   assert.deepEqual(
     Object.keys(schema.properties).toSorted(),
-    ["expiresIn", "metadata", "operations", "provider", "webhookUrl"],
+    ["appName", "expiresIn", "metadata", "operations", "provider", "webhookEvents", "webhookUrl"],
   );
   assert.deepEqual(schema.required.toSorted(), ["operations", "provider"]);
   assert.equal(schema.additionalProperties, false);

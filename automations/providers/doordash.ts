@@ -48,6 +48,7 @@ export const doordash: ProviderAutomation = {
   displayName: "DoorDash",
   liveUrl: "https://www.doordash.com",
   origins: ["https://www.doordash.com", "https://identity.doordash.com"],
+  loginAttempts: 3,
   login: (ctx) => handOffLogin(ctx, { displayName: "DoorDash" }),
   operations: {
     async "orderHistory:read"(ctx) {

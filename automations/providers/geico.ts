@@ -83,6 +83,7 @@ export const geico: ProviderAutomation = {
   displayName: "GEICO",
   liveUrl: "https://ecams.geico.com",
   origins: ["https://ecams.geico.com", "https://www.geico.com"],
+  loginAttempts: 3,
   login: (ctx) => handOffLogin(ctx, { displayName: "GEICO" }),
   operations: {
     async "insurancePolicy:read"(ctx) {

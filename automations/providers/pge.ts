@@ -77,6 +77,7 @@ export const pge: ProviderAutomation = {
   displayName: "PG&E",
   liveUrl: "https://myaccount.pge.com",
   origins: ["https://myaccount.pge.com", "https://www.pge.com"],
+  loginAttempts: 3,
   login: (ctx) => handOffLogin(ctx, { displayName: "PG&E" }),
   operations: {
     async "utilityBillingStatement:read"(ctx) {

@@ -75,6 +75,7 @@ export const tmobile: ProviderAutomation = {
   displayName: "T-Mobile",
   liveUrl: "https://account.t-mobile.com",
   origins: ["https://account.t-mobile.com", "https://www.t-mobile.com"],
+  loginAttempts: 3,
   login: (ctx) => handOffLogin(ctx, { displayName: "T-Mobile" }),
   operations: {
     async "mobileBillingStatement:read"(ctx) {

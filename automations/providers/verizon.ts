@@ -48,6 +48,7 @@ export const verizon: ProviderAutomation = {
   displayName: "Verizon",
   liveUrl: "https://www.verizon.com/digital/nsa/secure/ui/acct",
   origins: ["https://www.verizon.com", "https://secure.verizon.com"],
+  loginAttempts: 3,
   login: (ctx) => handOffLogin(ctx, { displayName: "Verizon" }),
   operations: {
     async "mobileBillingStatement:read"(ctx) {
