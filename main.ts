@@ -9,6 +9,8 @@ import { PassageError } from "./lib/errors.ts";
 import { Api, type AppEnv } from "./lib/http.ts";
 import { expireDueLinks } from "./lib/links.ts";
 import { registerClaimPage } from "./routes/claim_page.ts";
+import { registerExtensionPage } from "./routes/extension_page.ts";
+import { registerWellKnownRoutes } from "./routes/well_known.ts";
 import { registerDeviceRoutes } from "./routes/device.ts";
 import { registerLinkRoutes } from "./routes/links.ts";
 import { registerSessionRoutes } from "./routes/sessions.ts";
@@ -41,6 +43,8 @@ export function createApp(
   registerSessionRoutes(api);
   registerWebhookRoutes(api);
   registerClaimPage(app);
+  registerExtensionPage(app);
+  registerWellKnownRoutes(app);
   registerSandboxRoutes(app);
   app.get("/openapi.json", (c) => c.json(api.openApi(deps.config.publicUrl)));
   app.get("/healthz", (c) => c.json({ ok: true }));

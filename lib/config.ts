@@ -1,4 +1,5 @@
 import { retryLockedCommits } from "./kv_retry.ts";
+import { type NativeApps, readNativeApps } from "./native_apps.ts";
 
 /** Runtime configuration, read once from environment variables. */
 export interface Config {
@@ -57,6 +58,12 @@ export interface Config {
   sessionScreenshotQuotaBytes: number;
   /** Most telemetry events one session stores; later ones are dropped. */
   sessionTelemetryQuotaEvents: number;
+  /** The name the claim page shows for a link or session created without `appName`; null: "An app". */
+  appName: string | null;
+  /** The user's iOS app / App Clip and Android app (`PASSAGE_IOS_*`, `PASSAGE_ANDROID_*`). */
+  nativeApps: NativeApps;
+  /** Where the browser extension's zip is, served at `/extension/passage-extension.zip` if it exists. */
+  extensionZipPath: string;
 }
 
 /** Where a local run keeps its KV file when `PASSAGE_KV_PATH` is unset. */
@@ -74,6 +81,13 @@ function intVar(
     throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
   }
   return value;
+}
+
+function appNameVar(raw: string | undefined): string | null {
+  const name = raw?.trim();
+  if (!name) return null;
+  if (name.length > 80) throw new Error(`PASSAGE_APP_NAME must be at most 80 characters`);
+  return name;
 }
 
 /** Reads the configuration from `env` (defaults to `Deno.env`). */
@@ -122,6 +136,12 @@ export function loadConfig(
     sessionScreenshotQuotaBytes: intVar(env, "PASSAGE_SESSION_SCREENSHOT_BYTES", 50_000_000),
     sessionTelemetryQuotaEvents: intVar(env, "PASSAGE_SESSION_TELEMETRY_EVENTS", 20_000),
     useQueues: (env.PASSAGE_QUEUES ?? (onDeploy ? "off" : "on")) !== "off",
+    appName: appNameVar(env.PASSAGE_APP_NAME),
+    nativeApps: readNativeApps(env),
+    extensionZipPath: env.PASSAGE_EXTENSION_ZIP ||
+      decodeURIComponent(
+        new URL("../extension/dist/passage-extension.zip", import.meta.url).pathname,
+      ),
   };
 }
 

@@ -22,6 +22,9 @@ const CODES = {
   claim_code_not_found: [404, "not_found_error"],
   session_not_found: [404, "not_found_error"],
   webhook_key_not_found: [404, "not_found_error"],
+  ios_app_not_configured: [404, "not_found_error"],
+  android_app_not_configured: [404, "not_found_error"],
+  extension_not_built: [404, "not_found_error"],
   // 426
   upgrade_required: [426, "invalid_request_error"],
   // 409

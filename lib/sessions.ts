@@ -74,6 +74,8 @@ export interface SessionRecord {
   allowedOrigins?: string[] | null;
   /** What the device holding the session declared in its hello (unverified). */
   deviceClient?: DeviceClient | null;
+  /** The developer's app name for the claim page; null or absent: the server's default. */
+  appName?: string | null;
 }
 
 /** A device token as stored (by the hash of its secret). */
@@ -124,6 +126,7 @@ export function toSession(record: SessionRecord, publicUrl: string): Session {
     endReason: record.endReason,
     livemode: record.livemode,
     allowedOrigins: record.allowedOrigins ?? null,
+    appName: record.appName ?? null,
   };
 }
 
@@ -164,6 +167,7 @@ export function newSessionRecord(
     endedAt: null,
     endReason: null,
     allowedOrigins: origins === null ? null : [...new Set(origins.map((o) => new URL(o).origin))],
+    appName: params.appName ?? null,
   };
 }
 

@@ -322,15 +322,21 @@ Deno.test("the claim page answers 404 HTML for an unknown code", async () => {
   }
 });
 
-Deno.test("the claim page answers 410 once the link has been claimed", async () => {
+Deno.test("once the link has been claimed the claim page shows its live status, without the code", async () => {
   await using server = await startServer();
   const link = await createLinkViaApi(server);
   assert.equal((await claim(server, link.claimCode)).status, 200);
   const res = await request(link.appClipUrl);
-  assert.equal(res.status, 410);
+  assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
   assert.match(res.text, /already been opened/);
-  assert.doesNotMatch(res.text, /your latest phone bill/);
+  assert.match(res.text, /aria-live="polite"/);
+  assert.doesNotMatch(
+    res.text,
+    /data-claim-code|class="code"/,
+    "a claimed code is not offered again",
+  );
+  assert.doesNotMatch(res.text, /Continue in this browser/);
 });
 
 Deno.test("the claim page answers 410 for an expired link", async () => {
