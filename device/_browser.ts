@@ -38,6 +38,16 @@ export interface LaunchedBrowser {
   shared: boolean;
 }
 
+/** Chromium's flags for sending every connection, loopback included, through `proxy`. */
+function proxyArgs(proxy: string): string[] {
+  return [
+    `--proxy-server=${proxy}`,
+    "--proxy-bypass-list=<-loopback>",
+    // WebRTC may not go around the proxy over UDP
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+  ];
+}
+
 /** The phone-sized viewport of the device's page. */
 const VIEWPORT = {
   width: 390,
@@ -50,13 +60,14 @@ const VIEWPORT = {
 /** Starts Chromium on `profileDir` with the device's flags. */
 function startChromium(
   profileDir: string,
-  options: { headless: boolean; executablePath?: string },
+  options: { headless: boolean; executablePath?: string; proxyServer?: string },
 ): Promise<Browser> {
   return puppeteer.launch({
     executablePath: options.executablePath ?? DEFAULT_CHROMIUM,
     headless: options.headless,
     args: [
       ...ARGS,
+      ...(options.proxyServer ? proxyArgs(options.proxyServer) : []),
       `--user-data-dir=${profileDir}`,
       ...(options.headless ? [] : ["--window-size=430,980"]),
     ],
@@ -104,10 +115,16 @@ export async function launchBrowser(options: {
   headless: boolean;
   executablePath?: string;
   browser?: Browser;
+  /** Every connection of the page goes through this proxy (`_proxy.ts`), loopback included. */
+  proxyServer?: string;
 }): Promise<LaunchedBrowser> {
   if (options.browser) {
     const browser = options.browser;
-    const context = await browser.createBrowserContext();
+    const context = await browser.createBrowserContext(
+      options.proxyServer
+        ? { proxyServer: options.proxyServer, proxyBypassList: ["<-loopback>"] }
+        : {},
+    );
     try {
       const page = await context.newPage();
       await page.setViewport(VIEWPORT);

@@ -16,6 +16,8 @@ import {
   type DevicePlatform,
   runDevice,
 } from "./_device.ts";
+import { startDeviceProxy } from "./_proxy.ts";
+import { isRuleOn } from "./_rules.ts";
 import { Sandbox } from "./_sandbox.ts";
 import { DeviceSecrets } from "./_secrets.ts";
 import { DeviceSocket } from "./_socket.ts";
@@ -36,11 +38,23 @@ export async function startDevice(options: DeviceOptions): Promise<DeviceHandle>
   const sink = options.log ?? (() => {});
   const log = (line: string) => sink(secrets.redact(line));
   const headless = options.headless ?? true;
-  const launched = await launchBrowser({
-    headless,
-    executablePath: options.executablePath,
-    browser: options.browser,
-  });
+  // below the page: every connection the browser makes is checked where it lands
+  const proxy = startDeviceProxy(
+    [server, ...(options.allowPrivateOrigins ?? [])],
+    (target, why) => log(`refused a connection to ${target}: ${why}`),
+  );
+  let launched;
+  try {
+    launched = await launchBrowser({
+      headless,
+      executablePath: options.executablePath,
+      browser: options.browser,
+      proxyServer: isRuleOn("origins") ? proxy.url : undefined,
+    });
+  } catch (error) {
+    await proxy.close();
+    throw error;
+  }
   const { browser, page, context, cdp } = launched;
   const host: DeviceHost = {
     page,
@@ -54,7 +68,10 @@ export async function startDevice(options: DeviceOptions): Promise<DeviceHandle>
         page.off("close", listener);
       };
     },
-    close: () => closeBrowser(launched),
+    close: async () => {
+      await closeBrowser(launched);
+      await proxy.close();
+    },
   };
   let claim;
   try {

@@ -46,6 +46,7 @@ import {
   type Canaries,
   type Collector,
   newCanaries,
+  type PrivateSite,
   type Site,
   startCollector,
   startPrivateSite,
@@ -70,7 +71,7 @@ interface World {
   canaries: Canaries;
   provider: Site;
   collector: Collector;
-  privateSite: Site;
+  privateSite: PrivateSite;
 }
 
 async function openRun(
@@ -409,6 +410,8 @@ Deno.test("attack corpus: a hostile controller, page or listener gets no secret 
             () => controller.navigate({ url: `${provider.url}/redirect-out` }),
           );
           assert.match(String(redirect.error), /refused/);
+          // a refused redirect leaves an error page: back to the provider
+          await controller.navigate({ url: `${provider.url}/` });
           assert.deepEqual(
             collector.received.filter((l) => /look-alike|redirected/.test(l)),
             [],
@@ -575,6 +578,15 @@ Deno.test("attack corpus: a hostile controller, page or listener gets no secret 
           );
         }
       });
+
+      await t.step("24. a page's own WebSocket cannot reach the device's network", async () => {
+        const port = new URL(privateSite.url).port;
+        await controller.navigate({ url: `${provider.url}/ws-probe?port=${port}` });
+        await controller.waitForSelector({ selector: "body[data-done]", state: "attached" });
+        const text = await controller.textContent({ selector: "#ws" });
+        assert.equal(text, "refused");
+        assert.deepEqual(privateSite.hits.filter((h) => h.includes("websocket")), []);
+      });
     } finally {
       await run.close();
     }
@@ -663,7 +675,7 @@ Deno.test("attack corpus: a hostile controller, page or listener gets no secret 
     );
 
     await t.step(
-      "teeth: with the origins rule off, the look-alike and the private page load",
+      "teeth: with the origins rule off, the look-alike, the private page and its WebSocket load",
       async () => {
         disableRuleForTests("origins");
         const off = await openRun(w, [provider.url], "origins off");
@@ -672,6 +684,14 @@ Deno.test("attack corpus: a hostile controller, page or listener gets no secret 
           await off.controller.navigate({ url: `${privateSite.url}/` });
           const text = await off.controller.textContent({ selector: "#secret" });
           assert.equal(text, canaries.privateText);
+          // and, with no proxy below the page, its WebSocket reaches the private service
+          const port = new URL(privateSite.url).port;
+          await off.controller.navigate({ url: `${provider.url}/ws-probe?port=${port}` });
+          await off.controller.waitForSelector({ selector: "#ws:not(:contains(pending))" });
+          assert.equal(
+            await off.controller.textContent({ selector: "#ws" }),
+            `got ${canaries.privateText}`,
+          );
         } finally {
           restoreRulesForTests();
           await off.close();
