@@ -8,7 +8,7 @@
 import type { CommandName, Commands } from "@passage/connect/protocol";
 import type { CDPSession, ElementHandle, KeyInput, Page } from "puppeteer-core";
 import type { ResponseCapture } from "./_capture.ts";
-import { CommandFailure, describe, isInvalidSelectorError, isTimeout, quote } from "./_errors.ts";
+import { CommandFailure, describe, isTimeout, quote } from "./_errors.ts";
 import { readSafely, sensitivity, typedFieldIds } from "./_human_input.ts";
 import { MAX_VALUE_CHARS } from "./_limits.ts";
 import { maskUrl } from "./_mask.ts";
