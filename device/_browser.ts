@@ -14,6 +14,60 @@ import puppeteer, {
 /** The browser that Debian's `chromium` package installs. */
 export const DEFAULT_CHROMIUM = "/usr/bin/chromium";
 
+/** Where Chrome and Chromium are usually installed, by operating system, most likely first. */
+const KNOWN_BROWSERS: Record<string, string[]> = {
+  linux: [
+    DEFAULT_CHROMIUM,
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+    "/usr/bin/google-chrome-stable",
+    "/snap/bin/chromium",
+    "/opt/google/chrome/chrome",
+  ],
+  darwin: [
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    "/Applications/Google Chrome Canary.app/Contents/MacOS/Google Chrome Canary",
+  ],
+  windows: [
+    "C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe",
+    "C:\\Program Files (x86)\\Google\\Chrome\\Application\\chrome.exe",
+    "${LOCALAPPDATA}\\Google\\Chrome\\Application\\chrome.exe",
+  ],
+};
+
+/** The browser could not be found or started: nothing was claimed. */
+export class BrowserLaunchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BrowserLaunchError";
+  }
+}
+
+/**
+ * The first Chrome or Chromium installed here (on Linux, macOS or Windows),
+ * or null. `env` fills `${LOCALAPPDATA}`.
+ */
+export function findBrowser(
+  os: string = Deno.build.os,
+  env: { get(name: string): string | undefined } = Deno.env,
+  exists: (path: string) => boolean = isFile,
+): string | null {
+  for (const candidate of KNOWN_BROWSERS[os] ?? []) {
+    const path = candidate.replace(/\$\{(\w+)\}/g, (_, name) => env.get(name) ?? "");
+    if (!path.includes("${") && exists(path)) return path;
+  }
+  return null;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 const ARGS = [
   "--no-sandbox",
   "--disable-gpu",
@@ -62,8 +116,17 @@ function startChromium(
   profileDir: string,
   options: { headless: boolean; executablePath?: string; proxyServer?: string },
 ): Promise<Browser> {
+  const executablePath = options.executablePath ?? findBrowser();
+  if (executablePath === null) {
+    throw new BrowserLaunchError(
+      "No Chrome or Chromium found on this computer: install one, or give its path with --browser (or PASSAGE_BROWSER)",
+    );
+  }
+  if (!isFile(executablePath)) {
+    throw new BrowserLaunchError(`There is no browser at ${executablePath}`);
+  }
   return puppeteer.launch({
-    executablePath: options.executablePath ?? DEFAULT_CHROMIUM,
+    executablePath,
     headless: options.headless,
     args: [
       ...ARGS,
@@ -76,6 +139,13 @@ function startChromium(
     handleSIGINT: false,
     handleSIGTERM: false,
     handleSIGHUP: false,
+  }).catch((error: Error) => {
+    const display = /Missing X server|\$DISPLAY|cannot open display|Ozone/i.test(error.message);
+    throw new BrowserLaunchError(
+      display
+        ? "There is no display to open the browser window in: run from a desktop session, or with --headless"
+        : `The browser at ${executablePath} did not start: ${error.message.split("\n")[0]}`,
+    );
   });
 }
 

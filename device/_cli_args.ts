@@ -1,7 +1,8 @@
 /**
  * Reads the device CLI's arguments: a claim URL (`http://host/c/CODE`) or a
- * bare claim code, `--server URL`, and `--allow-private-origin URL` (repeatable:
- * a site on this machine or its network that sessions may open).
+ * bare claim code, `--server URL`, `--headless`, `--browser PATH` (or
+ * `PASSAGE_BROWSER`), and `--allow-private-origin URL` (repeatable: a site on
+ * this machine or its network that sessions may open).
  *
  * @module
  */
@@ -10,13 +11,38 @@
 export interface CliTarget {
   server: string;
   claimCode: string;
+  /** Run the browser without a window. */
+  headless: boolean;
+  /** The browser to run, when given (`--browser` or `PASSAGE_BROWSER`). */
+  executablePath?: string;
   /** Origins on loopback or a private network the device may load. */
   allowPrivateOrigins: string[];
 }
 
 /** The usage line. */
-export const USAGE =
-  "Usage: deno task device <claim URL or code> [--server URL] [--allow-private-origin URL]...";
+export const USAGE = `Usage: deno task device <claim URL or code> [options]
+
+Opens the link or session in a browser on this computer: you log in yourself,
+and your passwords, codes and cookies stay here.
+
+Options:
+  --server URL                The Passage server (for a bare code; default PASSAGE_PUBLIC_URL
+                              or http://localhost:8000)
+  --headless                  Run the browser without a window (no one can log in then:
+                              for automated tests)
+  --browser PATH              The Chromium or Chrome to run (default PASSAGE_BROWSER, then the
+                              first Chrome or Chromium found on this computer)
+  --allow-private-origin URL  A site on this machine or its network sessions may open
+                              (repeatable)
+  -h, --help                  This help`;
+
+/** Asked for the help text. */
+export class HelpRequested extends Error {
+  constructor() {
+    super(USAGE);
+    this.name = "HelpRequested";
+  }
+}
 
 /**
  * Parses the arguments. A claim URL gives the server (everything before its
@@ -26,6 +52,8 @@ export const USAGE =
  */
 export function parseCliArgs(args: string[], env: { get(name: string): string | undefined }) {
   let server: string | undefined;
+  let headless = false;
+  let executablePath = env.get("PASSAGE_BROWSER") || undefined;
   const rest: string[] = [];
   const allowPrivateOrigins: string[] = [];
   const origin = (value: string | undefined) => {
@@ -45,15 +73,28 @@ export function parseCliArgs(args: string[], env: { get(name: string): string | 
       origin(args[++i]);
     } else if (arg.startsWith("--allow-private-origin=")) {
       origin(arg.slice("--allow-private-origin=".length));
+    } else if (arg === "--headless") {
+      headless = true;
+    } else if (arg === "--browser") {
+      executablePath = args[++i];
+      if (!executablePath) throw new Error("--browser needs the path of a browser");
+    } else if (arg.startsWith("--browser=")) {
+      executablePath = arg.slice("--browser=".length);
     } else if (arg === "-h" || arg === "--help") {
-      throw new Error(USAGE);
+      throw new HelpRequested();
     } else if (arg.startsWith("-")) {
       throw new Error(`Unknown option ${arg}\n${USAGE}`);
     } else {
       rest.push(arg);
     }
   }
-  if (rest.length !== 1) throw new Error(USAGE);
+  if (rest.length !== 1) {
+    throw new Error(
+      rest.length === 0
+        ? `A claim URL or code is needed\n\n${USAGE}`
+        : `One claim at a time\n\n${USAGE}`,
+    );
+  }
   const target = rest[0];
   let claimCode = target;
   if (/^https?:\/\//i.test(target)) {
@@ -69,5 +110,11 @@ export function parseCliArgs(args: string[], env: { get(name: string): string | 
   if (!/^https?:\/\//i.test(server)) {
     throw new Error(`The server must be an http(s) URL, not ${server}`);
   }
-  return { server: server.replace(/\/+$/, ""), claimCode, allowPrivateOrigins } satisfies CliTarget;
+  return {
+    server: server.replace(/\/+$/, ""),
+    claimCode,
+    headless,
+    ...(executablePath ? { executablePath } : {}),
+    allowPrivateOrigins,
+  } satisfies CliTarget;
 }

@@ -6,11 +6,13 @@
  * ```sh
  * deno task device http://localhost:8000/c/K7QD2-9XW4M
  * deno task device K7QD2-9XW4M --server http://localhost:8000
+ * deno task device --help
  * ```
  *
  * @module
  */
-import { parseCliArgs } from "./_cli_args.ts";
+import { BrowserLaunchError } from "./_browser.ts";
+import { HelpRequested, parseCliArgs } from "./_cli_args.ts";
 import { DeviceClaimError, type DeviceHandle, startDevice } from "./mod.ts";
 
 async function main(): Promise<number> {
@@ -18,15 +20,33 @@ async function main(): Promise<number> {
   try {
     target = parseCliArgs(Deno.args, Deno.env);
   } catch (error) {
+    if (error instanceof HelpRequested) {
+      console.log(error.message);
+      return 0;
+    }
     console.error((error as Error).message);
+    return 2;
+  }
+  const hasDisplay = Deno.build.os !== "linux" || Boolean(
+    Deno.env.get("DISPLAY") || Deno.env.get("WAYLAND_DISPLAY"),
+  );
+  if (!target.headless && !hasDisplay) {
+    // before anything is claimed: the code stays usable on another device
+    console.error(
+      "There is no display to open the browser window in (DISPLAY is not set): run this from a desktop session, or with --headless. Nothing was claimed.",
+    );
     return 2;
   }
   const log = (line: string) => console.log(`${new Date().toTimeString().slice(0, 8)} ${line}`);
   log(`Claiming ${target.claimCode} at ${target.server}`);
   let device: DeviceHandle;
   try {
-    device = await startDevice({ ...target, headless: false, log });
+    device = await startDevice({ ...target, log });
   } catch (error) {
+    if (error instanceof BrowserLaunchError) {
+      console.error(`${error.message}. Nothing was claimed: the code can still be used.`);
+      return 1;
+    }
     const code = error instanceof DeviceClaimError ? ` (${error.code})` : "";
     console.error(`Could not start the device${code}: ${(error as Error).message}`);
     return 1;

@@ -18,5 +18,5 @@ export { type DeviceHandle, type DeviceOptions, type DeviceStatus } from "./_dev
 export { startDevice } from "./_start.ts";
 export { DeviceClaimError } from "./_claim.ts";
 export { DeviceEndedError } from "./_relay.ts";
-export { launchChromium } from "./_browser.ts";
+export { BrowserLaunchError, findBrowser, launchChromium } from "./_browser.ts";
 export { REDACTED, redactUrl } from "@passage/connect/redact";
