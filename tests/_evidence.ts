@@ -252,16 +252,26 @@ export function findCanaries(evidence: Evidence, canaries: Canary[]): string[] {
 
 // ------------------------------------------------------------ the human
 
-/** Resolves each time the device hands the human control. */
+/**
+ * Resolves each time the device hands the human control. A status the device
+ * repeats during one turn (the page's origin changed) is the same turn.
+ */
 export function humanTurns() {
   let started = 0;
+  let active = false;
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   return {
     onStatus(status: unknown) {
-      if (!status) return;
+      if (!status) {
+        active = false;
+        return;
+      }
+      if (active) return;
+      active = true;
       started++;
       for (const w of waiters.filter((w) => w.n <= started)) w.resolve();
     },
+    /** Waits for the `n`th yield (1-based) to have started. */
     nth(n: number): Promise<void> {
       if (started >= n) return Promise.resolve();
       return within(

@@ -31,7 +31,7 @@ import {
   RULE_NAMES,
 } from "../device/_rules.ts";
 import { DeviceSecrets } from "../device/_secrets.ts";
-import { decodings } from "./_evidence.ts";
+import { decodings, humanTurns } from "./_evidence.ts";
 import { startServer, type TestServer } from "./_harness.ts";
 import { startTestSite, TEST_PASSWORD, TEST_USER, type TestSite } from "./fixtures/test_site.ts";
 
@@ -207,24 +207,6 @@ Deno.test("DeviceSecrets leaves screenshot pixels alone and scrubs the rest", ()
 });
 
 // ------------------------------------------------------------ the device, end to end
-
-/** Resolves each time the device hands the human control. */
-function humanTurns() {
-  let started = 0;
-  const waiters: Array<{ n: number; resolve: () => void }> = [];
-  return {
-    onStatus(status: unknown) {
-      if (!status) return;
-      started++;
-      for (const w of waiters.filter((w) => w.n <= started)) w.resolve();
-    },
-    /** Waits for the `n`th yield (1-based) to have started. */
-    nth(n: number): Promise<void> {
-      if (started >= n) return Promise.resolve();
-      return new Promise((resolve) => waiters.push({ n, resolve }));
-    },
-  };
-}
 
 /** Polls `find` until it returns something, or fails after `ms`. */
 async function eventually<T>(what: string, find: () => T | undefined, ms = 15_000): Promise<T> {
