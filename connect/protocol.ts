@@ -290,6 +290,17 @@ export interface DeviceClient {
  */
 export const REFERENCE_DEVICE_NAME = "passage-reference-device";
 
+/**
+ * The name the Passage browser extension declares in its hello.
+ *
+ * @example
+ * ```ts
+ * import { EXTENSION_DEVICE_NAME } from "@passage/connect/protocol";
+ * const client = { name: EXTENSION_DEVICE_NAME, version: "0.1.0" };
+ * ```
+ */
+export const EXTENSION_DEVICE_NAME = "passage-extension";
+
 /** A command's outcome, sent by the device. `seq` numbers the device's messages from 1. */
 export type DeviceResult =
   | { type: "result"; seq: number; id: string; ok: true; value: unknown }

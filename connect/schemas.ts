@@ -259,8 +259,8 @@ export interface Link {
  * - `client`: the name and version the device declared, or null.
  */
 export interface LinkDevice {
-  /** `"reference"` for the reference device's own declaration, else `"unknown"`. */
-  kind: "reference" | "unknown";
+  /** `"reference"` or `"extension"` for Passage's own devices' declarations, else `"unknown"`. */
+  kind: "reference" | "extension" | "unknown";
   /** Always `"none"`: nothing attests the device's software yet. */
   attestation: "none";
   /** What the device said it is, unverified. */
@@ -277,7 +277,7 @@ export interface LinkDevice {
  * ```
  */
 export const linkDeviceSchema: Schema<LinkDevice> = z.object({
-  kind: z.enum(["reference", "unknown"]),
+  kind: z.enum(["reference", "extension", "unknown"]),
   attestation: z.literal("none"),
   client: z.object({ name: z.string(), version: z.string() }).nullable(),
 });

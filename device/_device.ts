@@ -111,6 +111,8 @@ export interface DevicePlatform {
   resolveDns: ((host: string) => Promise<string[]>) | null;
   /** Says something to the human outside the page (a terminal line, the extension's bar). */
   say?: (line: string) => void;
+  /** What the device tells the server it is (unverified; default: the reference device). */
+  client?: { name: string; version: string };
 }
 
 /** What {@link runDevice} needs. */
@@ -192,6 +194,7 @@ class Device {
       connect: platform.connectSocket,
       url: socketUrl(server),
       token: claim.deviceToken,
+      client: platform.client,
       log,
       onCommand: (command) => this.#runner.receive(command),
       onEnd: (reason) => void this.#shutdown(reason),

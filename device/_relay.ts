@@ -57,6 +57,8 @@ export interface RelayOptions {
   url: string;
   /** The device token from the claim. */
   token: string;
+  /** What the device says it is in its hello (default: the reference device). */
+  client?: { name: string; version: string };
   onCommand(command: IncomingCommand): void;
   /** Called once when the session is over for this device (not after {@link RelayConnection.close}). */
   onEnd(reason: string): void;
@@ -248,7 +250,7 @@ export class RelayConnection {
       v: PROTOCOL_VERSION,
       token: this.#options.token,
       lastCommandSeq: this.#lastCommandSeq,
-      client: { name: REFERENCE_DEVICE_NAME, version: DEVICE_VERSION },
+      client: this.#options.client ?? { name: REFERENCE_DEVICE_NAME, version: DEVICE_VERSION },
     };
     socket.send(JSON.stringify(hello));
     const timer = setTimeout(() => {

@@ -53,8 +53,8 @@ const VOID = new Set([
   "track",
   "wbr",
 ]);
-/** Elements left out whole: code, and what the page keeps for its scripts. */
-const DROPPED = new Set(["script"]);
+/** Elements left out whole: code, and the extension's own bar (the device's chrome, not the page). */
+const DROPPED = new Set(["script", "passage-bar"]);
 const URL_ATTRIBUTES = new Set([
   "href",
   "src",

@@ -11,6 +11,7 @@ import type {
 } from "@passage/connect/schemas";
 import {
   type DeviceClient,
+  EXTENSION_DEVICE_NAME,
   REFERENCE_DEVICE_NAME,
   type SessionStatus,
 } from "@passage/connect/protocol";
@@ -174,7 +175,11 @@ export function newSessionRecord(
 /** What a link shows of the device that declared `client` in its hello. */
 export function describeDevice(client: DeviceClient | null | undefined): LinkDevice {
   return {
-    kind: client?.name === REFERENCE_DEVICE_NAME ? "reference" : "unknown",
+    kind: client?.name === REFERENCE_DEVICE_NAME
+      ? "reference"
+      : client?.name === EXTENSION_DEVICE_NAME
+      ? "extension"
+      : "unknown",
     attestation: "none",
     client: client ? { name: client.name, version: client.version } : null,
   };
