@@ -92,10 +92,10 @@ export interface Commands {
    */
   evaluate: { params: { expression: string }; result: { value: unknown } };
   /**
-   * A `GET` of a URL on the page's own origin, made by the device with the
-   * page's cookies (`credentials: "include"`, no redirects). The body comes
-   * back scrubbed of every secret the device knows, and of every
-   * token-shaped field in it.
+   * A `GET` of a JSON URL on the page's own origin, made by the device with
+   * the page's cookies (`credentials: "include"`, no redirects). The body
+   * comes back scrubbed of every secret the device knows, and of every
+   * token-shaped field in it; an answer that is not JSON is refused.
    */
   fetch: {
     /** `url`: absolute, or a path (`/api/account`) on the page's origin. */

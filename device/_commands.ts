@@ -67,8 +67,8 @@ export interface HandlerDeps {
   yieldToUser: Handler<"yieldToUser">;
 }
 
-/** Element commands wait this long at most for their selector to appear. */
-const FIND_WAIT_MS = 2000;
+/** Element commands wait this long at most (or half their time) for their selector to appear. */
+const FIND_WAIT_MS = 5000;
 
 /** Builds the handlers of every command for one page. */
 export function createHandlers(
@@ -324,7 +324,16 @@ export function createHandlers(
           `fetch: ${quote(maskUrl(target.href))} is not on the page's origin ${quote(origin)}`,
         );
       }
-      const answer = await fetchFromPage(cdp, target.href, accept, ctx);
+      const answer = await fetchFromPage(cdp, target.href, accept ?? "application/json", ctx);
+      if (!/\bjson\b/i.test(answer.contentType)) {
+        // JSON's every value is checked for tokens; a page's HTML is read through the copy
+        throw new CommandFailure(
+          "refused",
+          `fetch: ${quote(maskUrl(target.href))} answered ${
+            quote(answer.contentType || "no content type")
+          }: fetch returns JSON only (read pages with navigate and the read commands)`,
+        );
+      }
       if (answer.body.length > MAX_VALUE_CHARS) {
         throw new CommandFailure(
           "device_error",
@@ -486,7 +495,7 @@ function remaining(ctx: CommandContext): number {
 const FIND_POLL_MS = 100;
 
 /**
- * Finds the first element matching `selector`, waiting up to two seconds (or
+ * Finds the first element matching `selector`, waiting up to five seconds (or
  * half the command's time, if less) for it to appear, runs `use` on it, and
  * releases it.
  */

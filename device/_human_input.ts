@@ -167,7 +167,7 @@ export async function clearSecretValues(page: Page, timeoutMs = 500): Promise<vo
 export function typedElementsIn(key: string): Element[] {
   const state = (window as unknown as Record<string, FieldState | undefined>)[key];
   if (!state) return [];
-  return state.fields().filter((el) => state.typed.has(el));
+  return [...state.fields().filter((el) => state.typed.has(el)), ...state.echoes()];
 }
 
 /** What `track` keeps in each document. */
@@ -178,6 +178,12 @@ interface FieldState {
   fields(): Element[];
   /** The joined values of one-character code boxes (`[1][2][3][4][5][6]`), by group. */
   groups(): string[];
+  /** Whether the human typed anything into this document. */
+  touched: boolean;
+  /** Elements the page changed in answer to the human's typing (it echoed what they typed). */
+  echoes(): Element[];
+  /** The document and its shadow roots. */
+  roots(): Array<Document | ShadowRoot>;
 }
 
 /** Runs in the page: empties password fields and human-typed fields. */
@@ -212,6 +218,7 @@ function track(key: string, binding: string, on: boolean): void {
     Element.prototype.attachShadow = function (this: Element, init: ShadowRootInit) {
       const root = attach.call(this, init);
       closed.set(this, root);
+      (w[key] as { watch?: (n: Node) => void } | undefined)?.watch?.(root);
       return root;
     };
     const selector = "input, textarea, [contenteditable]";
@@ -248,7 +255,72 @@ function track(key: string, binding: string, on: boolean): void {
       }
       return [...seen].map(joined).filter((v) => v !== "");
     };
-    const s = { typed: new WeakSet<Element>(), on: false, fields, groups };
+    /** The document and every shadow root in it, open or closed. */
+    const roots = (): Array<Document | ShadowRoot> => {
+      const out: Array<Document | ShadowRoot> = [document];
+      const visit = (root: Document | ShadowRoot) => {
+        for (const el of root.querySelectorAll("*")) {
+          const inner = el.shadowRoot ?? closed.get(el);
+          if (inner) {
+            out.push(inner);
+            visit(inner);
+          }
+        }
+      };
+      visit(document);
+      return out;
+    };
+    // what the page changes while it handles a keystroke of the human's (the
+    // event's own task and its microtasks) echoes what they typed: a code
+    // drawn box by box, a "show password" mirror, a strength meter
+    const echoed = new Set<WeakRef<Element>>();
+    let echoing = false;
+    const record = (records: MutationRecord[]) => {
+      if (!echoing) return;
+      for (const r of records) {
+        const el = r.target instanceof Element ? r.target : r.target.parentElement;
+        if (el) echoed.add(new WeakRef(el));
+        for (const added of r.addedNodes) {
+          if (added instanceof Element) echoed.add(new WeakRef(added));
+        }
+      }
+    };
+    const observer = new MutationObserver(record);
+    const watch = (root: Node) =>
+      observer.observe(root, {
+        subtree: true,
+        childList: true,
+        characterData: true,
+        attributes: true,
+      });
+    watch(document);
+    const echoes = (): Element[] => {
+      const out: Element[] = [];
+      for (const ref of echoed) {
+        const el = ref.deref();
+        if (el) out.push(el);
+        else echoed.delete(ref);
+      }
+      return out;
+    };
+    const s = {
+      typed: new WeakSet<Element>(),
+      on: false,
+      touched: false,
+      fields,
+      groups,
+      roots,
+      echoes,
+      /** Starts counting the page's changes as echoes until this task is over. */
+      echo() {
+        echoing = true;
+        setTimeout(() => {
+          record(observer.takeRecords());
+          echoing = false;
+        }, 0);
+      },
+      watch,
+    };
     state = s;
     Object.defineProperty(w, key, { value: s, enumerable: false });
     const ids = new WeakMap<Element, number>();
@@ -274,6 +346,8 @@ function track(key: string, binding: string, on: boolean): void {
         : null;
       if (!target) return;
       if (s.on) {
+        s.echo();
+        s.touched = true;
         s.typed.add(target);
         if (event.target instanceof Element) s.typed.add(event.target);
       }

@@ -191,7 +191,7 @@ async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
 /**
  * Runs in the page: hides the text of every field (or, unless `all`, of
  * password fields and fields the human typed into), remembering each one's
- * style attribute.
+ * style attribute; in a document the human typed into, hides all text.
  */
 function maskFrame(key: string, inputKey: string, all: boolean): void {
   const skip = new Set([
@@ -227,6 +227,28 @@ function maskFrame(key: string, inputKey: string, all: boolean): void {
     el.style.setProperty("caret-color", "transparent", "important");
   }
   Object.defineProperty(w, key, { value: saved, configurable: true, enumerable: false });
+  // a document the human typed into may show what they typed in ways no
+  // field check sees (a code drawn box by box, a "show password" mirror,
+  // generated content): all of its text is hidden, in every shadow root too
+  const state = w[inputKey] as { touched?: boolean; roots?: () => Array<Document | ShadowRoot> };
+  if (state?.touched) {
+    const css = "*, *::before, *::after { color: transparent !important; " +
+      "-webkit-text-fill-color: transparent !important; text-shadow: none !important; " +
+      "caret-color: transparent !important; } *::before, *::after { content: none !important; } " +
+      "canvas, svg text { visibility: hidden !important; }";
+    const sheets: HTMLStyleElement[] = [];
+    for (const root of state.roots?.() ?? [document]) {
+      const style = document.createElement("style");
+      style.textContent = css;
+      (root instanceof Document ? (root.head ?? root.documentElement) : root).append(style);
+      sheets.push(style);
+    }
+    Object.defineProperty(w, `${key}Sheets`, {
+      value: sheets,
+      configurable: true,
+      enumerable: false,
+    });
+  }
 }
 
 /** Runs in the page: puts every style attribute back as it was. */
@@ -234,6 +256,8 @@ function unmaskFrame(key: string): void {
   const w = window as unknown as Record<string, unknown>;
   const saved = (w[key] as Array<[HTMLElement, string | null]>) ?? [];
   delete w[key];
+  for (const sheet of (w[`${key}Sheets`] as HTMLStyleElement[] | undefined) ?? []) sheet.remove();
+  delete w[`${key}Sheets`];
   for (const [el, style] of saved.reverse()) {
     // set before removing: Chromium otherwise re-adds an empty style attribute
     el.setAttribute("style", style ?? "");

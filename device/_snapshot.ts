@@ -96,55 +96,86 @@ export async function snapshotDocument(
 }
 
 /**
- * Blanks every run of characters in the text of `root` (in document order,
- * across element boundaries, ignoring white space and case) that spells one of
- * `secrets`: a code the page draws one digit per box, or a password it echoes
- * letter by letter in spans. Exact spellings inside one string are also
- * caught later by `redactSecrets`; this catches the ones markup splits.
+ * Blanks every run of characters in the copy that spells one of `secrets`,
+ * wherever markup splits it: the text and the attribute values of `root`, in
+ * document order, as one stream (a code the page draws one digit per box, in
+ * text or in `data-*`/`aria-label` attributes; a password echoed letter by
+ * letter). Compared after Unicode compatibility folding (fullwidth digits are
+ * digits) and case folding, ignoring white space; secrets of six letters and
+ * digits or more also ignore punctuation between them (`736–251`). Exact
+ * spellings inside one string are caught again later by `redactSecrets`.
  */
 export function blankSecretText(root: CdpNode, secrets: readonly string[]): void {
-  const wanted = [...new Set(secrets.map(squash).filter((s) => s.length >= MIN_SPLIT_SECRET))];
-  if (wanted.length === 0) return;
-  const texts: CdpNode[] = [];
+  const loose = new Set<string>();
+  const strict = new Set<string>();
+  for (const secret of secrets) {
+    const skeleton = fold(secret, ALNUM);
+    if (skeleton.length >= MIN_LOOSE_SECRET) loose.add(skeleton);
+    const spaced = fold(secret, NOT_SPACE);
+    if (spaced.length >= MIN_SPLIT_SECRET) strict.add(spaced);
+  }
+  if (loose.size === 0 && strict.size === 0) return;
+  // every string of the copy a reader can see, in document order
+  const parts: Array<{ get(): string; set(value: string): void }> = [];
   const visit = (node: CdpNode) => {
-    if (node.nodeType === TEXT) texts.push(node);
-    if (node.nodeType === ELEMENT && DROPPED.has(name(node))) return;
+    if (node.nodeType === TEXT) {
+      parts.push({ get: () => node.nodeValue ?? "", set: (v) => node.nodeValue = v });
+    }
+    if (node.nodeType === ELEMENT) {
+      if (DROPPED.has(name(node))) return;
+      const attrs = node.attributes ?? [];
+      for (let i = 1; i < attrs.length; i += 2) {
+        parts.push({ get: () => attrs[i], set: (v) => attrs[i] = v });
+      }
+    }
     for (const r of shadowRootsOf(node)) visit(r);
     for (const child of node.children ?? []) visit(child);
   };
   visit(root);
-  // the text without white space, and where each of its characters came from
-  let flat = "";
-  const from: Array<[number, number]> = [];
-  texts.forEach((node, n) => {
-    const value = node.nodeValue ?? "";
-    for (let i = 0; i < value.length; i++) {
-      if (/\s/.test(value[i])) continue;
-      flat += value[i].toLowerCase();
-      from.push([n, i]);
-    }
-  });
   const covered = new Map<number, Set<number>>();
-  for (const secret of wanted) {
-    for (let at = flat.indexOf(secret); at >= 0; at = flat.indexOf(secret, at + 1)) {
-      for (let k = at; k < at + secret.length; k++) {
-        const [n, i] = from[k];
-        if (!covered.has(n)) covered.set(n, new Set());
-        covered.get(n)!.add(i);
+  for (const [wanted, keep] of [[strict, NOT_SPACE], [loose, ALNUM]] as const) {
+    if (wanted.size === 0) continue;
+    // the folded stream, and where each of its characters came from
+    let flat = "";
+    const from: Array<[number, number]> = [];
+    parts.forEach((part, n) => {
+      const value = part.get();
+      for (let i = 0; i < value.length; i++) {
+        const folded = fold(value[i], keep);
+        for (const c of folded) {
+          flat += c;
+          from.push([n, i]);
+        }
+      }
+    });
+    for (const secret of wanted) {
+      for (let at = flat.indexOf(secret); at >= 0; at = flat.indexOf(secret, at + 1)) {
+        for (let k = at; k < at + secret.length; k++) {
+          const [n, i] = from[k];
+          if (!covered.has(n)) covered.set(n, new Set());
+          covered.get(n)!.add(i);
+        }
       }
     }
   }
   for (const [n, positions] of covered) {
-    const value = texts[n].nodeValue ?? "";
-    texts[n].nodeValue = [...value].map((c, i) => positions.has(i) ? "•" : c).join("");
+    const value = parts[n].get();
+    parts[n].set(value.split("").map((c, i) => positions.has(i) ? "•" : c).join(""));
   }
 }
 
 /** Secrets shorter than this are not searched for across elements (too easy to hit by chance). */
 const MIN_SPLIT_SECRET = 4;
+/** Secrets with at least this many letters and digits are also found with punctuation between. */
+const MIN_LOOSE_SECRET = 6;
+const ALNUM = /[\p{L}\p{N}]/u;
+const NOT_SPACE = /\S/u;
 
-function squash(secret: string): string {
-  return secret.replace(/\s+/g, "").toLowerCase();
+/** `text` folded for comparison: compatibility forms, lower case, only the characters `keep` keeps. */
+function fold(text: string, keep: RegExp): string {
+  let out = "";
+  for (const c of text.normalize("NFKC").toLowerCase()) if (keep.test(c)) out += c;
+  return out;
 }
 
 /** One element, described through CDP, with all its descendants. */
@@ -181,7 +212,9 @@ export function textOf(node: CdpNode, typed: TypedFields): string {
   if (node.nodeType === TEXT) return node.nodeValue ?? "";
   if (node.nodeType !== ELEMENT && node.nodeType !== FRAGMENT) return "";
   if (DROPPED.has(name(node)) || holdsTypedText(node, typed)) return "";
-  return (node.children ?? []).map((n) => textOf(n, typed)).join("");
+  const echo = isEcho(node, typed);
+  return (node.children ?? []).map((n) => echo && n.nodeType === TEXT ? "" : textOf(n, typed))
+    .join("");
 }
 
 /**
@@ -240,8 +273,24 @@ function shadowRootsOf(node: CdpNode): CdpNode[] {
 /** A typed (or credential) text area, or a typed editable element: its text is left out. */
 function holdsTypedText(node: CdpNode, typed: TypedFields): boolean {
   if (node.nodeType !== ELEMENT || name(node) === "input") return false;
-  return typed.has(node.backendNodeId) ||
+  return (typed.has(node.backendNodeId) && isField(node)) ||
     (name(node) === "textarea" && isCredentialField(node, typed));
+}
+
+/** A field the human types into: its value or its whole text is what they typed. */
+function isField(node: CdpNode): boolean {
+  const tag = name(node);
+  return tag === "input" || tag === "textarea" || tag === "select" ||
+    pairs(node).some(([k, v]) => k.toLowerCase() === "contenteditable" && v !== "false");
+}
+
+/**
+ * An element the page changed while it handled the human's typing (an echo,
+ * `_human_input.ts`): its own text and its attributes' values are what they
+ * typed, redrawn. Its `id` and `class` stay, so it can still be found.
+ */
+function isEcho(node: CdpNode, typed: TypedFields): boolean {
+  return node.nodeType === ELEMENT && typed.has(node.backendNodeId) && !isField(node);
 }
 
 /** An attribute's value as it may be written out, or null to leave it out. */
@@ -253,6 +302,7 @@ function safeAttribute(
 ): string | null {
   const lower = key.toLowerCase();
   if (lower.startsWith("on")) return null;
+  if (isEcho(node, typed) && lower !== "id" && lower !== "class") return "";
   if (lower === "value" && isCredentialField(node, typed)) return null;
   if (URL_ATTRIBUTES.has(lower)) return maskUrl(value);
   if (lower === "srcset") {
@@ -297,9 +347,13 @@ function element(node: CdpNode, typed: TypedFields, withIds: boolean): string {
     }</template>`
   ).join("");
   // a frame's document (`contentDocument`) is never part of the copy
+  const echo = isEcho(node, typed);
   const inner = holdsTypedText(node, typed) || tag === "iframe" || tag === "frame"
     ? ""
-    : (node.children ?? []).map((n) => serialize(n, typed, withIds)).join("");
+    : (node.children ?? []).map((n) =>
+      echo && n.nodeType === TEXT ? "" : serialize(n, typed, withIds)
+    )
+      .join("");
   return `<${tag}${attrs}>${shadow}${inner}</${tag}>`;
 }
 

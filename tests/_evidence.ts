@@ -6,6 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import type { Browser as Chromium } from "puppeteer-core";
 import type { TestServer } from "./_harness.ts";
 
 /** Everything Passage held or emitted during a run, as text, by where it was seen. */
@@ -165,6 +166,7 @@ export function recordSse(
   server: TestServer,
   sessionId: string,
   evidence: Evidence,
+  label = "SSE stream",
 ): { done: Promise<void>; stop(): void } {
   const abort = new AbortController();
   const done = (async () => {
@@ -180,7 +182,7 @@ export function recordSse(
         if (done) break;
         all += value;
       }
-      evidence.add("SSE stream", all);
+      evidence.add(label, all);
     } catch (error) {
       if (!abort.signal.aborted) throw error;
     }
@@ -298,4 +300,41 @@ export function decodings(answer: unknown): string[] {
     out.push(String.fromCharCode(...(JSON.parse(list) as number[])));
   }
   return out;
+}
+
+/**
+ * Decodes an image in Chromium (a canvas in a page of its own) and counts the
+ * text-coloured (dark) pixels inside `box`.
+ */
+export async function darkPixels(
+  chromium: Chromium,
+  base64: string,
+  box: { x: number; y: number; width: number; height: number },
+): Promise<number> {
+  const context = await chromium.createBrowserContext();
+  try {
+    const page = await context.newPage();
+    return await page.evaluate(
+      async (data, box) => {
+        const image = new Image();
+        image.src = `data:image/${data.startsWith("iVBOR") ? "png" : "jpeg"};base64,${data}`;
+        await image.decode();
+        const canvas = document.createElement("canvas");
+        canvas.width = image.naturalWidth;
+        canvas.height = image.naturalHeight;
+        const ctx = canvas.getContext("2d")!;
+        ctx.drawImage(image, 0, 0);
+        const pixels = ctx.getImageData(box.x, box.y, box.width, box.height).data;
+        let dark = 0;
+        for (let i = 0; i < pixels.length; i += 4) {
+          if (pixels[i] < 100 && pixels[i + 1] < 100 && pixels[i + 2] < 100) dark++;
+        }
+        return dark;
+      },
+      base64,
+      box,
+    );
+  } finally {
+    await context.close();
+  }
 }

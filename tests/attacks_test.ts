@@ -32,6 +32,7 @@ import { createApiKey, revokeApiKey } from "../lib/api_keys.ts";
 import { disableServerRuleForTests, restoreServerRulesForTests } from "../lib/redaction.ts";
 import {
   captureConsole,
+  darkPixels,
   decodings,
   dumpKv,
   Evidence,
@@ -81,7 +82,7 @@ async function openRun(
 ): Promise<Run> {
   const passage = new Passage({ apiKey: w.server.apiKey, baseUrl: w.server.url });
   const session = await passage.sessions.create(allowedOrigins ? { allowedOrigins } : undefined);
-  const sse = recordSse(w.server, session.id, w.evidence);
+  const sse = recordSse(w.server, session.id, w.evidence, `${label}: SSE stream`);
   const controller = await session.connect();
   const telemetry: TelemetryEvent[] = [];
   controller.onTelemetry((event) => {
@@ -263,7 +264,7 @@ Deno.test("attack corpus: a hostile controller, page or listener gets no secret 
       await t.step("4. URLs carry no credential anywhere a controller reads them", async () => {
         const href = await controller.getAttribute({ selector: "#cb", name: "href" });
         assert.deepEqual(leaks(w, href), []);
-        assert.match(href ?? "", /code=(REDACTED|\[REDACTED\])/);
+        assert.match(href ?? "", /code=(REDACTED|\[REDACTED\]|•+)&/);
         for (
           const value of [
             await controller.url(),
@@ -556,7 +557,9 @@ Deno.test("attack corpus: a hostile controller, page or listener gets no secret 
               selector: `script:contains("${prefix}")`,
               state: "attached",
             }, { timeout: 1500 }));
-        assert.deepEqual(await probe(canaries.session.slice(0, 6)), await probe("zzzzzz"));
+        // found or not (a timeout is not found): the same answer for the right prefix and a wrong one
+        const found = async (prefix: string) => (await probe(prefix)).error === undefined;
+        assert.equal(await found(canaries.session.slice(0, 6)), await found("zzzzzz"));
       });
 
       await t.step("23. evaluate loads no module, from anywhere", async () => {
@@ -587,6 +590,68 @@ Deno.test("attack corpus: a hostile controller, page or listener gets no secret 
         assert.equal(text, "refused");
         assert.deepEqual(privateSite.hits.filter((h) => h.includes("websocket")), []);
       });
+
+      await t.step(
+        "25. a code the page redraws in attributes, with separators or fullwidth digits, or in pixels",
+        async () => {
+          await controller.navigate({ url: `${provider.url}/otp-drawn` });
+          const yielded = controller.yieldToUser({
+            conditions: [{ type: "selector", selector: "body[data-done]" }],
+            timeout: 60_000,
+          });
+          await run.turns.nth(7);
+          await device.page.type("#code-in", canaries.code);
+          await yielded;
+          for (
+            const read of [
+              () =>
+                controller.evaluate({
+                  expression:
+                    "[...document.querySelectorAll('.box')].map((b) => b.dataset.char).reverse().join('')",
+                }),
+              () =>
+                controller.evaluate({
+                  expression:
+                    "[...document.querySelectorAll('.box')].map((b) => b.getAttribute('aria-label'))",
+                }),
+              () => controller.textContent({ selector: "#dashed" }),
+              () => controller.textContent({ selector: "#wide" }),
+              () => controller.innerHTML({ selector: "body" }),
+            ]
+          ) {
+            const answer = await attempt(w, "the redrawn code", read);
+            assert.equal(answer.error, undefined, answer.error);
+            const digits = JSON.stringify(answer.value).normalize("NFKC").replace(/\D/g, "");
+            const reversed = [...canaries.code].reverse().join("");
+            assert.ok(
+              !digits.includes(canaries.code) && !digits.includes(reversed),
+              `the code came back: ${JSON.stringify(answer.value)}`,
+            );
+          }
+          // the pixels: the page draws the code in big black text; the screenshot hides it
+          const box = await device.page.$eval("#big", (el) => {
+            const r = el.getBoundingClientRect();
+            return {
+              x: Math.ceil(r.x),
+              y: Math.ceil(r.y),
+              width: Math.floor(r.width),
+              height: Math.floor(r.height),
+            };
+          });
+          const shot = await controller.screenshot({ format: "png" });
+          await Deno.mkdir(".data/screenshots/attacks", { recursive: true });
+          await Deno.writeFile(
+            ".data/screenshots/attacks/otp-drawn.png",
+            Uint8Array.from(atob(shot.data), (c) => c.charCodeAt(0)),
+          );
+          const dark = await darkPixels(chromium, shot.data, box);
+          assert.ok(
+            dark <= 5,
+            `${dark} dark pixels in ${JSON.stringify(box)}: ` +
+              "the drawn code shows in the screenshot",
+          );
+        },
+      );
     } finally {
       await run.close();
     }

@@ -31,7 +31,7 @@ import {
   RULE_NAMES,
 } from "../device/_rules.ts";
 import { DeviceSecrets } from "../device/_secrets.ts";
-import { decodings, humanTurns } from "./_evidence.ts";
+import { darkPixels, decodings, humanTurns } from "./_evidence.ts";
 import { startServer, type TestServer } from "./_harness.ts";
 import { startTestSite, TEST_PASSWORD, TEST_USER, type TestSite } from "./fixtures/test_site.ts";
 
@@ -491,43 +491,6 @@ async function typeDuringSlowLoad(
   const at = telemetry.indexOf(shot);
   assert.ok(started < at && at < ended, "the screenshot was taken while the human had control");
   return { shot, box, emptyShot };
-}
-
-/**
- * Decodes an image in Chromium (a canvas in a page of its own) and counts the
- * text-coloured (dark) pixels inside `box`.
- */
-async function darkPixels(
-  chromium: Chromium,
-  base64: string,
-  box: { x: number; y: number; width: number; height: number },
-): Promise<number> {
-  const context = await chromium.createBrowserContext();
-  try {
-    const page = await context.newPage();
-    return await page.evaluate(
-      async (data, box) => {
-        const image = new Image();
-        image.src = `data:image/${data.startsWith("iVBOR") ? "png" : "jpeg"};base64,${data}`;
-        await image.decode();
-        const canvas = document.createElement("canvas");
-        canvas.width = image.naturalWidth;
-        canvas.height = image.naturalHeight;
-        const ctx = canvas.getContext("2d")!;
-        ctx.drawImage(image, 0, 0);
-        const pixels = ctx.getImageData(box.x, box.y, box.width, box.height).data;
-        let dark = 0;
-        for (let i = 0; i < pixels.length; i += 4) {
-          if (pixels[i] < 100 && pixels[i + 1] < 100 && pixels[i + 2] < 100) dark++;
-        }
-        return dark;
-      },
-      base64,
-      box,
-    );
-  } finally {
-    await context.close();
-  }
 }
 
 // ------------------------------------------------------------ encoded reads (snapshot)
