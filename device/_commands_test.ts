@@ -5,7 +5,7 @@ import { ResponseCapture } from "./_capture.ts";
 import { type CommandContext, createHandlers } from "./_commands.ts";
 import { CommandFailure } from "./_errors.ts";
 import { HumanInput, typedFieldIds } from "./_human_input.ts";
-import { finder } from "./_locate.ts";
+import { finder, finderEach } from "./_locate.ts";
 import { Sandbox } from "./_sandbox.ts";
 import { waitForConditions } from "./_yield.ts";
 
@@ -40,7 +40,9 @@ Deno.test("device commands drive Chromium against the test site", async (t) => {
   const sandbox = new Sandbox();
   const scrub = (text: string) => Promise.resolve(text);
   const secretsNow = () => Promise.resolve([] as string[]);
-  const find = finder({ page, cdp, typed: () => typedFieldIds(page), secrets: secretsNow, scrub });
+  const deps = { page, cdp, typed: () => typedFieldIds(page), secrets: secretsNow, scrub };
+  const find = finder(deps);
+  const findEach = finderEach(deps);
   const run = createHandlers({
     page,
     cdp,
@@ -156,7 +158,7 @@ Deno.test("device commands drive Chromium against the test site", async (t) => {
             timeout: 10_000,
           },
           c.signal,
-          find,
+          findEach,
         );
         // the human, in the browser
         await page.click("#username", { count: 3 });

@@ -15,7 +15,7 @@ import type { Browser, CDPSession, Frame, HTTPRequest, HTTPResponse, Page } from
 import { ResponseCapture } from "./_capture.ts";
 import { type CommandContext, createHandlers } from "./_commands.ts";
 import { clearSecretValues, HumanInput, typedFieldIds } from "./_human_input.ts";
-import { type Find, finder } from "./_locate.ts";
+import { type Find, type FindEach, finder, finderEach, type LocateDeps } from "./_locate.ts";
 import { OriginGuard } from "./_origin_guard.ts";
 import { type ConnectSocket, RelayConnection } from "./_relay.ts";
 import { isRuleOn } from "./_rules.ts";
@@ -261,14 +261,17 @@ class Device {
   };
 
   /** Selectors are matched on the scrubbed copy of the document (`_locate.ts`). */
-  #find: Find = (selector, command) =>
-    finder({
-      page: this.#host.page,
-      cdp: this.#host.cdp,
-      typed: () => typedFieldIds(this.#host.page),
-      secrets: this.#secretsNow,
-      scrub: this.#scrub,
-    })(selector, command);
+  #locateDeps = (): LocateDeps => ({
+    page: this.#host.page,
+    cdp: this.#host.cdp,
+    typed: () => typedFieldIds(this.#host.page),
+    secrets: this.#secretsNow,
+    scrub: this.#scrub,
+  });
+
+  #find: Find = (selector, command) => finder(this.#locateDeps())(selector, command);
+
+  #findEach: FindEach = (selectors, command) => finderEach(this.#locateDeps())(selectors, command);
 
   /** Remembers the cookies and tokens a response carries, before anything about it is sent. */
   #onResponse = (response: HTTPResponse): void => this.#secrets.noteResponse(response);
@@ -318,7 +321,7 @@ class Device {
       this.#event({ kind: "yield", at: new Date().toISOString(), state: "started" });
       this.#asked = params.status ?? {};
       this.#status(this.#asked);
-      return await waitForConditions(this.handle.page, params, ctx.signal, this.#find);
+      return await waitForConditions(this.handle.page, params, ctx.signal, this.#findEach);
     } finally {
       // what the human typed, read while the fields still hold it
       await this.#secrets.refreshPage(this.handle.page);

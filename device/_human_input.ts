@@ -84,7 +84,15 @@ export async function typedFieldIds(page: Page): Promise<Set<number>> {
   await Promise.all(
     page.frames().map(async (frame) => {
       try {
-        const list = await frame.evaluateHandle(typedElementsIn, KEY);
+        // a frame between two documents may never answer: it has no typed fields yet
+        const asked = frame.evaluateHandle(typedElementsIn, KEY);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 1000));
+        const list = await Promise.race([asked, late]).finally(() => clearTimeout(timer));
+        if (list === null) {
+          asked.then((handle) => handle.dispose(), () => {});
+          return;
+        }
         try {
           for (const handle of (await list.getProperties()).values()) {
             const element = handle.asElement();

@@ -43,45 +43,48 @@ export function checkSelector(selector: string, command: string): void {
 }
 
 /**
- * The live elements matching `selector` on the copy, in document order (at
- * most `limit`). Throws `invalid_command` for a selector the copy cannot parse.
+ * The first live element matching each of `selectors` on one copy of the
+ * document (null where none does). Throws `invalid_command` for a selector
+ * the copy cannot parse.
  */
-export async function locateAll(
+export async function locateEach(
   deps: LocateDeps,
-  selector: string,
+  selectors: readonly string[],
   command: string,
-  limit = 1,
-): Promise<ElementHandle<Element>[]> {
-  checkSelector(selector, command);
+): Promise<Array<ElementHandle<Element> | null>> {
+  for (const selector of selectors) checkSelector(selector, command);
   const [typed, secrets] = await Promise.all([deps.typed(), deps.secrets()]);
   const html = await deps.scrub(await snapshotDocument(deps.cdp, typed, secrets, true));
   const { document } = parseHTML(html);
-  let matches: Element[];
-  try {
-    matches = [...document.querySelectorAll(selector)].slice(0, limit) as unknown as Element[];
-  } catch (error) {
-    throw new CommandFailure(
-      "invalid_command",
-      `Invalid selector ${quote(selector)} (${command}): ${(error as Error).message}`,
-    );
-  }
   const frame = deps.page.mainFrame() as Frame & {
     mainRealm(): {
       adoptBackendNode(id: number): Promise<{ asElement(): unknown; dispose(): Promise<void> }>;
     };
   };
-  const out: ElementHandle<Element>[] = [];
-  for (const match of matches) {
-    const id = Number(match.getAttribute(NODE_ID_ATTRIBUTE));
-    if (!Number.isInteger(id) || id <= 0) continue;
+  const out: Array<ElementHandle<Element> | null> = [];
+  for (const selector of selectors) {
+    let match: Element | null;
     try {
-      const handle = await frame.mainRealm().adoptBackendNode(id);
-      const element = handle.asElement() as ElementHandle<Element> | null;
-      if (element) out.push(element);
-      else await handle.dispose();
-    } catch {
-      // gone from the page since the copy was made
+      match = document.querySelector(selector) as unknown as Element | null;
+    } catch (error) {
+      await Promise.all(out.map((el) => el?.dispose()));
+      throw new CommandFailure(
+        "invalid_command",
+        `Invalid selector ${quote(selector)} (${command}): ${(error as Error).message}`,
+      );
     }
+    const id = Number(match?.getAttribute(NODE_ID_ATTRIBUTE));
+    let element: ElementHandle<Element> | null = null;
+    if (Number.isInteger(id) && id > 0) {
+      try {
+        const handle = await frame.mainRealm().adoptBackendNode(id);
+        element = handle.asElement() as ElementHandle<Element> | null;
+        if (!element) await handle.dispose();
+      } catch {
+        // gone from the page since the copy was made
+      }
+    }
+    out.push(element);
   }
   return out;
 }
@@ -92,11 +95,25 @@ export async function locate(
   selector: string,
   command: string,
 ): Promise<ElementHandle<Element> | null> {
-  return (await locateAll(deps, selector, command, 1))[0] ?? null;
+  return (await locateEach(deps, [selector], command))[0];
 }
 
 /** Finds the first element matching a selector, or null. */
 export type Find = (selector: string, command: string) => Promise<ElementHandle<Element> | null>;
+
+/** Finds the first element matching each of several selectors, on one copy. */
+export type FindEach = (
+  selectors: readonly string[],
+  command: string,
+) => Promise<Array<ElementHandle<Element> | null>>;
+
+/** {@link finder} for several selectors at once (a yield's conditions). */
+export function finderEach(deps: LocateDeps): FindEach {
+  return (selectors, command) =>
+    isRuleOn("snapshot")
+      ? locateEach(deps, selectors, command)
+      : Promise.all(selectors.map((selector) => queryLive(deps.page, selector, command)));
+}
 
 /**
  * The device's way to find elements: on the scrubbed copy under the

@@ -7,7 +7,7 @@ import type { Commands, YieldCondition } from "@passage/connect/protocol";
 import type { Frame, HTTPResponse, Page } from "puppeteer-core";
 import { describeResponse } from "./_capture.ts";
 import { CommandFailure, quote } from "./_errors.ts";
-import type { Find } from "./_locate.ts";
+import type { FindEach } from "./_locate.ts";
 import { maskUrl } from "./_mask.ts";
 
 type YieldParams = Commands["yieldToUser"]["params"];
@@ -45,7 +45,7 @@ export async function waitForConditions(
   page: Page,
   params: YieldParams,
   signal: AbortSignal,
-  find: Find,
+  findEach: FindEach,
 ): Promise<YieldResult> {
   const { conditions } = params;
   const patterns = checkConditions(params);
@@ -98,9 +98,15 @@ export async function waitForConditions(
             ) {
               return won(index, "url");
             }
-          } else if (c.type === "selector") {
-            if (await isShown(find, c.selector)) return won(index, "selector");
           }
+        }
+        // every selector condition on one copy of the document
+        const selectors = conditions.flatMap((c, index) =>
+          c.type === "selector" ? [{ index, selector: c.selector }] : []
+        );
+        if (selectors.length > 0 && !settled) {
+          const shown = await anyShown(findEach, selectors.map((s) => s.selector));
+          if (shown !== null && !settled) return won(selectors[shown].index, "selector");
         }
       } catch (error) {
         if (error instanceof CommandFailure && error.code === "invalid_command") {
@@ -139,22 +145,24 @@ export async function waitForConditions(
 }
 
 /**
- * Whether an element matching `selector` (on the device's copy) is attached
- * and visible. Gives up (false) after five seconds, as calls into a page that
- * is navigating can hang.
+ * The position of the first of `selectors` whose element (on the device's
+ * copy) is attached and visible, or null. Gives up (null) after five seconds,
+ * as calls into a page that is navigating can hang.
  */
-async function isShown(find: Find, selector: string): Promise<boolean> {
+async function anyShown(findEach: FindEach, selectors: string[]): Promise<number | null> {
   const look = (async () => {
-    const element = await find(selector, "yieldToUser");
-    if (!element) return false;
+    const elements = await findEach(selectors, "yieldToUser");
     try {
-      return await element.isVisible();
+      for (const [i, element] of elements.entries()) {
+        if (element && await element.isVisible()) return i;
+      }
+      return null;
     } finally {
-      await element.dispose().catch(() => {});
+      await Promise.all(elements.map((el) => el?.dispose().catch(() => {})));
     }
   })();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 5000));
+  const late = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 5000));
   try {
     return await Promise.race([look, late]);
   } finally {
