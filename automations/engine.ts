@@ -43,7 +43,12 @@ export interface LinkRun {
 /** The queue job that starts a link's run. */
 export const RUN_LINK_JOB = "link.run";
 
-const LEASE_MS = 60_000;
+/**
+ * A run's lease: short, renewed by its holder every third of it, so another
+ * instance takes over a dead instance's run within seconds (the frequent
+ * check in `main.ts` kicks runnable links).
+ */
+export const LEASE_MS = 6_000;
 
 export interface EngineDeps {
   kv: Deno.Kv;
@@ -97,6 +102,20 @@ export class Engine {
 
   /** Runs a link to its end, if this instance can take its lease. */
   async #run(linkId: string): Promise<void> {
+    // A run that found no device yet gives its lease back and looks again: a
+    // device that connected meanwhile had its kick dropped here (this run was
+    // registered) or refused elsewhere (this lease was held), and must not
+    // wait for the sweep.
+    while (await this.#runOnce(linkId) === "no_device") {
+      const link = (await this.#deps.kv.get<LinkRecord>(linkKey(linkId))).value;
+      const session = link &&
+        (await this.#deps.kv.get<SessionRecord>(sessionKey(link.sessionId))).value;
+      if (this.#closed || session?.device !== "connected") return;
+    }
+  }
+
+  /** One attempt at running a link; "no_device" when its device is not there yet. */
+  async #runOnce(linkId: string): Promise<"no_device" | void> {
     const { kv, config, relay } = this.#deps;
     if (!(await this.#acquire(linkId))) return;
     const renew = setInterval(() => void this.#acquire(linkId), LEASE_MS / 3);
@@ -111,7 +130,7 @@ export class Engine {
       // is at work on the device. A session that ended without one still runs,
       // so the link fails with the reason instead of waiting forever.
       const session = (await kv.get<SessionRecord>(sessionKey(link.sessionId))).value;
-      if (session?.status === "active" && session.device !== "connected") return;
+      if (session?.status === "active" && session.device !== "connected") return "no_device";
       if (link.status === "claimed") link = await transitionLink(kv, linkId, "running");
       transport = await LocalTransport.open(kv, relay, config, link.sessionId);
       this.#transports.add(transport);

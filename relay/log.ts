@@ -268,6 +268,9 @@ export class SessionLog {
         })
       ) {
         if (stream === "evt" && !(await this.#isResult(value))) continue;
+        // The `end` itself stays (sealed under the telemetry key), so a device
+        // tailing `cmd` on another instance still reads it after the purge.
+        if (stream === "cmd" && await this.#isEnd(value)) continue;
         await deleteJson(this.#kv, value);
         await this.#kv.delete(key);
       }
@@ -279,6 +282,14 @@ export class SessionLog {
     if (sealed) return sealed.key === "data";
     const full = await loadJson<{ type: string }>(this.#kv, value as BlobRef).catch(() => null);
     return full?.type === "result";
+  }
+
+  /** Whether a `cmd` entry is the session's `end` (the only one under the telemetry key). */
+  async #isEnd(value: Stored<{ type: string }>): Promise<boolean> {
+    const sealed = sealedHeader(value);
+    if (sealed) return sealed.key === "telemetry";
+    const full = await loadJson<{ type: string }>(this.#kv, value as BlobRef).catch(() => null);
+    return full?.type === "end";
   }
 
   /** Shreds the telemetry keys whose retention has ended (run by the minute sweep). */

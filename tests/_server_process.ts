@@ -30,6 +30,10 @@ export async function createKeyWithCli(kvPath: string): Promise<string> {
 
 export interface ServerProcess extends AsyncDisposable {
   url: string;
+  /** Sends `signal` to the process (SIGKILL: it dies at once, as an evicted instance may). */
+  kill(signal: Deno.Signal): void;
+  /** Resolves when the process has exited. */
+  status: Promise<Deno.CommandStatus>;
   /** Everything the process wrote so far, for failure messages. */
   output(): string;
 }
@@ -98,6 +102,12 @@ export async function startProcess(
     // It listens on every interface; the loopback address avoids ::1 vs 127.0.0.1.
     url: `http://127.0.0.1:${found}`,
     output,
+    kill: (signal) => {
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+    },
+    status: child.status,
     [Symbol.asyncDispose]: stop,
   };
 }
