@@ -8,6 +8,9 @@ import { type Config, loadConfig, openKv } from "./lib/config.ts";
 import { PassageError } from "./lib/errors.ts";
 import { Api, type AppEnv } from "./lib/http.ts";
 import { expireDueLinks } from "./lib/links.ts";
+import { migrateToAccounts } from "./lib/account_migration.ts";
+import { accountsOfMember, createAccount } from "./lib/accounts.ts";
+import { createDevSignInLink, DEV_EMAIL, devSignInAllowed } from "./lib/auth/dev_sign_in.ts";
 import { registerClaimPage } from "./routes/claim_page.ts";
 import { registerExtensionPage } from "./routes/extension_page.ts";
 import { registerWellKnownRoutes } from "./routes/well_known.ts";
@@ -20,9 +23,13 @@ import { Jobs } from "./lib/queue.ts";
 import { deliverDueWebhooks, registerWebhookJobs } from "./lib/webhook_delivery.ts";
 import { registerWebhookRoutes } from "./routes/webhooks.ts";
 import { registerSandboxRoutes } from "./routes/sandbox.ts";
+import { registerConsole } from "./routes/console/mod.ts";
+import { registerHome } from "./routes/home.tsx";
+import { consoleErrorPage, isConsoleRequest } from "./routes/console/_error.tsx";
 import { purgeExpiredWebhookEvents } from "./lib/webhooks.ts";
 import { Engine } from "./automations/engine.ts";
 import type { Bus } from "./relay/bus.ts";
+import { endLostDevices, reapDeadInstances } from "./relay/presence.ts";
 
 /** Builds the app. Tests call `app.fetch` in-process or serve it on a loopback port. */
 export function createApp(
@@ -46,23 +53,31 @@ export function createApp(
   registerExtensionPage(app);
   registerWellKnownRoutes(app);
   registerSandboxRoutes(app);
+  registerConsole(app);
+  registerHome(app);
   app.get("/openapi.json", (c) => c.json(api.openApi(deps.config.publicUrl)));
   app.get("/healthz", (c) => c.json({ ok: true }));
 
   app.notFound((c) =>
-    c.json(
-      new PassageError(
-        "not_found",
-        `No route for ${c.req.method} ${new URL(c.req.url).pathname}`,
-      ),
-      404,
-    )
+    isConsoleRequest(c)
+      ? consoleErrorPage(
+        c,
+        new PassageError("not_found", `There is no page at ${new URL(c.req.url).pathname}`),
+      )
+      : c.json(
+        new PassageError(
+          "not_found",
+          `No route for ${c.req.method} ${new URL(c.req.url).pathname}`,
+        ),
+        404,
+      )
   );
   app.onError((err, c) => {
     if (err instanceof PassageError) {
       for (const [name, value] of Object.entries(err.headers)) {
         c.header(name, value);
       }
+      if (isConsoleRequest(c)) return consoleErrorPage(c, err);
       return c.json(err, err.status as 400);
     }
     console.error(
@@ -130,13 +145,40 @@ export async function sweep(kv: Deno.Kv, runtime: Runtime, config: Config): Prom
   await purgeExpiredWebhookEvents(kv, config.resultRetentionSeconds * 1000);
 }
 
+/** How often `quickSweep` runs on every instance. */
+export const QUICK_SWEEP_MS = 2_000;
+
+/**
+ * The frequent, cheap check behind the minute sweep: devices of instances that
+ * died (their heartbeat lapsed), devices away past their grace, and link runs
+ * and webhook deliveries whose short lease lapsed. Each is one range read of
+ * a small index, so another instance takes over within seconds.
+ */
+export async function quickSweep(kv: Deno.Kv, runtime: Runtime, config: Config): Promise<void> {
+  await reapDeadInstances(kv, runtime.relay.log);
+  await endLostDevices(kv, runtime.relay.log, config);
+  await runtime.engine.sweep();
+  await deliverDueWebhooks(kv, { config, jobs: runtime.jobs });
+}
+
 if (import.meta.main) {
   const config = loadConfig();
   const kv = await openKv(config);
-  if (Deno.args.includes("--dev") && !(await hasAnyApiKey(kv))) {
+  const migrated = await migrateToAccounts(kv);
+  if (migrated.accounts) {
+    console.log(
+      `Accounts: gave ${migrated.accounts} API key(s) an account; re-owned ${migrated.links} link(s), ${migrated.sessions} session(s), ${migrated.events} webhook event(s)`,
+    );
+  }
+  config.signIn.devSignIn = devSignInAllowed(Deno.args, Deno.env.toObject());
+  if (config.signIn.devSignIn && !(await hasAnyApiKey(kv))) {
+    // The dev key belongs to the account the dev sign-in opens.
+    const [existing] = await accountsOfMember(kv, DEV_EMAIL);
+    const account = existing ?? await createAccount(kv, { name: "Dev", members: [DEV_EMAIL] });
     const { secret, key } = await createApiKey(kv, {
       name: "dev",
       mode: "test",
+      accountId: account.id,
     });
     console.log(
       `Created test API key ${key.id} ("dev"). It is shown once; keep it:`,
@@ -145,11 +187,24 @@ if (import.meta.main) {
   }
   const runtime = startRuntime(kv, config);
   Deno.cron("passage-sweep", "* * * * *", () => sweep(kv, runtime, config));
+  let sweeping = false;
+  const quick = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    quickSweep(kv, runtime, config)
+      .catch((err) => console.error("quick sweep failed:", err))
+      .finally(() => sweeping = false);
+  }, QUICK_SWEEP_MS);
   const server = Deno.serve({
     port: config.port,
     onListen: ({ hostname, port }) => {
       // With PORT=0 the OS picks the port: hand out URLs that reach it.
       if (!Deno.env.get("PASSAGE_PUBLIC_URL")) config.publicUrl = `http://localhost:${port}`;
+      if (config.signIn.devSignIn && config.signIn.providers.length === 0) {
+        createDevSignInLink(kv, config).then((link) =>
+          console.log(`Console: sign in once within 10 minutes at ${link}`)
+        );
+      }
       console.log(
         `Passage listening on http://${
           hostname === "0.0.0.0" ? "localhost" : hostname
@@ -159,9 +214,15 @@ if (import.meta.main) {
   }, runtime.app.fetch);
   // Deno Deploy evicts with SIGINT and 5 s of grace: stop taking work and
   // close sockets so devices and controllers reconnect elsewhere and resume.
+  // Whatever hangs, the process is gone within the 5 s (4 s, to be safe).
   Deno.addSignalListener("SIGINT", async () => {
-    await runtime.close();
-    await server.shutdown();
-    Deno.exit(0);
+    setTimeout(() => Deno.exit(0), 4_000);
+    clearInterval(quick);
+    try {
+      await runtime.close();
+      await server.shutdown();
+    } finally {
+      Deno.exit(0);
+    }
   });
 }

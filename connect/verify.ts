@@ -3,8 +3,8 @@
  *
  * Every webhook carries a `Passage-Verification` header: a JWT signed with
  * ES256 whose claims are `iat`, `request_body_sha256` (the hex SHA-256 of
- * the exact body bytes), `aud` (the id of the API key that owns the link,
- * `key_…`) and `livemode`. The verifier reads the raw body once, checks the
+ * the exact body bytes), `aud` (the id of the account that owns the link,
+ * `acct_…`) and `livemode`. The verifier reads the raw body once, checks the
  * header, fetches the public key by its `kid` (cached), checks the signature,
  * the age, the audience and mode you require, and the body hash, and only
  * then parses the body.
@@ -140,10 +140,10 @@ export interface VerifyWebhookOptions {
   /** The current time in milliseconds since the epoch (default `Date.now`). */
   now?: () => number;
   /**
-   * Accept only events whose signed `aud` is this owner id (or one of these,
-   * while you move from one API key to another): the id of the API key that
-   * created the links, `key_…`, shown when the key is created. Without it, an
-   * event signed for any Passage developer on the same server verifies.
+   * Accept only events whose signed `aud` is this owner id (or one of these):
+   * the id of the account that owns the links, `acct_…`, shown in the
+   * console. Rotating API keys does not change it. Without it, an event
+   * signed for any Passage developer on the same server verifies.
    *
    * @example
    * ```ts
@@ -151,7 +151,7 @@ export interface VerifyWebhookOptions {
    * async function handle(req: Request) {
    *   return await verifyWebhook(req, {
    *     publicKeyUrl: "https://passage.example.com/webhook_verification_key/get",
-   *     audience: "key_01KBXYZ",
+   *     audience: "acct_01KBXYZ",
    *     livemode: true,
    *   });
    * }

@@ -3,14 +3,28 @@
  * 6-character CRC32 checksum, so a mistyped key is refused without a lookup.
  * Only the SHA-256 of a secret is stored; the secret is shown once, on creation.
  */
-import { apiKeyByHashKey, apiKeyKey } from "./kv_keys.ts";
+import {
+  apiKeyByHashKey,
+  apiKeyKey,
+  apiKeyLastUsedKey,
+  apiKeyPrefix,
+  apiKeysByAccountKey,
+  apiKeysByAccountPrefix,
+  type KeyMode,
+} from "./kv_keys.ts";
+import { newAccountRecord, writeNewAccount } from "./accounts.ts";
 import { PassageError } from "./errors.ts";
 import { newId, sha256Hex, timingSafeEqual } from "./ids.ts";
 
-export type KeyMode = "test" | "live";
+export type { KeyMode };
 
 export interface ApiKeyRecord {
   id: string;
+  /**
+   * The account that owns the key and everything made with it. Absent only on
+   * keys stored before accounts, until `migrateToAccounts` runs at startup.
+   */
+  accountId: string;
   name: string;
   mode: KeyMode;
   /** The first characters of the secret, safe to show (`sk_test_AbC4…`). */
@@ -22,6 +36,12 @@ export interface ApiKeyRecord {
 
 /** An API key as listed: everything but the hash. */
 export type ApiKeyInfo = Omit<ApiKeyRecord, "secretHash">;
+
+/** Who owns a record: an account, in one mode. An `ApiKeyInfo` is one. */
+export interface Owner {
+  accountId: string;
+  mode: KeyMode;
+}
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const KEY_PATTERN = /^sk_(test|live)_([0-9A-Za-z]{32})([0-9A-Za-z]{6})$/;
@@ -75,16 +95,22 @@ function info({ secretHash: _, ...rest }: ApiKeyRecord): ApiKeyInfo {
   return rest;
 }
 
-/** Creates a key; the returned `secret` is never stored and cannot be shown again. */
+/**
+ * Creates a key for `options.accountId` (without one, for a new account of its
+ * own, named after the key); the returned `secret` is never stored and cannot
+ * be shown again.
+ */
 export async function createApiKey(
   kv: Deno.Kv,
-  options: { name: string; mode?: KeyMode },
+  options: { name: string; mode?: KeyMode; accountId?: string },
 ): Promise<{ secret: string; key: ApiKeyInfo }> {
   const mode = options.mode ?? "test";
   const body = `sk_${mode}_${randomBase62(32)}`;
   const secret = body + checksum(body);
+  const account = options.accountId ? null : newAccountRecord({ name: options.name });
   const record: ApiKeyRecord = {
     id: newId("key"),
+    accountId: options.accountId ?? account!.id,
     name: options.name,
     mode,
     hint: secret.slice(0, 12) + "…",
@@ -92,12 +118,14 @@ export async function createApiKey(
     createdAt: new Date().toISOString(),
     revokedAt: null,
   };
-  const res = await kv.atomic()
+  const op = kv.atomic()
     .check({ key: apiKeyKey(record.id), versionstamp: null })
     .check({ key: apiKeyByHashKey(record.secretHash), versionstamp: null })
     .set(apiKeyKey(record.id), record)
     .set(apiKeyByHashKey(record.secretHash), record.id)
-    .commit();
+    .set(apiKeysByAccountKey(record.accountId, record.id), record.id);
+  if (account) writeNewAccount(op, account);
+  const res = await op.commit();
   if (!res.ok) throw new Error("API key collision; try again");
   return { secret, key: info(record) };
 }
@@ -105,10 +133,68 @@ export async function createApiKey(
 /** Every key, oldest first, without secrets. */
 export async function listApiKeys(kv: Deno.Kv): Promise<ApiKeyInfo[]> {
   const out: ApiKeyInfo[] = [];
-  for await (const entry of kv.list<ApiKeyRecord>({ prefix: ["api_keys"] })) {
+  for await (const entry of kv.list<ApiKeyRecord>({ prefix: apiKeyPrefix() })) {
     out.push(info(entry.value));
   }
   return out;
+}
+
+/** An API key as the console lists it: with when it last authenticated a request. */
+export interface ApiKeyListItem extends ApiKeyInfo {
+  /** ISO 8601, to the minute; null if never used. */
+  lastUsedAt: string | null;
+}
+
+/** An account's keys, oldest first, without secrets, with their last use. */
+export async function listAccountApiKeys(
+  kv: Deno.Kv,
+  accountId: string,
+): Promise<ApiKeyListItem[]> {
+  const ids: string[] = [];
+  for await (const entry of kv.list<string>({ prefix: apiKeysByAccountPrefix(accountId) })) {
+    ids.push(entry.value);
+  }
+  const out: ApiKeyListItem[] = [];
+  for (let i = 0; i < ids.length; i += 5) {
+    const batch = ids.slice(i, i + 5);
+    const entries = await kv.getMany<unknown[]>(
+      batch.flatMap((id) => [apiKeyKey(id), apiKeyLastUsedKey(id)]),
+    );
+    for (let j = 0; j < batch.length; j++) {
+      const record = entries[2 * j].value as ApiKeyRecord | null;
+      const used = entries[2 * j + 1].value as number | null;
+      if (record?.accountId !== accountId) continue;
+      out.push({ ...info(record), lastUsedAt: used ? new Date(used).toISOString() : null });
+    }
+  }
+  return out;
+}
+
+/** One of an account's keys, or a 404 that does not tell another account's key from none. */
+export async function getAccountApiKey(
+  kv: Deno.Kv,
+  accountId: string,
+  keyId: string,
+): Promise<ApiKeyInfo> {
+  const record = (await kv.get<ApiKeyRecord>(apiKeyKey(keyId))).value;
+  if (!record || record.accountId !== accountId) {
+    throw new PassageError("api_key_not_found", `No API key with id "${keyId}"`, {
+      param: "id",
+    });
+  }
+  return info(record);
+}
+
+const LAST_USED_RESOLUTION_MS = 60_000;
+const lastUsedWritten = new Map<string, number>();
+
+/** Records that `keyId` was used now, at most once a minute per key and process. */
+async function touchApiKey(kv: Deno.Kv, keyId: string): Promise<void> {
+  const now = Date.now();
+  if (now - (lastUsedWritten.get(keyId) ?? 0) < LAST_USED_RESOLUTION_MS) return;
+  lastUsedWritten.set(keyId, now);
+  if (lastUsedWritten.size > 10_000) lastUsedWritten.clear();
+  await kv.set(apiKeyLastUsedKey(keyId), now).catch(() => {});
 }
 
 /** The BroadcastChannel a revocation is announced on, to the other isolates of this process. */
@@ -198,12 +284,13 @@ export async function authenticate(
       `API key ${record.id} was revoked`,
     );
   }
+  await touchApiKey(kv, record.id);
   return info(record);
 }
 
 /** Whether any key exists yet (used by `deno task dev` to seed a test key). */
 export async function hasAnyApiKey(kv: Deno.Kv): Promise<boolean> {
-  for await (const _ of kv.list({ prefix: ["api_keys"] }, { limit: 1 })) {
+  for await (const _ of kv.list({ prefix: apiKeyPrefix() }, { limit: 1 })) {
     return true;
   }
   return false;

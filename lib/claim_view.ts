@@ -4,6 +4,7 @@
  * what, where the session may go, and where the link or session is now, in
  * words. Read-only: looking at a code never claims, expires or changes it.
  */
+import { getAccount } from "./accounts.ts";
 import type { OperationStatus } from "@passage/connect/schemas";
 import { getProvider, OPERATION_LABELS } from "../automations/registry.ts";
 import { formatClaimCode } from "./claim_codes.ts";
@@ -139,7 +140,12 @@ export async function readClaimView(
   now = Date.now(),
 ): Promise<ClaimView> {
   const found = code.length <= 64 ? await findByClaimCode(kv, code) : null;
-  const name = (found?.link?.appName ?? found?.session.appName ?? config.appName) || null;
+  const own = found?.link?.appName ?? found?.session.appName;
+  // The account's app name stands in for a link or session created without one.
+  const account = found && !own && found.session.accountId
+    ? await getAccount(kv, found.session.accountId)
+    : null;
+  const name = (own ?? account?.appName ?? config.appName) || null;
   const app: AppNames = { appName: name ?? "An app", appMention: name ?? "the app" };
   if (!found) return { ...NOT_FOUND, ...app };
   const { session, link } = found;

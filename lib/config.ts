@@ -1,5 +1,6 @@
 import { retryLockedCommits } from "./kv_retry.ts";
 import { type NativeApps, readNativeApps } from "./native_apps.ts";
+import { readSignInProviders, type SignInProvider } from "./auth/providers.ts";
 
 /** Runtime configuration, read once from environment variables. */
 export interface Config {
@@ -64,6 +65,18 @@ export interface Config {
   nativeApps: NativeApps;
   /** Where the browser extension's zip is, served at `/extension/passage-extension.zip` if it exists. */
   extensionZipPath: string;
+  /** The console's sign-in (`lib/auth/`). */
+  signIn: {
+    /** Identity providers (`PASSAGE_OIDC_*`, `PASSAGE_GITHUB_*`). */
+    providers: SignInProvider[];
+    /** How long a console session lasts, in seconds. */
+    sessionSeconds: number;
+    /**
+     * Whether the one-time dev sign-in link exists: never from the environment;
+     * `main.ts` sets it for `--dev` off Deno Deploy (`devSignInAllowed`).
+     */
+    devSignIn: boolean;
+  };
 }
 
 /** Where a local run keeps its KV file when `PASSAGE_KV_PATH` is unset. */
@@ -138,6 +151,11 @@ export function loadConfig(
     useQueues: (env.PASSAGE_QUEUES ?? (onDeploy ? "off" : "on")) !== "off",
     appName: appNameVar(env.PASSAGE_APP_NAME),
     nativeApps: readNativeApps(env),
+    signIn: {
+      providers: readSignInProviders(env),
+      sessionSeconds: intVar(env, "PASSAGE_CONSOLE_SESSION_SECONDS", 8 * 60 * 60),
+      devSignIn: false,
+    },
     extensionZipPath: env.PASSAGE_EXTENSION_ZIP ||
       decodeURIComponent(
         new URL("../extension/dist/passage-extension.zip", import.meta.url).pathname,

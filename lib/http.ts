@@ -9,6 +9,8 @@ import { type ApiKeyInfo, authenticate } from "./api_keys.ts";
 import type { Config } from "./config.ts";
 import type { Relay } from "../relay/relay.ts";
 import type { Jobs } from "./queue.ts";
+import type { ConsoleSession } from "./auth/console_sessions.ts";
+import type { AccountRecord } from "./accounts.ts";
 import { type ErrorCode, errorCodes, PassageError } from "./errors.ts";
 
 /** What every handler can reach through `c.var`. */
@@ -21,6 +23,10 @@ export interface AppEnv {
     jobs: Jobs;
     /** Set on routes with `auth: "apiKey"`. */
     apiKey: ApiKeyInfo;
+    /** Set under `/console` by its middleware: the signed-in member's session. */
+    consoleSession: ConsoleSession;
+    /** Set under `/console` by its middleware: the account the console shows. */
+    account: AccountRecord;
   };
 }
 

@@ -40,7 +40,7 @@ export function ulid(now = Date.now()): string {
 }
 
 /** A prefixed, time-ordered id such as `link_01J…`. */
-export function newId(prefix: "link" | "key" | "sess" | "evt"): string {
+export function newId(prefix: "link" | "key" | "sess" | "evt" | "acct"): string {
   return `${prefix}_${ulid()}`;
 }
 

@@ -1,13 +1,16 @@
 /**
- * `deno task keys create --name NAME [--live]` · `deno task keys list` ·
+ * `deno task keys create --name NAME [--live] [--account ACCT]` · `deno task keys list` ·
  * `deno task keys revoke ID`. Uses the same KV as the server (`PASSAGE_KV_PATH`).
  */
 import { parseArgs } from "node:util";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api_keys.ts";
+import { getAccount } from "./accounts.ts";
 import { loadConfig, openKv } from "./config.ts";
 
 const USAGE = `Usage:
-  deno task keys create --name NAME [--live]   print a new secret key (shown once)
+  deno task keys create --name NAME [--live] [--account acct_…]
+                                               print a new secret key (shown once), for
+                                               that account (default: a new one)
   deno task keys list                          list keys, without secrets
   deno task keys revoke ID                     revoke a key`;
 
@@ -19,6 +22,7 @@ export async function main(args: string[], kv: Deno.Kv): Promise<number> {
     options: {
       name: { type: "string" },
       live: { type: "boolean", default: false },
+      account: { type: "string" },
     },
   });
   const [command, id] = positionals;
@@ -27,12 +31,17 @@ export async function main(args: string[], kv: Deno.Kv): Promise<number> {
       console.error("--name is required\n" + USAGE);
       return 2;
     }
+    if (values.account && !(await getAccount(kv, values.account))) {
+      console.error(`No account with id ${values.account}`);
+      return 1;
+    }
     const { secret, key } = await createApiKey(kv, {
       name: values.name,
       mode: values.live ? "live" : "test",
+      accountId: values.account,
     });
     console.log(
-      `Created ${key.mode} key ${key.id} ("${key.name}"). The secret is shown once:`,
+      `Created ${key.mode} key ${key.id} ("${key.name}", account ${key.accountId}). The secret is shown once:`,
     );
     console.log(secret);
     return 0;
@@ -46,7 +55,7 @@ export async function main(args: string[], kv: Deno.Kv): Promise<number> {
       console.log(
         `${k.id}  ${k.mode.padEnd(4)}  ${k.hint}  ${
           k.revokedAt ? `revoked ${k.revokedAt}` : "active"
-        }  ${k.name}`,
+        }  ${k.accountId}  ${k.name}`,
       );
     }
     return 0;

@@ -3,18 +3,48 @@
  * key array: to find what is stored, read this file.
  */
 
+/** Test or live: the two halves of an account. */
+export type KeyMode = "test" | "live";
+
+// ---------------------------------------------------------------- accounts
+/** An account (`AccountRecord`): what owns keys, links, sessions and webhook events. */
+export const accountKey = (accountId: string) => ["accounts", accountId] as const;
+/** Index: a member's email (lower case) → an account they belong to. Value: the account id. */
+export const accountByMemberKey = (email: string, accountId: string) =>
+  ["accounts_by_member", email, accountId] as const;
+/** Prefix of `accountByMemberKey`: every account of one member. */
+export const accountByMemberPrefix = (email: string) => ["accounts_by_member", email] as const;
+/** Index: an account's API keys, in id (= time) order. Value: the key id. */
+export const apiKeysByAccountKey = (accountId: string, keyId: string) =>
+  ["api_keys_by_account", accountId, keyId] as const;
+/** Prefix of `apiKeysByAccountKey`. */
+export const apiKeysByAccountPrefix = (accountId: string) =>
+  ["api_keys_by_account", accountId] as const;
+/** When a key last authenticated a request (ms since epoch), written at most once a minute. */
+export const apiKeyLastUsedKey = (keyId: string) => ["api_key_last_used", keyId] as const;
+/** A data migration that has run to the end. Value: when (ISO 8601). */
+export const migrationKey = (name: string) => ["migrations", name] as const;
+
 /** An API key's record (`ApiKeyRecord`). */
 export const apiKeyKey = (keyId: string) => ["api_keys", keyId] as const;
+/** Prefix of `apiKeyKey`: every key. */
+export const apiKeyPrefix = () => ["api_keys"] as const;
 /** Index: SHA-256 of a secret key → its key id. */
 export const apiKeyByHashKey = (secretHash: string) => ["api_keys_by_hash", secretHash] as const;
 
 /** A link's record (`LinkRecord`). */
 export const linkKey = (linkId: string) => ["links", linkId] as const;
-/** Index: a key owner's links, in id (= time) order. Value: the link id. */
-export const linksByOwnerKey = (keyId: string, linkId: string) =>
-  ["links_by_owner", keyId, linkId] as const;
-/** Prefix of `linksByOwnerKey` for listing. */
+/**
+ * Legacy index (before accounts): an API key's links. `migrateToAccounts`
+ * moves every entry to `linksByAccountKey`; nothing writes it any more.
+ */
 export const linksByOwnerPrefix = (keyId: string) => ["links_by_owner", keyId] as const;
+/** Index: an account's links of one mode, in id (= time) order. Value: the link id. */
+export const linksByAccountKey = (accountId: string, mode: KeyMode, linkId: string) =>
+  ["links_by_account", accountId, mode, linkId] as const;
+/** Prefix of `linksByAccountKey` for listing. */
+export const linksByAccountPrefix = (accountId: string, mode: KeyMode) =>
+  ["links_by_account", accountId, mode] as const;
 /** Index: pending links by the time they expire, for the expiry sweep. */
 export const linksByExpiryKey = (expiresAtMs: number, linkId: string) =>
   ["links_by_expiry", expiresAtMs, linkId] as const;
@@ -35,11 +65,14 @@ export const idempotencyKey = (keyId: string, route: string, key: string) =>
 
 /** A session's record (`SessionRecord`). */
 export const sessionKey = (sessionId: string) => ["sessions", sessionId] as const;
-/** Index: a key owner's sessions, in id (= time) order. Value: the session id. */
-export const sessionsByOwnerKey = (keyId: string, sessionId: string) =>
-  ["sessions_by_owner", keyId, sessionId] as const;
-/** Prefix of `sessionsByOwnerKey`. */
+/** Legacy index (before accounts): an API key's sessions; see `linksByOwnerPrefix`. */
 export const sessionsByOwnerPrefix = (keyId: string) => ["sessions_by_owner", keyId] as const;
+/** Index: an account's sessions of one mode, in id (= time) order. Value: the session id. */
+export const sessionsByAccountKey = (accountId: string, mode: KeyMode, sessionId: string) =>
+  ["sessions_by_account", accountId, mode, sessionId] as const;
+/** Prefix of `sessionsByAccountKey`. */
+export const sessionsByAccountPrefix = (accountId: string, mode: KeyMode) =>
+  ["sessions_by_account", accountId, mode] as const;
 /** Index: sessions not yet ended, for the timeout sweep. Value: the session id. */
 export const liveSessionKey = (sessionId: string) => ["sessions_live", sessionId] as const;
 /** Prefix of `liveSessionKey`. */
@@ -121,6 +154,12 @@ export const webhookEventPrefix = () => ["webhook_events"] as const;
 /** One slice of an event's exact body bytes (a `Uint8Array`), numbered from 0. */
 export const webhookBodyChunkKey = (eventId: string, index: number) =>
   ["webhook_event_body", eventId, index] as const;
+/** Index: an account's events, in id (= time) order. Value: the event id. */
+export const webhookEventsByAccountKey = (accountId: string, eventId: string) =>
+  ["webhook_events_by_account", accountId, eventId] as const;
+/** Prefix of `webhookEventsByAccountKey`. */
+export const webhookEventsByAccountPrefix = (accountId: string) =>
+  ["webhook_events_by_account", accountId] as const;
 /** Index: a link's events, in id (= time) order. Value: the event id. */
 export const webhookEventsByLinkKey = (linkId: string, eventId: string) =>
   ["webhook_events_by_link", linkId, eventId] as const;
@@ -137,3 +176,26 @@ export const webhookAttemptKey = (eventId: string, number: number) =>
   ["webhook_attempts", eventId, number] as const;
 /** Prefix of `webhookAttemptKey`. */
 export const webhookAttemptPrefix = (eventId: string) => ["webhook_attempts", eventId] as const;
+
+/** A relay instance's heartbeat (`RelayInstance`): its devices are present while it beats. */
+export const relayInstanceKey = (instanceId: string) => ["relay_instances", instanceId] as const;
+/** Prefix of `relayInstanceKey`. */
+export const relayInstancePrefix = () => ["relay_instances"] as const;
+/** Index: a device connection held by a relay instance → its connection id. */
+export const presenceByInstanceKey = (instanceId: string, sessionId: string) =>
+  ["device_presence_by_instance", instanceId, sessionId] as const;
+/** Prefix of `presenceByInstanceKey` for one instance. */
+export const presenceByInstancePrefix = (instanceId: string) =>
+  ["device_presence_by_instance", instanceId] as const;
+/** Index: a session whose device is away (disconnected) → since when (ms since epoch). */
+export const deviceAwayKey = (sessionId: string) => ["devices_away", sessionId] as const;
+/** Prefix of `deviceAwayKey`. */
+export const deviceAwayPrefix = () => ["devices_away"] as const;
+
+// ---------------------------------------------------------------- console sign-in
+/** A sign-in in progress (`OAuthState`: PKCE verifier, nonce, provider), by its state value. */
+export const oauthStateKey = (state: string) => ["oauth_states", state] as const;
+/** A console session (`ConsoleSession`), by the SHA-256 of its cookie value. */
+export const consoleSessionKey = (idHash: string) => ["console_sessions", idHash] as const;
+/** A one-time dev sign-in link (`DevSignInToken`), by the SHA-256 of its token. */
+export const devSignInTokenKey = (tokenHash: string) => ["dev_sign_in_tokens", tokenHash] as const;

@@ -14,7 +14,7 @@ import type {
   WebhookEventsOption,
 } from "@passage/connect/schemas";
 import { getProvider, providerOrigins } from "../automations/registry.ts";
-import type { ApiKeyInfo } from "./api_keys.ts";
+import type { ApiKeyInfo, Owner } from "./api_keys.ts";
 import { formatClaimCode, newClaimCode, normalizeClaimCode } from "./claim_codes.ts";
 import type { Config } from "./config.ts";
 import { PassageError } from "./errors.ts";
@@ -27,15 +27,18 @@ import {
   idempotencyKey,
   linkKey,
   linkResultsKey,
+  linksByAccountKey,
+  linksByAccountPrefix,
   linksByExpiryKey,
   linksByExpiryPrefix,
-  linksByOwnerKey,
-  linksByOwnerPrefix,
 } from "./kv_keys.ts";
 
 /** A link as stored in KV. */
 export interface LinkRecord {
   id: string;
+  /** The account that owns the link (see `accounts.ts`). */
+  accountId: string;
+  /** The API key that created it (it may since have been revoked; the account still owns the link). */
   ownerKeyId: string;
   livemode: boolean;
   provider: string;
@@ -226,6 +229,7 @@ export async function createLink(
     });
     const record: LinkRecord = {
       id: linkId,
+      accountId: owner.accountId,
       ownerKeyId: owner.id,
       livemode: owner.mode === "live",
       provider: provider.id,
@@ -249,7 +253,7 @@ export async function createLink(
     const op = kv.atomic()
       .check({ key: linkKey(record.id), versionstamp: null })
       .set(linkKey(record.id), record)
-      .set(linksByOwnerKey(owner.id, record.id), record.id)
+      .set(linksByAccountKey(owner.accountId, owner.mode, record.id), record.id)
       .set(linksByExpiryKey(Date.parse(record.expiresAt), record.id), record.id);
     writeNewSession(op, session);
     if (idempotency && prior) {
@@ -271,10 +275,15 @@ export async function createLink(
   );
 }
 
-async function readOwned(kv: Deno.Kv, owner: ApiKeyInfo, linkId: string) {
+/** Whether `owner` (an account in one mode) owns `link`. */
+export function ownsLink(owner: Owner, link: LinkRecord): boolean {
+  return link.accountId === owner.accountId && link.livemode === (owner.mode === "live");
+}
+
+async function readOwned(kv: Deno.Kv, owner: Owner, linkId: string) {
   const entry = await kv.get<LinkRecord>(linkKey(linkId));
-  // Another key's link answers exactly as a missing one.
-  if (!entry.value || entry.value.ownerKeyId !== owner.id) {
+  // Another account's (or mode's) link answers exactly as a missing one.
+  if (!entry.value || !ownsLink(owner, entry.value)) {
     throw new PassageError("link_not_found", `No link with id "${linkId}"`, {
       param: "id",
     });
@@ -353,7 +362,7 @@ async function settleExpiry(
 /** A link of `owner`'s, with its expiry applied. */
 export async function getLink(
   kv: Deno.Kv,
-  owner: ApiKeyInfo,
+  owner: Owner,
   linkId: string,
   settings: Pick<Config, "publicUrl">,
 ): Promise<Link> {
@@ -365,11 +374,17 @@ export async function getLink(
 /** One page of `owner`'s links, newest first. */
 export async function listLinks(
   kv: Deno.Kv,
-  owner: ApiKeyInfo,
+  owner: Owner,
   query: { limit?: number; cursor?: string },
   config: Pick<Config, "publicUrl">,
 ): Promise<LinkList> {
-  const page = await pageOf<LinkRecord>(kv, linksByOwnerPrefix(owner.id), "link", query, linkKey);
+  const page = await pageOf<LinkRecord>(
+    kv,
+    linksByAccountPrefix(owner.accountId, owner.mode),
+    "link",
+    query,
+    linkKey,
+  );
   const data: Link[] = [];
   for (const record of page.records) {
     data.push(toLink(await settleExpiry(kv, record), config.publicUrl));
@@ -380,7 +395,7 @@ export async function listLinks(
 /** Cancels a link that has not finished. Cancelling a cancelled link is a no-op. */
 export async function cancelLink(
   kv: Deno.Kv,
-  owner: ApiKeyInfo,
+  owner: Owner,
   linkId: string,
   config: Pick<Config, "publicUrl">,
   log: SessionLog,

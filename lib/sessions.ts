@@ -15,7 +15,7 @@ import {
   REFERENCE_DEVICE_NAME,
   type SessionStatus,
 } from "@passage/connect/protocol";
-import type { ApiKeyInfo } from "./api_keys.ts";
+import type { ApiKeyInfo, Owner } from "./api_keys.ts";
 import { formatClaimCode, newClaimCode, normalizeClaimCode } from "./claim_codes.ts";
 import type { Config } from "./config.ts";
 import { PassageError } from "./errors.ts";
@@ -25,6 +25,7 @@ import {
   claimCodeKey,
   commandIdKey,
   commandIdPrefix,
+  deviceAwayKey,
   devicePresenceKey,
   deviceTokenKey,
   linkKey,
@@ -33,11 +34,12 @@ import {
   liveSessionPrefix,
   pendingCommandKey,
   pendingCommandPrefix,
+  presenceByInstanceKey,
   runnableLinkKey,
   sessionActivityKey,
   sessionKey,
-  sessionsByOwnerKey,
-  sessionsByOwnerPrefix,
+  sessionsByAccountKey,
+  sessionsByAccountPrefix,
 } from "./kv_keys.ts";
 import { pageOf } from "./pagination.ts";
 import type { SessionLog } from "../relay/log.ts";
@@ -47,6 +49,9 @@ import type { Jobs } from "./queue.ts";
 /** A session as stored in KV. */
 export interface SessionRecord {
   id: string;
+  /** The account that owns the session (see `accounts.ts`). */
+  accountId: string;
+  /** The API key that created it (any key of the account, in its mode, may control it). */
   ownerKeyId: string;
   livemode: boolean;
   linkId: string | null;
@@ -97,6 +102,11 @@ export interface PendingCommand {
 export interface DevicePresence {
   connectionId: string;
   connectedAt: string;
+  /**
+   * The relay instance holding the socket: the device is present while that
+   * instance's heartbeat lasts (`relay/presence.ts`). Absent on older records.
+   */
+  instanceId?: string;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -151,6 +161,7 @@ export function newSessionRecord(
   const origins = extra.allowedOrigins ?? params.allowedOrigins ?? null;
   return {
     id: newId("sess"),
+    accountId: owner.accountId,
     ownerKeyId: owner.id,
     livemode: owner.mode === "live",
     linkId: extra.linkId,
@@ -221,7 +232,10 @@ export function writeNewSession(op: Deno.AtomicOperation, record: SessionRecord)
   op.check({ key: sessionKey(record.id), versionstamp: null })
     .check({ key: claimCodeKey(record.claimCode), versionstamp: null })
     .set(sessionKey(record.id), record)
-    .set(sessionsByOwnerKey(record.ownerKeyId, record.id), record.id)
+    .set(
+      sessionsByAccountKey(record.accountId, record.livemode ? "live" : "test", record.id),
+      record.id,
+    )
     .set(liveSessionKey(record.id), record.id)
     // The code index outlives the claim deadline by a day, so a late or
     // repeated claim is told "expired" or "used" instead of "not found".
@@ -248,14 +262,17 @@ export async function createSession(
   throw new PassageError("write_conflict", "Could not create the session; try again");
 }
 
-/** Reads a session owned by `owner`; another key's session answers like a missing one. */
+/** Reads a session owned by `owner`; another account's session answers like a missing one. */
 export async function readOwnedSession(
   kv: Deno.Kv,
-  owner: ApiKeyInfo,
+  owner: Owner,
   sessionId: string,
 ): Promise<SessionRecord> {
   const record = (await kv.get<SessionRecord>(sessionKey(sessionId))).value;
-  if (!record || record.ownerKeyId !== owner.id) {
+  if (
+    !record || record.accountId !== owner.accountId ||
+    record.livemode !== (owner.mode === "live")
+  ) {
     throw new PassageError("session_not_found", `No session with id "${sessionId}"`, {
       param: "id",
     });
@@ -266,13 +283,13 @@ export async function readOwnedSession(
 /** One page of `owner`'s sessions, newest first. */
 export async function listSessions(
   kv: Deno.Kv,
-  owner: ApiKeyInfo,
+  owner: Owner,
   query: { limit?: number; cursor?: string },
   config: Pick<Config, "publicUrl">,
 ): Promise<SessionList> {
   const page = await pageOf<SessionRecord>(
     kv,
-    sessionsByOwnerPrefix(owner.id),
+    sessionsByAccountPrefix(owner.accountId, owner.mode),
     "sess",
     query,
     sessionKey,
@@ -471,9 +488,15 @@ async function finishEnding(kv: Deno.Kv, log: SessionLog, record: SessionRecord)
   });
   await log.append(record.id, "cmd", { type: "end", reason });
   // What an ended session no longer needs goes now, not at its retention:
-  // the device's token, its presence, the commands and their results.
-  if (record.deviceTokenHash) await kv.delete(deviceTokenKey(record.deviceTokenHash));
+  // its presence, the commands and their results. The device token stays
+  // until its own expiry and opens nothing but the answer `end`
+  // (`relay/relay.ts`), so a device coming back is told the session is over.
+  const presence = await kv.get<DevicePresence>(devicePresenceKey(record.id));
+  if (presence.value?.instanceId) {
+    await kv.delete(presenceByInstanceKey(presence.value.instanceId, record.id));
+  }
   await kv.delete(devicePresenceKey(record.id));
+  await kv.delete(deviceAwayKey(record.id));
   await kv.delete(sessionActivityKey(record.id));
   for await (const { key } of kv.list({ prefix: commandIdPrefix(record.id) })) await kv.delete(key);
   await log.purgeAfterEnd(record.id);
@@ -597,6 +620,7 @@ export async function deviceConnected(
   log: SessionLog,
   sessionId: string,
   connectionId: string,
+  instanceId?: string,
 ): Promise<boolean> {
   let ok = false;
   await log.append(
@@ -604,7 +628,10 @@ export async function deviceConnected(
     "evt",
     { type: "session", status: "active", device: "connected" },
     async () => {
-      const entry = await kv.get<SessionRecord>(sessionKey(sessionId));
+      const [entry, old] = await kv.getMany<[SessionRecord, DevicePresence]>([
+        sessionKey(sessionId),
+        devicePresenceKey(sessionId),
+      ]);
       if (!entry.value || entry.value.status !== "active") return null;
       ok = true;
       const now = new Date().toISOString();
@@ -614,20 +641,31 @@ export async function deviceConnected(
         deviceChangedAt: now,
         updatedAt: now,
       };
-      const presence: DevicePresence = { connectionId, connectedAt: now };
-      return (op) =>
-        op.check(entry).set(entry.key, next).set(devicePresenceKey(sessionId), presence);
+      const presence: DevicePresence = { connectionId, connectedAt: now, instanceId };
+      return (op) => {
+        op.check(entry, old).set(entry.key, next).set(old.key, presence)
+          .delete(deviceAwayKey(sessionId));
+        if (old.value?.instanceId && old.value.instanceId !== instanceId) {
+          op.delete(presenceByInstanceKey(old.value.instanceId, sessionId));
+        }
+        if (instanceId) op.set(presenceByInstanceKey(instanceId, sessionId), connectionId);
+      };
     },
   );
   return ok;
 }
 
-/** Records that a device connection went away, if it still held the session. */
+/**
+ * Records that a device connection went away, if it still held the session;
+ * `at` is when (a dead instance's device: its last heartbeat). The session is
+ * indexed as having its device away, for the frequent `device_lost` check.
+ */
 export async function deviceDisconnected(
   kv: Deno.Kv,
   log: SessionLog,
   sessionId: string,
   connectionId: string,
+  at: Date = new Date(),
 ): Promise<void> {
   await log.append(
     sessionId,
@@ -640,14 +678,20 @@ export async function deviceDisconnected(
       ]);
       if (!entry.value || entry.value.status !== "active") return null;
       if (presence.value?.connectionId !== connectionId) return null;
-      const now = new Date().toISOString();
+      const now = at.toISOString();
       const next: SessionRecord = {
         ...entry.value,
         device: "disconnected",
         deviceChangedAt: now,
-        updatedAt: now,
+        updatedAt: new Date().toISOString(),
       };
-      return (op) => op.check(entry, presence).set(entry.key, next).delete(presence.key);
+      return (op) => {
+        op.check(entry, presence).set(entry.key, next).delete(presence.key)
+          .set(deviceAwayKey(sessionId), at.getTime());
+        if (presence.value?.instanceId) {
+          op.delete(presenceByInstanceKey(presence.value.instanceId, sessionId));
+        }
+      };
     },
   );
 }

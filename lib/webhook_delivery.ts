@@ -14,10 +14,10 @@
  * is retried on a jittered schedule for at least 72 hours (429 and 503 honour
  * `Retry-After`); a refused address fails at once (see `webhook_address.ts`).
  */
-import type { ApiKeyInfo } from "./api_keys.ts";
+import type { Owner } from "./api_keys.ts";
 import type { Config } from "./config.ts";
 import { PassageError } from "./errors.ts";
-import { randomHex } from "./ids.ts";
+import { newId, randomHex } from "./ids.ts";
 import type { LinkRecord } from "./links.ts";
 import {
   linkKey,
@@ -73,8 +73,15 @@ export const RETRY_JITTER = 0.2;
 export const MAX_RETRY_DELAY_MS = RETRY_DELAYS_MS[RETRY_DELAYS_MS.length - 1];
 /** Most response body bytes read (and thrown away) per attempt. */
 const MAX_RESPONSE_BYTES = 4096;
-/** A lease outlives the send's timeout by this much. */
-const LEASE_MARGIN_MS = 30 * SECOND;
+/**
+ * How long a lease holds unless its holder renews it: short, so another
+ * instance sends an event within seconds of its deliverer dying. The holder
+ * renews it every `LEASE_RENEW_MS` for as long as its send lasts.
+ */
+export const LEASE_MS = 6 * SECOND;
+const LEASE_RENEW_MS = 2 * SECOND;
+/** Attempts kept per event: older ones are deleted as new ones are recorded. */
+export const MAX_ATTEMPTS_KEPT = 50;
 /** Due events handled per sweep, and how many at once. */
 const SWEEP_LIMIT = 500;
 const SWEEP_CONCURRENCY = 8;
@@ -141,9 +148,33 @@ async function eventLivemode(kv: Deno.Kv, event: WebhookEventRecord): Promise<bo
 }
 
 /** One POST of the event's bytes, guarded, signed, timed. */
-async function send(
+function send(
   kv: Deno.Kv,
   event: WebhookEventRecord,
+  deps: WebhookDeliveryDeps,
+  now: Date,
+): Promise<SendResult> {
+  return post(
+    kv,
+    event.url,
+    event.id,
+    async () => ({
+      // KV trouble reading or signing is thrown, not recorded as the receiver's
+      // fault: the lease then runs out and a later sweep tries again.
+      body: await readEventBody(kv, event),
+      audience: { aud: event.accountId, livemode: await eventLivemode(kv, event) },
+    }),
+    deps,
+    now,
+  );
+}
+
+/** POSTs the bytes `prepare` gives to `url`, after the address check, signed for their audience. */
+async function post(
+  kv: Deno.Kv,
+  url: string,
+  eventId: string,
+  prepare: () => Promise<{ body: Uint8Array; audience: { aud: string; livemode: boolean } }>,
   deps: WebhookDeliveryDeps,
   now: Date,
 ): Promise<SendResult> {
@@ -161,23 +192,16 @@ async function send(
     durationMs: Math.round(performance.now() - started),
   });
   try {
-    const check = await checkWebhookAddress(event.url, {
+    const check = await checkWebhookAddress(url, {
       allowLoopback: deps.config.allowLoopbackWebhooks,
       signal: controller.signal,
     });
     if (!check.ok) return result(null, controller.signal.aborted ? "timeout" : check.error);
-    // KV trouble reading or signing is thrown, not recorded as the receiver's
-    // fault: the lease then runs out and a later sweep tries again.
-    const body = await readEventBody(kv, event);
-    const { jwt } = await signWebhookBody(
-      kv,
-      body,
-      { aud: event.ownerKeyId, livemode: await eventLivemode(kv, event) },
-      now,
-    );
+    const { body, audience } = await prepare();
+    const { jwt } = await signWebhookBody(kv, body, audience, now);
     let res: Response;
     try {
-      res = await fetch(event.url, {
+      res = await fetch(url, {
         method: "POST",
         body: body as Uint8Array<ArrayBuffer>,
         redirect: "manual",
@@ -185,7 +209,7 @@ async function send(
         headers: {
           "content-type": "application/json",
           "user-agent": "Passage-Webhooks/1",
-          "webhook-id": event.id,
+          "webhook-id": eventId,
           "passage-verification": jwt,
         },
       });
@@ -207,6 +231,57 @@ async function send(
   }
 }
 
+/** What a test webhook's receiver gets, and what `sendTestWebhook` answers. */
+export interface TestWebhookResult {
+  /** The test event's id (`evt_…`); a test event is not stored and never retried. */
+  eventId: string;
+  url: string;
+  statusCode: number | null;
+  /** Null on a 2xx; else why, as on delivery attempts (`blocked_address`, `timeout`, `http_error`, …). */
+  error: string | null;
+  durationMs: number;
+}
+
+/**
+ * Sends one signed `webhook.test` event to `url` for `owner` now, through the
+ * same address guard, signature (`aud` = the account, `livemode` = the mode)
+ * and timeout as real deliveries. Nothing is stored; it is not retried.
+ */
+export async function sendTestWebhook(
+  kv: Deno.Kv,
+  owner: Owner,
+  url: string,
+  deps: WebhookDeliveryDeps,
+  now: Date = new Date(),
+): Promise<TestWebhookResult> {
+  const eventId = newId("evt");
+  const body = new TextEncoder().encode(JSON.stringify({
+    id: eventId,
+    type: "webhook.test",
+    livemode: owner.mode === "live",
+    createdAt: now.toISOString(),
+  }));
+  const sent = await post(
+    kv,
+    url,
+    eventId,
+    () =>
+      Promise.resolve({
+        body,
+        audience: { aud: owner.accountId, livemode: owner.mode === "live" },
+      }),
+    deps,
+    now,
+  );
+  return {
+    eventId,
+    url,
+    statusCode: sent.statusCode,
+    error: sent.error,
+    durationMs: sent.durationMs,
+  };
+}
+
 /** What an attempt does to the event: its new status and next due time. */
 function settle(
   event: WebhookEventRecord,
@@ -225,10 +300,12 @@ function settle(
   if (now.getTime() - Date.parse(event.createdAt) >= RETRY_WINDOW_MS) {
     return { status: "failed", nextAttemptAt: null };
   }
+  // `Retry-After` can only lengthen the wait: never below the schedule's next
+  // step (a `0` or a past date), never beyond the longest delay.
   const scheduled = now.getTime() + retryDelayMs(attemptNumber);
   const retryAt = sent.retryAt === null
     ? scheduled
-    : Math.min(sent.retryAt, now.getTime() + MAX_RETRY_DELAY_MS);
+    : Math.max(scheduled, Math.min(sent.retryAt, now.getTime() + MAX_RETRY_DELAY_MS));
   return { status: "pending", nextAttemptAt: retryAt };
 }
 
@@ -240,7 +317,6 @@ type Lease =
 async function lease(
   kv: Deno.Kv,
   eventId: string,
-  deps: WebhookDeliveryDeps,
   now: Date,
   manual: boolean,
 ): Promise<Lease> {
@@ -269,7 +345,7 @@ async function lease(
     return { ok: false, reason: "not_due" };
   }
   const token = randomHex(16);
-  const until = now.getTime() + deps.config.webhookTimeoutMs + LEASE_MARGIN_MS;
+  const until = Math.max(now.getTime(), Date.now()) + LEASE_MS;
   const leased: WebhookEventRecord = { ...event, lease: { token, until }, outboxAt: until };
   const op = kv.atomic().check(entry).set(entry.key, leased);
   if (event.outboxAt !== null && event.outboxAt !== until) {
@@ -334,6 +410,10 @@ async function record(
         );
       }
     }
+    // The attempt log is bounded: the oldest beyond the limit goes in the same commit.
+    if (attempt.number > MAX_ATTEMPTS_KEPT) {
+      op.delete(webhookAttemptKey(eventId, attempt.number - MAX_ATTEMPTS_KEPT));
+    }
     if (await commitUnlessBusy(op)) return attempt;
     // The attempt happened: keep trying to record it (the lease keeps others off meanwhile).
     if (tries >= 50) throw new Error(`Could not record attempt ${attempt.number} of ${eventId}`);
@@ -351,10 +431,47 @@ export async function deliverWebhook(
   deps: WebhookDeliveryDeps,
   now: Date = new Date(),
 ): Promise<WebhookAttempt | null> {
-  const held = await lease(kv, eventId, deps, now, false);
+  const held = await lease(kv, eventId, now, false);
   if (!held.ok) return null;
-  const sent = await send(kv, held.event, deps, now);
+  const sent = await whileHeld(kv, eventId, held.token, () => send(kv, held.event, deps, now));
   return await record(kv, eventId, held.token, sent, "automatic", deps, now);
+}
+
+/** Runs `work` while renewing the lease `token` on the event, so it never lapses under a live send. */
+async function whileHeld<T>(
+  kv: Deno.Kv,
+  eventId: string,
+  token: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  let renewing: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    renewing = renewing.then(() => renewLease(kv, eventId, token)).catch(() => {});
+  }, LEASE_RENEW_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+    await renewing;
+  }
+}
+
+/** Moves the lease `token` (and the event's outbox entry) `LEASE_MS` on from now, if still held. */
+async function renewLease(kv: Deno.Kv, eventId: string, token: string): Promise<void> {
+  const entry = await kv.get<WebhookEventRecord>(webhookEventKey(eventId));
+  const event = entry.value;
+  if (!event || event.lease?.token !== token) return;
+  const until = Date.now() + LEASE_MS;
+  const op = kv.atomic().check(entry).set(entry.key, {
+    ...event,
+    lease: { token, until },
+    outboxAt: until,
+  });
+  if (event.outboxAt !== null && event.outboxAt !== until) {
+    op.delete(webhookOutboxKey(event.outboxAt, eventId));
+  }
+  op.set(webhookOutboxKey(until, eventId), eventId);
+  await commitUnlessBusy(op);
 }
 
 /**
@@ -420,7 +537,7 @@ async function latestOutcomeEventId(kv: Deno.Kv, linkId: string): Promise<string
  */
 export async function redeliverLatestWebhook(
   kv: Deno.Kv,
-  owner: ApiKeyInfo,
+  owner: Owner,
   linkId: string,
   deps: WebhookDeliveryDeps,
   now: Date = new Date(),
@@ -433,7 +550,7 @@ export async function redeliverLatestWebhook(
       `Link ${linkId} has no webhook event to redeliver (it has not finished, or has no webhookUrl)`,
     );
   }
-  const held = await lease(kv, eventId, deps, now, true);
+  const held = await lease(kv, eventId, now, true);
   if (!held.ok) {
     if (held.reason === "missing") {
       throw new PassageError("no_webhook_event", `Webhook event ${eventId} no longer exists`);
@@ -443,7 +560,7 @@ export async function redeliverLatestWebhook(
       `Webhook event ${eventId} is being delivered right now; try again in a few seconds`,
     );
   }
-  const sent = await send(kv, held.event, deps, now);
+  const sent = await whileHeld(kv, eventId, held.token, () => send(kv, held.event, deps, now));
   return { eventId, attempt: await record(kv, eventId, held.token, sent, "manual", deps, now) };
 }
 

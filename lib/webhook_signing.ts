@@ -2,7 +2,7 @@
  * The `Passage-Verification` header: a compact JWS (a JWT) signed with the
  * current webhook key, protected header `{"alg":"ES256","kid","typ":"JWT"}`,
  * claims `iat`, `request_body_sha256` (hex SHA-256 of the exact bytes sent),
- * `aud` (the id of the API key that owns the link: one developer's event does
+ * `aud` (the id of the account that owns the link: one developer's event does
  * not verify as another's) and `livemode` (test or live), in the manner of
  * Plaid's `Plaid-Verification`. Signed once per attempt.
  */
@@ -14,7 +14,7 @@ export interface VerificationClaims {
   /** Unix seconds when the attempt was signed. */
   iat: number;
   request_body_sha256: string;
-  /** Whose event this is: the id of the API key that owns the link (`key_…`). */
+  /** Whose event this is: the id of the account that owns the link (`acct_…`). */
   aud: string;
   /** True for a link created with a live key (`sk_live_…`), false for a test key. */
   livemode: boolean;
@@ -22,7 +22,7 @@ export interface VerificationClaims {
 
 /** What a signature binds an event to besides its bytes. */
 export interface WebhookAudience {
-  /** The owner's id: the id of the API key that owns the link. */
+  /** The owner's id: the id of the account that owns the link. */
   aud: string;
   livemode: boolean;
 }

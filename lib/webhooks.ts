@@ -6,7 +6,7 @@
  * `webhook_delivery.ts`; this module holds the records and their public views.
  */
 import type { ClientEvent, LinkDevice, LinkStatus } from "@passage/connect/schemas";
-import type { ApiKeyInfo } from "./api_keys.ts";
+import type { Owner } from "./api_keys.ts";
 import { PassageError } from "./errors.ts";
 import { newId } from "./ids.ts";
 import {
@@ -15,11 +15,13 @@ import {
   webhookBodyChunkKey,
   webhookEventKey,
   webhookEventPrefix,
+  webhookEventsByAccountKey,
+  webhookEventsByAccountPrefix,
   webhookEventsByLinkKey,
   webhookEventsByLinkPrefix,
   webhookOutboxKey,
 } from "./kv_keys.ts";
-import type { LinkRecord } from "./links.ts";
+import { type LinkRecord, ownsLink } from "./links.ts";
 import type { Jobs } from "./queue.ts";
 
 /** How a link ended, as the engine reports it. */
@@ -51,6 +53,9 @@ export interface WebhookEventRecord {
   id: string;
   type: WebhookEventType;
   linkId: string;
+  /** The account that owns the link, signed as the `aud` claim. */
+  accountId: string;
+  /** The API key that created the link. */
   ownerKeyId: string;
   /** The link's mode, signed as the `livemode` claim (absent on events older than the field). */
   livemode?: boolean;
@@ -206,6 +211,7 @@ function storeEvent(
     id,
     type: body.type,
     linkId: link.id,
+    accountId: link.accountId,
     ownerKeyId: link.ownerKeyId,
     livemode: link.livemode,
     url,
@@ -221,6 +227,7 @@ function storeEvent(
   op.check({ key: webhookEventKey(id), versionstamp: null })
     .set(webhookEventKey(id), record)
     .set(webhookEventsByLinkKey(link.id, id), id)
+    .set(webhookEventsByAccountKey(link.accountId, id), id)
     .set(webhookOutboxKey(dueAt, id), id);
   for (let i = 0; i < chunks; i++) {
     op.set(
@@ -251,14 +258,14 @@ export async function readEventBody(
   return bytes;
 }
 
-/** The link `owner` owns, or a 404 that does not tell another key's link from none. */
+/** The link `owner` owns, or a 404 that does not tell another account's link from none. */
 export async function readOwnedLink(
   kv: Deno.Kv,
-  owner: ApiKeyInfo,
+  owner: Owner,
   linkId: string,
 ): Promise<LinkRecord> {
   const link = (await kv.get<LinkRecord>(linkKey(linkId))).value;
-  if (!link || link.ownerKeyId !== owner.id) {
+  if (!link || !ownsLink(owner, link)) {
     throw new PassageError("link_not_found", `No link with id "${linkId}"`, { param: "id" });
   }
   return link;
@@ -302,7 +309,7 @@ export function toEventView(
 /** The events of `owner`'s link, newest first, each with its attempts. */
 export async function listLinkWebhooks(
   kv: Deno.Kv,
-  owner: ApiKeyInfo,
+  owner: Owner,
   linkId: string,
 ): Promise<{ object: "list"; data: WebhookEventView[] }> {
   await readOwnedLink(kv, owner, linkId);
@@ -335,6 +342,7 @@ export async function purgeExpiredWebhookEvents(
     const op = kv.atomic()
       .delete(webhookEventKey(event.id))
       .delete(webhookEventsByLinkKey(event.linkId, event.id))
+      .delete(webhookEventsByAccountKey(event.accountId, event.id))
       .delete(webhookOutboxKey(event.outboxAt ?? 0, event.id));
     for (let i = 0; i < event.bodyChunks; i++) op.delete(webhookBodyChunkKey(event.id, i));
     await op.commit();
@@ -344,4 +352,42 @@ export async function purgeExpiredWebhookEvents(
     purged++;
   }
   return purged;
+}
+
+/** An event in an account's list: with its link's id and its attempts. */
+export interface AccountWebhookEvent extends WebhookEventView {
+  linkId: string;
+  url: string;
+  livemode: boolean;
+}
+
+/** An account's newest webhook events (every link, both modes), newest first, with attempts. */
+export async function listAccountWebhooks(
+  kv: Deno.Kv,
+  accountId: string,
+  limit = 20,
+): Promise<AccountWebhookEvent[]> {
+  const ids: string[] = [];
+  for await (
+    const entry of kv.list<string>({ prefix: webhookEventsByAccountPrefix(accountId) }, {
+      reverse: true,
+      limit,
+    })
+  ) ids.push(entry.value);
+  const out: AccountWebhookEvent[] = [];
+  for (let i = 0; i < ids.length; i += 10) {
+    const events = await kv.getMany<WebhookEventRecord[]>(
+      ids.slice(i, i + 10).map((id) => webhookEventKey(id)),
+    );
+    for (const { value: event } of events) {
+      if (!event || event.accountId !== accountId) continue;
+      out.push({
+        ...toEventView(event, await listAttempts(kv, event.id)),
+        linkId: event.linkId,
+        url: event.url,
+        livemode: event.livemode ?? false,
+      });
+    }
+  }
+  return out;
 }

@@ -34,15 +34,22 @@ import {
   revokedKeyIds,
 } from "../lib/api_keys.ts";
 import type { Config } from "../lib/config.ts";
-import { deviceSeqKey, pendingCommandKey, sessionKey, telemetryUsageKey } from "../lib/kv_keys.ts";
+import {
+  devicePresenceKey,
+  deviceSeqKey,
+  pendingCommandKey,
+  sessionKey,
+  telemetryUsageKey,
+} from "../lib/kv_keys.ts";
 import {
   authenticateDevice,
   deviceConnected,
   deviceDisconnected,
+  type DevicePresence,
   enqueueCommand,
   failPendingCommands,
-  holdsDevice,
   type PendingCommand,
+  readOwnedSession,
   recordDeviceClient,
   type SessionRecord,
   sweepSession,
@@ -50,6 +57,7 @@ import {
 import { sanitizeErrorMessage, sanitizeResult, sanitizeTelemetry } from "../lib/redaction.ts";
 import { BroadcastChannelBus, type Bus } from "./bus.ts";
 import { type EventLogEntry, SessionLog } from "./log.ts";
+import { InstanceHeartbeat } from "./presence.ts";
 import { tailCommands, tailEvents } from "./tail.ts";
 
 /** Largest message a device may send (a screenshot), in bytes. */
@@ -60,6 +68,12 @@ export const MAX_CONTROLLER_MESSAGE = 256 * 1024;
 const HELLO_TIMEOUT_MS = 10_000;
 /** Default command timeout when a controller gives none. */
 const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
+/**
+ * How long `close()` waits for sockets to finish their closing handshake and
+ * for the work they started: a peer that never answers does not hold up a
+ * shutdown (Deno Deploy kills 5 s after SIGINT).
+ */
+const CLOSE_DEADLINE_MS = 1_500;
 
 /** What a socket's handlers can do. */
 interface SocketContext<Out> {
@@ -103,11 +117,16 @@ export class Relay {
   #closed = false;
   readonly #revocationChannel: BroadcastChannel;
   readonly #stopRevocationListener: () => void;
+  /** Vouches in KV for the devices this instance holds (`presence.ts`). */
+  readonly #heartbeat: InstanceHeartbeat;
+  /** Aborted when the relay closes: SSE streams end on it. */
+  readonly #closing = new AbortController();
 
   constructor(kv: Deno.Kv, config: Config, bus: Bus = new BroadcastChannelBus()) {
     this.#kv = kv;
     this.#config = config;
     this.#bus = bus;
+    this.#heartbeat = new InstanceHeartbeat(kv);
     // A revocation in this isolate, or another isolate of this process, closes at once.
     this.#stopRevocationListener = onApiKeyRevoked((keyId) => this.#revoked(keyId));
     this.#revocationChannel = new BroadcastChannel(KEY_REVOKED_CHANNEL);
@@ -128,6 +147,11 @@ export class Relay {
   onDeviceConnected(listener: (session: SessionRecord) => void): () => void {
     this.#deviceListeners.add(listener);
     return () => this.#deviceListeners.delete(listener);
+  }
+
+  /** Aborted when the relay starts closing: long-lived streams (SSE) end on it. */
+  get closing(): AbortSignal {
+    return this.#closing.signal;
   }
 
   /** The bus, for SSE streams and tests. */
@@ -185,9 +209,14 @@ export class Relay {
     this.#stopRevocationTimerIfIdle();
   }
 
-  /** Closes every socket, waits for their handlers, and closes the bus. */
+  /**
+   * Closes every socket (1001: reconnect elsewhere and resume), waits for
+   * their handlers within a deadline, marks this instance's devices as gone
+   * for the other instances, and closes the bus.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort();
     this.#stopRevocationListener();
     this.#revocationChannel.close();
     if (this.#revocationTimer) clearInterval(this.#revocationTimer);
@@ -202,10 +231,23 @@ export class Relay {
       safeClose(socket, 1001, "server shutting down");
       return closed;
     });
-    await Promise.all(closing);
+    const deadline = Date.now() + CLOSE_DEADLINE_MS;
+    const inTime = (work: Promise<unknown>) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const left = Math.max(0, deadline - Date.now());
+      return Promise.race([
+        work.finally(() => clearTimeout(timer)),
+        new Promise((resolve) => timer = setTimeout(resolve, left)),
+      ]);
+    };
+    await inTime(Promise.all(closing));
     // Messages already received finish before the KV store and the bus go.
-    await Promise.allSettled(connections.map((c) => c.queue));
-    while (this.#tasks.size) await Promise.allSettled([...this.#tasks]);
+    await inTime(Promise.allSettled(connections.map((c) => c.queue)));
+    await inTime((async () => {
+      while (this.#tasks.size) await Promise.allSettled([...this.#tasks]);
+    })());
+    // Whatever device is still recorded here is seen as gone by the next check anywhere.
+    await this.#heartbeat.close();
     this.#bus.close();
   }
 
@@ -287,6 +329,8 @@ export class Relay {
   acceptDevice(socket: WebSocket): void {
     const connectionId = crypto.randomUUID();
     let session: SessionRecord | null = null;
+    /** Whether this socket counts on the heartbeat. */
+    let held = false;
     this.#serve<DeviceMessage, ServerToDevice>(socket, {
       maxBytes: MAX_DEVICE_MESSAGE,
       schema: deviceMessageSchema,
@@ -298,11 +342,19 @@ export class Relay {
           close(CLOSE_CODES.unauthorized, "invalid or expired device token");
           return false;
         }
-        if (
-          session.status !== "active" ||
-          !(await deviceConnected(this.#kv, this.log, session.id, connectionId))
-        ) {
+        if (session.status !== "active") {
           send({ type: "end", reason: session.endReason ?? "ended" });
+          close(CLOSE_CODES.sessionEnded, "session ended");
+          return false;
+        }
+        // The heartbeat is stored before the presence that names it.
+        await this.#heartbeat.hold();
+        held = true;
+        if (
+          !(await deviceConnected(this.#kv, this.log, session.id, connectionId, this.#heartbeat.id))
+        ) {
+          const ended = (await this.#kv.get<SessionRecord>(sessionKey(session.id))).value;
+          send({ type: "end", reason: ended?.endReason ?? "ended" });
           close(CLOSE_CODES.sessionEnded, "session ended");
           return false;
         }
@@ -324,8 +376,13 @@ export class Relay {
         }
         send({ type: "ack", seq: m.seq });
       },
-      onClose: () =>
-        session ? deviceDisconnected(this.#kv, this.log, session.id, connectionId) : undefined,
+      onClose: async () => {
+        try {
+          if (session) await deviceDisconnected(this.#kv, this.log, session.id, connectionId);
+        } finally {
+          if (held) this.#heartbeat.release();
+        }
+      },
     });
   }
 
@@ -373,14 +430,28 @@ export class Relay {
         });
       },
       onIdle: async () => {
-        if (!(await holdsDevice(this.#kv, sessionId, connectionId))) {
+        const [presence, record] = await this.#kv.getMany<[DevicePresence, SessionRecord]>([
+          devicePresenceKey(sessionId),
+          sessionKey(sessionId),
+        ]);
+        if (presence.value?.connectionId === connectionId) return;
+        if (!record.value || record.value.status === "ended") {
+          // Ended on another instance: its `end` may not be read here yet.
+          send({ type: "end", reason: record.value?.endReason ?? "ended" });
+          return close(CLOSE_CODES.sessionEnded, "session ended");
+        }
+        if (presence.value) {
           send({
             type: "error",
             code: "replaced",
             message: "another device connected to this session",
           });
-          close(CLOSE_CODES.replaced, "replaced by another device");
+          return close(CLOSE_CODES.replaced, "replaced by another device");
         }
+        if (signal.aborted) return;
+        // Recorded gone while still here (this instance's heartbeat stalled past
+        // its expiry and another instance reaped it): present again.
+        await deviceConnected(this.#kv, this.log, sessionId, connectionId, this.#heartbeat.id);
       },
     });
   }
@@ -517,8 +588,9 @@ export class Relay {
           close(CLOSE_CODES.unauthorized, "invalid API key");
           return false;
         }
-        const session = (await this.#kv.get<SessionRecord>(sessionKey(sessionId))).value;
-        if (!session || session.ownerKeyId !== owner.id) {
+        // the account's session, in the key's mode: any key of the account may control it
+        const session = await readOwnedSession(this.#kv, owner, sessionId).catch(() => null);
+        if (!session) {
           close(CLOSE_CODES.notFound, "no such session");
           return false;
         }

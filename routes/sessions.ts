@@ -6,7 +6,8 @@ import {
   sessionListSchema,
   sessionSchema,
 } from "@passage/connect/schemas";
-import { acceptWebSocket, type Api } from "../lib/http.ts";
+import type { Context } from "hono";
+import { acceptWebSocket, type Api, type AppEnv } from "../lib/http.ts";
 import {
   createSession,
   endSession,
@@ -104,58 +105,73 @@ export function registerSessionRoutes(api: Api): void {
     errors: ["session_not_found"],
   }, async (c) => {
     const record = await readOwnedSession(c.var.kv, c.var.apiKey, c.req.param("id")!);
-    const resume = c.req.header("last-event-id") ?? c.req.query("after");
-    const after = resume && /^\d+$/.test(resume) ? Number(resume) : 0;
-    const { relay, config } = c.var;
-    const keyId = c.var.apiKey.id;
-    return streamSSE(c, async (stream) => {
-      const stop = new AbortController();
-      stream.onAbort(() => stop.abort());
-      // Revoking the key ends the stream, in this process at once, elsewhere within
-      // `revocationCheckMs`.
-      let revoked = false;
-      const unwatch = relay.watchApiKey(keyId, () => {
+    return streamSessionEvents(c, record.id, c.var.apiKey.id);
+  });
+}
+
+/**
+ * The session's `evt` log as Server-Sent Events from `Last-Event-ID` (or
+ * `?after=`), live, until the session ends. With `keyId`, revoking that key
+ * ends the stream with an `error` event. The API route and the console's live
+ * inspector both answer with it.
+ */
+export function streamSessionEvents(
+  c: Context<AppEnv>,
+  sessionId: string,
+  keyId: string | null,
+): Response {
+  const resume = c.req.header("last-event-id") ?? c.req.query("after");
+  const after = resume && /^\d+$/.test(resume) ? Number(resume) : 0;
+  const { relay, config } = c.var;
+  return streamSSE(c, async (stream) => {
+    const stop = new AbortController();
+    stream.onAbort(() => stop.abort());
+    // Revoking the key ends the stream, in this process at once, elsewhere within
+    // `revocationCheckMs`.
+    let revoked = false;
+    const unwatch = keyId
+      ? relay.watchApiKey(keyId, () => {
         revoked = true;
         stop.abort();
-      });
-      stream.onAbort(unwatch);
-      let lastPing = Date.now();
-      await tailEvents({
-        log: relay.log,
-        bus: relay.bus,
-        sessionId: record.id,
-        after,
-        pollMs: config.relayPollMs,
-        signal: stop.signal,
-        onEntry: async (seq, entry) => {
-          // Command results go only to controllers; SSE carries what happened.
-          if (entry.type === "result") return;
-          await stream.writeSSE({
-            id: String(seq),
-            event: entry.type,
-            data: JSON.stringify(entry),
-          });
-          if (entry.type === "session" && entry.status === "ended") stop.abort();
-        },
-        onIdle: async () => {
-          if (Date.now() - lastPing >= 15_000) {
-            lastPing = Date.now();
-            await stream.write(": keep-alive\n\n");
-          }
-        },
-      }).finally(unwatch);
-      if (revoked) {
+      })
+      : () => {};
+    stream.onAbort(unwatch);
+    let lastPing = Date.now();
+    await tailEvents({
+      log: relay.log,
+      bus: relay.bus,
+      sessionId,
+      after,
+      pollMs: config.relayPollMs,
+      signal: stop.signal,
+      onEntry: async (seq, entry) => {
+        // Command results go only to controllers; SSE carries what happened.
+        if (entry.type === "result") return;
         await stream.writeSSE({
-          event: "error",
-          data: JSON.stringify({
-            error: {
-              type: "authentication_error",
-              code: "revoked_api_key",
-              message: `API key ${keyId} was revoked`,
-            },
-          }),
-        }).catch(() => {});
-      }
-    });
+          id: String(seq),
+          event: entry.type,
+          data: JSON.stringify(entry),
+        });
+        if (entry.type === "session" && entry.status === "ended") stop.abort();
+      },
+      onIdle: async () => {
+        if (Date.now() - lastPing >= 15_000) {
+          lastPing = Date.now();
+          await stream.write(": keep-alive\n\n");
+        }
+      },
+    }).finally(unwatch);
+    if (revoked) {
+      await stream.writeSSE({
+        event: "error",
+        data: JSON.stringify({
+          error: {
+            type: "authentication_error",
+            code: "revoked_api_key",
+            message: `API key ${keyId} was revoked`,
+          },
+        }),
+      }).catch(() => {});
+    }
   });
 }

@@ -6,7 +6,7 @@ import { z } from "zod";
 import type { Context } from "hono";
 import { PassageError } from "../lib/errors.ts";
 import type { Api, AppEnv } from "../lib/http.ts";
-import { redeliverLatestWebhook } from "../lib/webhook_delivery.ts";
+import { redeliverLatestWebhook, sendTestWebhook } from "../lib/webhook_delivery.ts";
 import { getWebhookPublicKey, servableWebhookKeys } from "../lib/webhook_keys.ts";
 import { listLinkWebhooks } from "../lib/webhooks.ts";
 
@@ -122,4 +122,38 @@ export function registerWebhookRoutes(api: Api): void {
     );
     return c.json({ eventId, ...attempt });
   });
+
+  api.route({
+    method: "post",
+    path: "/v1/webhooks/test",
+    summary:
+      'Send a signed test event (`type: "webhook.test"`) to a URL now: once, not stored, not retried',
+    tag: "Webhooks",
+    auth: "apiKey",
+    body: testWebhookBodySchema,
+    responses: {
+      200: {
+        description: "What the receiver answered (a refused address or a timeout is not an error)",
+        schema: testWebhookResultSchema,
+      },
+    },
+  }, async (c, { body }) =>
+    c.json(
+      await sendTestWebhook(c.var.kv, c.var.apiKey, body.url, {
+        config: c.var.config,
+      }),
+    ));
 }
+
+/** `POST /v1/webhooks/test`'s body (the console's form posts the same). */
+export const testWebhookBodySchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }).max(2048).describe("Where to send the test event"),
+});
+
+const testWebhookResultSchema = z.object({
+  eventId: z.string(),
+  url: z.string(),
+  statusCode: z.int().nullable(),
+  error: z.string().nullable(),
+  durationMs: z.int(),
+});

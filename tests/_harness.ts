@@ -54,6 +54,8 @@ export interface TestServer extends AsyncDisposable {
   /** Secret of a fresh test API key. */
   apiKey: string;
   keyId: string;
+  /** The account that owns that key (its own, made with it). */
+  accountId: string;
   /** Calls the API with `Authorization: Bearer <apiKey>` and reads the JSON answer. */
   api<T = any>(path: string, init?: ApiInit): Promise<ApiResult<T>>;
   /** Stops the server and closes the KV store. */
@@ -134,6 +136,7 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Test
     app,
     apiKey: secret,
     keyId: key.id,
+    accountId: key.accountId,
     api: (path, init = {}) =>
       request(url + path, { ...init, apiKey: init.apiKey === undefined ? secret : init.apiKey }),
     close,

@@ -47,6 +47,7 @@ Deno.test("GET /openapi.json documents every /v1 route the app registered, with 
       "post /v1/links/{id}/webhooks/redeliver",
       "post /v1/sessions",
       "post /v1/sessions/{id}/end",
+      "post /v1/webhooks/test",
     ],
   );
   const documented: string[] = [];

@@ -36,7 +36,7 @@ function webhookRequest(body: string | Uint8Array<ArrayBuffer>, signature?: stri
 
 /** The server's genuine signature of `body`, made at `at`. */
 async function signed(server: TestServer, body = BODY, at = new Date()): Promise<string> {
-  const audience = { aud: server.keyId, livemode: false };
+  const audience = { aud: server.accountId, livemode: false };
   return (await signWebhookBody(server.kv, new TextEncoder().encode(body), audience, at)).jwt;
 }
 

@@ -1,7 +1,7 @@
 // deno-lint-ignore-file no-explicit-any
 /**
  * What a webhook is bound to besides its bytes: the owner (`aud`, the id of
- * the API key that owns the link) and the mode (`livemode`), so one
+ * the account that owns the link) and the mode (`livemode`), so one
  * developer's event, or a test event, does not verify at a receiver that asks
  * for another; and the device that produced the data (`device`, with its
  * self-declared kind and an honest `attestation: "none"`), in the webhook and
@@ -114,10 +114,10 @@ Deno.test("one developer's test event does not verify at another developer's rec
   await using server = await startServer({ allowLoopbackWebhooks: true });
   const other = await createApiKey(server.kv, { name: "other developer", mode: "test" });
   await using theirs = startReceiver({
-    verify: { publicKeyUrl: keyUrl(server), audience: other.key.id, livemode: false },
+    verify: { publicKeyUrl: keyUrl(server), audience: other.key.accountId, livemode: false },
   });
   await using ours = startReceiver({
-    verify: { publicKeyUrl: keyUrl(server), audience: server.keyId, livemode: false },
+    verify: { publicKeyUrl: keyUrl(server), audience: server.accountId, livemode: false },
   });
   // our link, pointed (by mistake or malice) at their receiver, and one at ours
   const stray = await createLinkViaApi(server, { ...LINK_BODY, webhookUrl: theirs.url });
@@ -127,7 +127,7 @@ Deno.test("one developer's test event does not verify at another developer's rec
   const [got] = await theirs.waitFor(1);
   assert.ok(got.verifyError instanceof WebhookVerificationError, String(got.verifyError));
   assert.equal((got.verifyError as WebhookVerificationError).code, "wrong_audience");
-  assert.equal(jwtParts(got).claims.aud, server.keyId);
+  assert.equal(jwtParts(got).claims.aud, server.accountId);
   const [good] = await ours.waitFor(1);
   assert.equal(good.verifyError, undefined, String(good.verifyError));
   assert.equal(good.payload?.linkId, mine.id);
@@ -137,7 +137,7 @@ Deno.test("a live key's event is signed livemode true and refused by a test-mode
   await using server = await startServer({ allowLoopbackWebhooks: true });
   const live = await createApiKey(server.kv, { name: "live", mode: "live" });
   await using testOnly = startReceiver({
-    verify: { publicKeyUrl: keyUrl(server), audience: live.key.id, livemode: false },
+    verify: { publicKeyUrl: keyUrl(server), audience: live.key.accountId, livemode: false },
   });
   const link = await createLinkViaApi(server, { ...LINK_BODY, webhookUrl: testOnly.url }, {
     apiKey: live.secret,
@@ -148,14 +148,14 @@ Deno.test("a live key's event is signed livemode true and refused by a test-mode
   assert.equal((got.verifyError as WebhookVerificationError)?.code, "wrong_mode");
   const { claims } = jwtParts(got);
   assert.equal(claims.livemode, true);
-  assert.equal(claims.aud, live.key.id);
+  assert.equal(claims.aud, live.key.accountId);
   assert.equal(JSON.parse(new TextDecoder().decode(got.body)).livemode, true);
 });
 
 Deno.test("the link and its webhook say which kind of device ran it, with attestation none", async () => {
   await using server = await startServer({ allowLoopbackWebhooks: true });
   await using receiver = startReceiver({
-    verify: { publicKeyUrl: keyUrl(server), audience: server.keyId },
+    verify: { publicKeyUrl: keyUrl(server), audience: server.accountId },
   });
   const link = await createLinkViaApi(server, { ...LINK_BODY, webhookUrl: receiver.url });
   assert.equal(link.device, null, "no device before one connects");

@@ -15,6 +15,7 @@ import type { LinkRecord } from "../lib/links.ts";
 import { classifyIp } from "../lib/webhook_address.ts";
 import {
   deliverDueWebhooks,
+  MAX_ATTEMPTS_KEPT,
   MAX_RETRY_DELAY_MS,
   RETRY_DELAYS_MS,
   RETRY_JITTER,
@@ -135,7 +136,7 @@ Deno.test("a finished link's event reaches its receiver signed, and verifyWebhoo
     "livemode",
     "request_body_sha256",
   ]);
-  assert.equal(claims.aud, server.keyId, "aud names the owner: the API key that made the link");
+  assert.equal(claims.aud, server.accountId, "aud names the owner: the account that owns the link");
   assert.equal(claims.livemode, false);
   assert.ok(Math.abs((claims.iat as number) - Date.now() / 1000) < 5);
 
@@ -399,6 +400,53 @@ Deno.test("429 with Retry-After (seconds or an HTTP date) sets the next attempt,
   view = (await webhooksOf(server, link.id)).data[0];
   assert.equal(view.status, "delivered");
   assert.equal(receiver.requests.length, 4);
+});
+
+Deno.test("Retry-After 0 or a past date on a 429 or 503 never brings the next attempt before the schedule's next step", async () => {
+  await using server = await sweepOnlyServer();
+  const deps = { config: server.config };
+  const t0 = new Date(Math.floor(Date.now() / 1000) * 1000);
+  await using receiver = startReceiver({
+    replies: [
+      { status: 429, headers: { "retry-after": "0" } },
+      { status: 503, headers: { "retry-after": new Date(t0.getTime() - HOUR).toUTCString() } },
+    ],
+  });
+  const link = await createLinkViaApi(server, { ...LINK_BODY, webhookUrl: receiver.url });
+  await finishLink(server, link.id, COMPLETE, t0);
+
+  const within = (at: number, from: number, step: number) =>
+    at - from >= step * (1 - RETRY_JITTER) && at - from <= step * (1 + RETRY_JITTER);
+  await deliverDueWebhooks(server.kv, deps, t0);
+  let view = (await webhooksOf(server, link.id)).data[0];
+  assert.equal(view.attempts[0].statusCode, 429);
+  let next = Date.parse(view.nextAttemptAt);
+  assert.ok(within(next, t0.getTime(), RETRY_DELAYS_MS[0]), `next attempt at +${next - +t0} ms`);
+
+  await deliverDueWebhooks(server.kv, deps, new Date(next));
+  view = (await webhooksOf(server, link.id)).data[0];
+  assert.equal(view.attempts[1].statusCode, 503);
+  const second = next;
+  next = Date.parse(view.nextAttemptAt);
+  assert.ok(within(next, second, RETRY_DELAYS_MS[1]), `next attempt at +${next - second} ms`);
+  assert.equal(receiver.requests.length, 2);
+});
+
+Deno.test("an event keeps at most MAX_ATTEMPTS_KEPT attempts, the newest", async () => {
+  await using server = await sweepOnlyServer();
+  await using receiver = startReceiver({ replies: Array(MAX_ATTEMPTS_KEPT + 3).fill(500) });
+  const link = await createLinkViaApi(server, { ...LINK_BODY, webhookUrl: receiver.url });
+  await finishLink(server, link.id, COMPLETE, new Date());
+  for (let i = 0; i < MAX_ATTEMPTS_KEPT + 3; i++) {
+    const res = await server.api(`/v1/links/${link.id}/webhooks/redeliver`, { method: "POST" });
+    assert.equal(res.status, 200, res.text);
+  }
+  const attempts = (await webhooksOf(server, link.id)).data[0].attempts;
+  assert.equal(attempts.length, MAX_ATTEMPTS_KEPT);
+  assert.deepEqual(
+    attempts.map((a: { number: number }) => a.number),
+    Array.from({ length: MAX_ATTEMPTS_KEPT }, (_, i) => i + 4),
+  );
 });
 
 Deno.test("blocked addresses are refused without a request, and loopback only passes when explicitly allowed", async () => {

@@ -1,0 +1,74 @@
+/**
+ * Console sessions: a random id in the browser's cookie, and in KV only its
+ * SHA-256 with the member's email, their current account, a CSRF token and an
+ * expiry (checked on every read: `expireIn` is only a lower bound).
+ */
+import { accountsOfMember, createAccount, normalizeEmail } from "../accounts.ts";
+import { randomHex, sha256Hex, timingSafeEqual } from "../ids.ts";
+import { consoleSessionKey } from "../kv_keys.ts";
+
+/** A console session as stored. */
+export interface ConsoleSession {
+  email: string;
+  /** The account the console shows; one the email is a member of. */
+  accountId: string;
+  /** Sent back in every form as `_csrf`; compared in constant time. */
+  csrfToken: string;
+  /** How they signed in: a provider id, or `dev`. */
+  via: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+const ID_PATTERN = /^cs_[0-9a-f]{64}$/;
+
+/**
+ * Signs `email` in: their first account, or a new one they are the only
+ * member of. Returns the cookie value (never stored) and the session.
+ */
+export async function startConsoleSession(
+  kv: Deno.Kv,
+  options: { email: string; via: string; ttlSeconds: number },
+): Promise<{ id: string; session: ConsoleSession }> {
+  const email = normalizeEmail(options.email);
+  const [account] = await accountsOfMember(kv, email);
+  const accountId = account?.id ??
+    (await createAccount(kv, { name: `${email.split("@")[0]}'s account`, members: [email] })).id;
+  const id = `cs_${randomHex(32)}`;
+  const now = Date.now();
+  const session: ConsoleSession = {
+    email,
+    accountId,
+    csrfToken: randomHex(32),
+    via: options.via,
+    createdAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + options.ttlSeconds * 1000).toISOString(),
+  };
+  await kv.set(consoleSessionKey(await sha256Hex(id)), session, {
+    expireIn: options.ttlSeconds * 1000,
+  });
+  return { id, session };
+}
+
+/** The live session behind a cookie value, or null. */
+export async function getConsoleSession(
+  kv: Deno.Kv,
+  id: string | null,
+): Promise<ConsoleSession | null> {
+  if (!id || !ID_PATTERN.test(id)) return null;
+  const session = (await kv.get<ConsoleSession>(consoleSessionKey(await sha256Hex(id)))).value;
+  if (!session || Date.parse(session.expiresAt) <= Date.now()) return null;
+  return session;
+}
+
+/** Ends the session behind a cookie value (nothing if there is none). */
+export async function deleteConsoleSession(kv: Deno.Kv, id: string | null): Promise<void> {
+  if (!id || !ID_PATTERN.test(id)) return;
+  await kv.delete(consoleSessionKey(await sha256Hex(id)));
+}
+
+/** Whether `token` is the session's CSRF token. */
+export function checkCsrfToken(session: ConsoleSession, token: unknown): boolean {
+  return typeof token === "string" && token.length === session.csrfToken.length &&
+    timingSafeEqual(token, session.csrfToken);
+}

@@ -1,0 +1,131 @@
+/** @jsxImportSource hono/jsx */
+/** `/console/keys`: an account's API keys: create (the secret shown once), list with last use, revoke. */
+import type { Context, Hono } from "hono";
+import { z } from "zod";
+import {
+  type ApiKeyListItem,
+  createApiKey,
+  getAccountApiKey,
+  listAccountApiKeys,
+  revokeApiKey,
+} from "../../lib/api_keys.ts";
+import type { AppEnv } from "../../lib/http.ts";
+import { Badge, consolePage, Csrf, when } from "./_layout.tsx";
+import { readForm } from "./_form.ts";
+
+const createKeySchema = z.strictObject({
+  name: z.string().trim().min(1).max(80),
+  mode: z.enum(["test", "live"]),
+});
+
+function KeyList(props: { c: Context<AppEnv>; keys: ApiKeyListItem[] }) {
+  return (
+    <section class="card" aria-labelledby="keys">
+      <h2 id="keys">Keys</h2>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Key</th>
+            <th scope="col">Mode</th>
+            <th scope="col">Created</th>
+            <th scope="col">Last used</th>
+            <th scope="col">Status</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.keys.map((k) => (
+            <tr>
+              <td>{k.name}</td>
+              <td>
+                <code>{k.hint}</code>
+                <br />
+                <span class="muted mono">{k.id}</span>
+              </td>
+              <td>{k.mode}</td>
+              <td>{when(k.createdAt)}</td>
+              <td>{when(k.lastUsedAt)}</td>
+              <td>
+                {k.revokedAt
+                  ? <Badge status="revoked" />
+                  : (
+                    <form method="post" action={`/console/keys/${k.id}/revoke`} class="inline">
+                      <Csrf c={props.c} />
+                      <button class="danger" type="submit" aria-label={`Revoke ${k.name}`}>
+                        Revoke
+                      </button>
+                    </form>
+                  )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {props.keys.length ? null : <p class="muted">No keys yet.</p>}
+    </section>
+  );
+}
+
+async function keysPage(c: Context<AppEnv>, created?: { secret: string; name: string }) {
+  const keys = await listAccountApiKeys(c.var.kv, c.var.account.id);
+  const revoked = c.req.query("revoked");
+  return consolePage(
+    c,
+    { title: "API keys", section: "keys", status: created ? 201 : 200 },
+    (
+      <>
+        <h1>API keys</h1>
+        {created
+          ? (
+            <div class="notice" role="status">
+              <p>
+                Created <strong>{created.name}</strong>. Copy the secret now: it is shown once.
+              </p>
+              <code class="secret" id="new-secret">{created.secret}</code>
+            </div>
+          )
+          : null}
+        {revoked
+          ? (
+            <div class="notice" role="status">
+              Revoked <code>{revoked}</code>: its requests now get 401 and its sockets are closed.
+            </div>
+          )
+          : null}
+        <section class="card" aria-labelledby="create">
+          <h2 id="create">Create a key</h2>
+          <form method="post" action="/console/keys" class="row">
+            <Csrf c={c} />
+            <div>
+              <label for="key-name">Name</label>
+              <input id="key-name" name="name" required maxlength={80} placeholder="backend" />
+            </div>
+            <div>
+              <label for="key-mode">Mode</label>
+              <select id="key-mode" name="mode">
+                <option value="test">Test (sandboxes)</option>
+                <option value="live">Live</option>
+              </select>
+            </div>
+            <button type="submit">Create key</button>
+          </form>
+        </section>
+        <KeyList c={c} keys={keys} />
+      </>
+    ),
+  );
+}
+
+export function registerKeyPages(app: Hono<AppEnv>): void {
+  app.get("/console/keys", (c) => keysPage(c));
+  app.post("/console/keys", async (c) => {
+    const form = await readForm(c, createKeySchema);
+    const { secret } = await createApiKey(c.var.kv, { ...form, accountId: c.var.account.id });
+    return keysPage(c, { secret, name: form.name });
+  });
+  app.post("/console/keys/:id/revoke", async (c) => {
+    const key = await getAccountApiKey(c.var.kv, c.var.account.id, c.req.param("id"));
+    await revokeApiKey(c.var.kv, key.id);
+    return c.redirect(`/console/keys?revoked=${key.id}`, 303);
+  });
+}

@@ -1,0 +1,150 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * `/console/webhooks`: the server's signing keys, a "send test webhook" form
+ * (the same `sendTestWebhook` as `POST /v1/webhooks/test`), and the account's
+ * recent events across its links with every attempt.
+ */
+import type { Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../../lib/http.ts";
+import { sendTestWebhook } from "../../lib/webhook_delivery.ts";
+import { listWebhookKeys } from "../../lib/webhook_keys.ts";
+import { listAccountWebhooks } from "../../lib/webhooks.ts";
+import { testWebhookBodySchema } from "../webhooks.ts";
+import { Badge, consolePage, Csrf, when } from "./_layout.tsx";
+import { readForm } from "./_form.ts";
+
+const testFormSchema = testWebhookBodySchema.extend({ mode: z.enum(["test", "live"]) });
+
+const unix = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString());
+
+export function registerWebhookPages(app: Hono<AppEnv>): void {
+  app.get("/console/webhooks", async (c) => {
+    const keys = await listWebhookKeys(c.var.kv);
+    const events = await listAccountWebhooks(c.var.kv, c.var.account.id, 50);
+    const sent = c.req.query("sent");
+    return consolePage(
+      c,
+      { title: "Webhooks", section: "webhooks" },
+      (
+        <>
+          <h1>Webhooks</h1>
+          {sent ? <div class="notice" role="status">Test webhook sent: {sent}</div> : null}
+          <div class="split">
+            <section class="card" aria-labelledby="test">
+              <h2 id="test">Send a test webhook</h2>
+              <p class="muted">
+                One signed <code>webhook.test</code> event, with <code>aud</code>{" "}
+                <code>{c.var.account.id}</code>; not stored, not retried. The API:{" "}
+                <code>POST /v1/webhooks/test</code>.
+              </p>
+              <form method="post" action="/console/webhooks/test" class="row">
+                <Csrf c={c} />
+                <div>
+                  <label for="wh-url">URL</label>
+                  <input
+                    id="wh-url"
+                    name="url"
+                    type="url"
+                    required
+                    size={40}
+                    placeholder="https://api.example.com/passage/webhook"
+                  />
+                </div>
+                <div>
+                  <label for="wh-mode">Mode</label>
+                  <select id="wh-mode" name="mode">
+                    <option value="test">Test</option>
+                    <option value="live">Live</option>
+                  </select>
+                </div>
+                <button type="submit">Send</button>
+              </form>
+            </section>
+            <section class="card" aria-labelledby="keys">
+              <h2 id="keys">Signing keys</h2>
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">kid</th>
+                    <th scope="col">Created</th>
+                    <th scope="col">Expires</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {keys.map((k) => (
+                    <tr>
+                      <td class="mono">{k.kid}</td>
+                      <td>{when(unix(k.createdAt))}</td>
+                      <td>
+                        {k.expiredAt === null ? <Badge status="active" /> : when(unix(k.expiredAt))}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              {keys.length ? null : <p class="muted">None yet: the first webhook creates one.</p>}
+              <p class="muted">
+                Keys sign every account's webhooks on this server; rotate them with{" "}
+                <code>deno task webhook-keys rotate</code>.
+              </p>
+            </section>
+          </div>
+          <section class="card" aria-labelledby="recent">
+            <h2 id="recent">Recent events</h2>
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Event</th>
+                  <th scope="col">Link</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Attempts</th>
+                  <th scope="col">Last answer</th>
+                  <th scope="col">Created</th>
+                </tr>
+              </thead>
+              <tbody>
+                {events.map((e) => {
+                  const last = e.attempts.at(-1);
+                  return (
+                    <tr>
+                      <td class="mono">
+                        {e.id}
+                        <br />
+                        <span class="muted">{e.type}</span>
+                      </td>
+                      <td>
+                        <a href={`/console/links/${e.linkId}`} class="mono">{e.linkId}</a>
+                      </td>
+                      <td>
+                        <Badge status={e.status} />
+                      </td>
+                      <td>{e.attempts.length}</td>
+                      <td>{last ? (last.statusCode ?? last.error) : "—"}</td>
+                      <td>{when(e.createdAt)}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+            {events.length ? null : <p class="muted">No webhook events yet.</p>}
+          </section>
+        </>
+      ),
+    );
+  });
+
+  app.post("/console/webhooks/test", async (c) => {
+    const form = await readForm(c, testFormSchema);
+    const result = await sendTestWebhook(
+      c.var.kv,
+      { accountId: c.var.account.id, mode: form.mode },
+      form.url,
+      { config: c.var.config },
+    );
+    const said = result.error
+      ? `${result.error}${result.statusCode ? ` (${result.statusCode})` : ""}`
+      : `${result.statusCode} in ${result.durationMs} ms`;
+    return c.redirect(`/console/webhooks?sent=${encodeURIComponent(said)}`, 303);
+  });
+}
