@@ -11,107 +11,13 @@
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
 import { Passage } from "@passage/connect";
-import puppeteer, { type Browser, type Frame, type Page, type Target } from "puppeteer-core";
-import { DEFAULT_CHROMIUM } from "../device/_browser.ts";
-import { buildExtension } from "../extension/build.ts";
+import type { Frame, Page } from "puppeteer-core";
+import { launchWithExtension, nextTab, openClaimPage, postContinue } from "../extension/launch.ts";
 import { startServer, type TestServer } from "./_harness.ts";
 import { startReceiver } from "./_webhooks.ts";
 import { ACCOUNT, startTestSite, TEST_PASSWORD, TEST_USER } from "./fixtures/test_site.ts";
 
 const SHOTS = ".data/screenshots/extension";
-
-/** Chromium with the extension built for `servers` loaded, at 1280×800. */
-async function launchWithExtension(
-  servers: string[],
-  privateOrigins: string[],
-): Promise<{ browser: Browser; logs: string[]; close(): Promise<void> }> {
-  const dir = await Deno.makeTempDir({ prefix: "passage-extension-" });
-  const profile = await Deno.makeTempDir({ prefix: "passage-extension-profile-" });
-  const remove = async () => {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
-  };
-  let browser: Browser;
-  try {
-    await buildExtension({ servers, privateOrigins, out: dir, zip: false });
-    browser = await puppeteer.launch({
-      executablePath: DEFAULT_CHROMIUM,
-      headless: true,
-      ignoreDefaultArgs: ["--disable-extensions"],
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        `--user-data-dir=${profile}`,
-        `--load-extension=${dir}`,
-        `--disable-extensions-except=${dir}`,
-      ],
-      defaultViewport: { width: 1280, height: 800 },
-    });
-  } catch (error) {
-    await remove();
-    throw error;
-  }
-  // the service worker's log (the device's lines), printed when a test fails
-  const logs: string[] = [];
-  const watch = async (target: Target) => {
-    if (target.type() !== "service_worker") return;
-    const worker = await target.worker().catch(() => null);
-    worker?.on("console", (m) => logs.push(`[sw] ${m.text()}`));
-  };
-  browser.on("targetcreated", watch);
-  await Promise.all(browser.targets().map(watch));
-  return {
-    browser,
-    logs,
-    async close() {
-      await browser.close().catch(() => {});
-      await remove();
-    },
-  };
-}
-
-/** Resolves with the next page target created in `browser` after this call. */
-function nextTab(browser: Browser): Promise<Page> {
-  const before = new Set(browser.targets());
-  return browser.waitForTarget((t: Target) => t.type() === "page" && !before.has(t), {
-    timeout: 15_000,
-  }).then(async (target) => {
-    const page = await target.page();
-    assert.ok(page, "the extension opened the session's tab");
-    return page;
-  });
-}
-
-/** Opens the claim page and waits for the extension's content script to announce itself. */
-async function openClaimPage(browser: Browser, claimUrl: string): Promise<Page> {
-  const claimPage = await browser.newPage();
-  await claimPage.goto(claimUrl);
-  await claimPage.waitForSelector("html[data-passage-extension]", { timeout: 10_000 });
-  return claimPage;
-}
-
-/** Hands the extension its code by posting the page's message (what its button does). */
-async function postContinue(browser: Browser, claimUrl: string, code: string): Promise<Page> {
-  const claimPage = await openClaimPage(browser, claimUrl);
-  const opened = nextTab(browser);
-  const answer = await claimPage.evaluate((claimCode) =>
-    new Promise<unknown>((resolve) => {
-      addEventListener("message", (e: MessageEvent) => {
-        if (e.source === window && /^passage:(continued|error)$/.test(e.data?.type)) {
-          resolve(e.data);
-        }
-      });
-      postMessage({ type: "passage:continue", claimCode }, location.origin);
-    }), code);
-  assert.deepEqual(answer, { type: "passage:continued" });
-  const tab = await opened;
-  await claimPage.close();
-  return tab;
-}
 
 /** The Passage bar's frame in `tab`, once it shows `origin` as the page's. */
 async function barShowing(tab: Page, origin: string, text?: RegExp): Promise<Frame> {
