@@ -128,29 +128,40 @@ export function newNonce(): string {
 }
 
 /**
- * Answers an HTML page with the headers every user page carries: a strict CSP
- * (inline code only with `nonce`), no referrer, no caching, no framing.
+ * The CSP of every page: inline code only with `nonce`, nothing framed, and
+ * forms posting only where `formAction` says (`'none'`, or `'self'` for the
+ * console).
+ */
+export function pageCsp(nonce: string, formAction: "'none'" | "'self'" = "'none'"): string {
+  return [
+    "default-src 'none'",
+    `script-src 'nonce-${nonce}'`,
+    `style-src 'nonce-${nonce}'`,
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    `form-action ${formAction}`,
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+/**
+ * Answers an HTML page with the headers every page carries: a strict CSP
+ * (inline code only with `nonce`), no caching, no framing; user pages send no
+ * referrer, console pages (`policy`) post forms to this origin.
  */
 export function sendPage(
   c: Context,
   nonce: string,
   page: unknown,
   status: ContentfulStatusCode = 200,
+  policy: { formAction: "'none'" | "'self'"; referrer: "no-referrer" | "same-origin" } = {
+    formAction: "'none'",
+    referrer: "no-referrer",
+  },
 ): Response {
-  c.header(
-    "Content-Security-Policy",
-    [
-      "default-src 'none'",
-      `script-src 'nonce-${nonce}'`,
-      `style-src 'nonce-${nonce}'`,
-      "img-src 'self' data:",
-      "connect-src 'self'",
-      "base-uri 'none'",
-      "form-action 'none'",
-      "frame-ancestors 'none'",
-    ].join("; "),
-  );
-  c.header("Referrer-Policy", "no-referrer");
+  c.header("Content-Security-Policy", pageCsp(nonce, policy.formAction));
+  c.header("Referrer-Policy", policy.referrer);
   c.header("Cache-Control", "no-store");
   c.header("X-Frame-Options", "DENY");
   c.header("X-Content-Type-Options", "nosniff");

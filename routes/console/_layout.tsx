@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import type { Child } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { newNonce } from "../_layout.tsx";
+import { newNonce, sendPage } from "../_layout.tsx";
 import type { Owner } from "../../lib/api_keys.ts";
 import type { AppEnv } from "../../lib/http.ts";
 
@@ -151,33 +151,14 @@ export function ConsoleLayout(props: ConsoleLayoutProps) {
   );
 }
 
-/** The CSP of console pages: inline code only with the nonce, forms only to this origin. */
-export function consoleCsp(nonce: string): string {
-  return [
-    "default-src 'none'",
-    `script-src 'nonce-${nonce}'`,
-    `style-src 'nonce-${nonce}'`,
-    "img-src 'self' data:",
-    "connect-src 'self'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-  ].join("; ");
-}
-
-/** Answers a console page with its security headers. */
+/** Answers a console page with its security headers: forms post only to this origin. */
 export function sendConsolePage(
   c: Context,
   nonce: string,
   page: unknown,
   status: ContentfulStatusCode = 200,
 ): Response {
-  c.header("Content-Security-Policy", consoleCsp(nonce));
-  c.header("Referrer-Policy", "same-origin");
-  c.header("Cache-Control", "no-store");
-  c.header("X-Frame-Options", "DENY");
-  c.header("X-Content-Type-Options", "nosniff");
-  return c.html(`<!doctype html>${String(page)}`, status);
+  return sendPage(c, nonce, page, status, { formAction: "'self'", referrer: "same-origin" });
 }
 
 /** A short, readable time. */
