@@ -3,6 +3,7 @@
  * showed while the human had control, and a way to wait for the next one that
  * says something (a retry's "2 attempts left").
  */
+import type { Page } from "puppeteer-core";
 import type { DeviceStatus } from "../device/mod.ts";
 
 /** Statuses the device has shown, in order, and waiters for the next matching one. */
@@ -58,3 +59,18 @@ export const retryWith = (left: number) => (s: DeviceStatus) =>
 
 /** The first login status (no retry yet). */
 export const firstTurn = (s: DeviceStatus) => !(s.subheading ?? "").includes("Try again");
+
+/** The human types a username and password into the sandbox's login page and submits. */
+export async function submitPassword(page: Page, username: string, password: string) {
+  await page.waitForSelector("#username", { visible: true });
+  await page.type("#username", username);
+  await page.type("#password", password);
+  await page.click("#submit");
+}
+
+/** The human types a verification code and submits. */
+export async function submitCode(page: Page, code: string) {
+  await page.waitForSelector("#mfa-code", { visible: true });
+  await page.type("#mfa-code", code);
+  await page.click("#mfa-submit");
+}

@@ -9,27 +9,13 @@
 import assert from "node:assert/strict";
 import { Passage, type WebhookPayload } from "@passage/connect";
 import { CLIENT_EVENT_TYPES, type ClientEvent } from "@passage/connect/schemas";
-import type { Page } from "puppeteer-core";
 import { launchChromium, startDevice } from "../device/mod.ts";
 import { linkKey } from "../lib/kv_keys.ts";
 import type { LinkRecord } from "../lib/links.ts";
 import { sweepSessions } from "../lib/sessions.ts";
 import { claim, setLinkExpiry, startServer } from "./_harness.ts";
-import { firstTurn, retryWith, Turns } from "./_human.ts";
+import { firstTurn, retryWith, submitCode, submitPassword, Turns } from "./_human.ts";
 import { type Receiver, startReceiver, text } from "./_webhooks.ts";
-
-async function submitPassword(page: Page, username: string, password: string) {
-  await page.waitForSelector("#username", { visible: true });
-  await page.type("#username", username);
-  await page.type("#password", password);
-  await page.click("#submit");
-}
-
-async function submitCode(page: Page, code: string) {
-  await page.waitForSelector("#mfa-code", { visible: true });
-  await page.type("#mfa-code", code);
-  await page.click("#mfa-submit");
-}
 
 /** Verified payloads of `linkId`, once `done` holds for them. */
 async function payloadsUntil(

@@ -9,28 +9,13 @@
 import assert from "node:assert/strict";
 import { type OperationType, Passage, type WebhookPayload } from "@passage/connect";
 import type { ClientEvent } from "@passage/connect/schemas";
-import type { Browser as Chromium, Page } from "puppeteer-core";
+import type { Browser as Chromium } from "puppeteer-core";
 import { getAutomation, getProvider } from "../automations/registry.ts";
 import { AutomationError } from "../automations/types.ts";
 import { launchChromium, startDevice } from "../device/mod.ts";
 import { startServer, type TestServer } from "./_harness.ts";
-import { firstTurn, retryWith, Turns } from "./_human.ts";
+import { firstTurn, retryWith, submitCode, submitPassword, Turns } from "./_human.ts";
 import { type Receiver, startReceiver } from "./_webhooks.ts";
-
-/** The human types a username and password into the device's login page and submits. */
-async function submitPassword(page: Page, username: string, password: string) {
-  await page.waitForSelector("#username", { visible: true });
-  await page.type("#username", username);
-  await page.type("#password", password);
-  await page.click("#submit");
-}
-
-/** The human types a verification code and submits. */
-async function submitCode(page: Page, code: string) {
-  await page.waitForSelector("#mfa-code", { visible: true });
-  await page.type("#mfa-code", code);
-  await page.click("#mfa-submit");
-}
 
 /** The verified outcome webhook (`link.completed` / `link.failed`) of `linkId`. */
 async function outcomeOf(receiver: Receiver, linkId: string): Promise<WebhookPayload> {
