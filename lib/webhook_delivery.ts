@@ -321,9 +321,20 @@ async function lease(
   manual: boolean,
 ): Promise<Lease> {
   const entry = await kv.get<WebhookEventRecord>(webhookEventKey(eventId));
-  const event = entry.value;
-  if (!event) return { ok: false, reason: "missing" };
-  if (event.lease && event.lease.until > now.getTime()) return { ok: false, reason: "leased" };
+  const stored = entry.value;
+  if (!stored) return { ok: false, reason: "missing" };
+  if (stored.lease && stored.lease.until > now.getTime()) return { ok: false, reason: "leased" };
+  // A lease that ran out means its holder died mid-send: that attempt's outcome
+  // is unknown (the receiver may have it), and it goes in the log as such.
+  const dead = stored.lease ? unknownAttempt(stored, stored.lease) : null;
+  const event = dead ? { ...stored, attempts: dead.number } : stored;
+  const recordDead = (op: Deno.AtomicOperation) => {
+    if (!dead) return;
+    op.set(webhookAttemptKey(eventId, dead.number), dead);
+    if (dead.number > MAX_ATTEMPTS_KEPT) {
+      op.delete(webhookAttemptKey(eventId, dead.number - MAX_ATTEMPTS_KEPT));
+    }
+  };
   const due = event.status === "pending" && event.nextAttemptAt !== null &&
     event.nextAttemptAt <= now.getTime();
   if (!manual && !due) {
@@ -336,6 +347,7 @@ async function lease(
         outboxAt: wanted,
         lease: null,
       });
+      recordDead(op);
       if (event.outboxAt !== null && event.outboxAt !== wanted) {
         op.delete(webhookOutboxKey(event.outboxAt, event.id));
       }
@@ -346,8 +358,13 @@ async function lease(
   }
   const token = randomHex(16);
   const until = Math.max(now.getTime(), Date.now()) + LEASE_MS;
-  const leased: WebhookEventRecord = { ...event, lease: { token, until }, outboxAt: until };
+  const leased: WebhookEventRecord = {
+    ...event,
+    lease: { token, until, since: now.getTime(), trigger: manual ? "manual" : "automatic" },
+    outboxAt: until,
+  };
   const op = kv.atomic().check(entry).set(entry.key, leased);
+  recordDead(op);
   if (event.outboxAt !== null && event.outboxAt !== until) {
     op.delete(webhookOutboxKey(event.outboxAt, event.id));
   }
@@ -356,6 +373,21 @@ async function lease(
   // store was busy: either way this deliverer does not send; the event stays due.
   if (!(await commitUnlessBusy(op))) return { ok: false, reason: "leased" };
   return { ok: true, event: leased, token };
+}
+
+/** The attempt a deliverer that died holding `lease` made, outcome unknown. */
+function unknownAttempt(
+  event: WebhookEventRecord,
+  lease: NonNullable<WebhookEventRecord["lease"]>,
+): WebhookAttempt {
+  return {
+    number: event.attempts + 1,
+    at: new Date(lease.since ?? lease.until - LEASE_MS).toISOString(),
+    statusCode: null,
+    error: "unknown",
+    durationMs: 0,
+    trigger: lease.trigger ?? "automatic",
+  };
 }
 
 /** Stores an attempt and moves the event on, in one commit. */
@@ -464,7 +496,7 @@ async function renewLease(kv: Deno.Kv, eventId: string, token: string): Promise<
   const until = Date.now() + LEASE_MS;
   const op = kv.atomic().check(entry).set(entry.key, {
     ...event,
-    lease: { token, until },
+    lease: { ...event.lease, token, until },
     outboxAt: until,
   });
   if (event.outboxAt !== null && event.outboxAt !== until) {

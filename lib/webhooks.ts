@@ -72,7 +72,13 @@ export interface WebhookEventRecord {
   /** The time under which the event sits in the outbox now (ms), or null when it is not there. */
   outboxAt: number | null;
   /** A deliverer holding the event while it sends; expires at `until` (ms). */
-  lease: { token: string; until: number } | null;
+  /**
+   * Who holds the event for a send: until when, since when and why. A lease
+   * found run out means its holder died mid-send (recorded as an `unknown` attempt).
+   */
+  lease:
+    | { token: string; until: number; since?: number; trigger?: WebhookAttempt["trigger"] }
+    | null;
 }
 
 /** One delivery attempt, as stored and as listed. */
@@ -85,7 +91,8 @@ export interface WebhookAttempt {
   /**
    * Why the attempt failed, or null if it succeeded: `blocked_address`,
    * `dns_error`, `invalid_url`, `timeout`, `connection_error`, `redirect`,
-   * `gone`, `rate_limited`, `http_error`.
+   * `gone`, `rate_limited`, `http_error`, or `unknown` when the deliverer
+   * stopped (a crash, an evicted instance) before it knew the outcome.
    */
   error: string | null;
   durationMs: number;

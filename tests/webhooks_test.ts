@@ -24,6 +24,7 @@ import {
 import { currentWebhookKey, rotateWebhookKey } from "../lib/webhook_keys.ts";
 import {
   addWebhookEvent,
+  listAttempts,
   MAX_WEBHOOK_BODY_BYTES,
   type WebhookEventRecord,
 } from "../lib/webhooks.ts";
@@ -675,6 +676,11 @@ Deno.test("an event held by a deliverer that died is sent once its lease runs ou
     delivered: 1,
   });
   assert.equal(receiver.requests.length, 1);
+  // The dead deliverer's send is in the log, outcome unknown, before the one that landed.
+  assert.deepEqual(
+    (await listAttempts(server.kv, eventId)).map((a) => [a.number, a.error, a.statusCode]),
+    [[1, "unknown", null], [2, null, 200]],
+  );
 
   // A manual redelivery that died after the event was delivered leaves an outbox entry behind.
   const later = until + HOUR;
@@ -688,6 +694,8 @@ Deno.test("an event held by a deliverer that died is sent once its lease runs ou
   const event = await storedEvent(server.kv, eventId);
   assert.equal(event.status, "delivered");
   assert.equal(event.lease, null);
+  assert.equal(event.attempts, 3);
+  assert.equal((await listAttempts(server.kv, eventId))[2].error, "unknown");
   assert.equal(receiver.requests.length, 1);
 });
 
