@@ -73,7 +73,6 @@ Deno.test("the claim page shows the account's app name when the link has none", 
   await updateAccount(server.kv, server.accountId, {
     name: "Acme",
     appName: "Acme Budget",
-    logoUrl: "https://acme.example/logo.png",
   });
   const link = await createLinkViaApi(server);
   const page = await request(`${server.url}/c/${link.claimCode}`);
