@@ -157,8 +157,8 @@ export async function updateAccount(
 }
 
 /**
- * Adds a member by email with `role`, or changes the role of one already
- * there. They get in when they sign in with that email, verified by the
+ * Adds a member by email with `role` (default: a member), or changes the
+ * role of one already there (default: keeps it). They get in when they sign in with that email, verified by the
  * identity provider. An account without an admin (one the migration made)
  * makes its first member one.
  */
@@ -166,7 +166,7 @@ export async function addMember(
   kv: Deno.Kv,
   accountId: string,
   email: string,
-  role: MemberRole = "member",
+  role?: MemberRole,
 ): Promise<AccountRecord> {
   const member = normalizeEmail(email);
   if (!z.email().safeParse(member).success) {
@@ -177,7 +177,8 @@ export async function addMember(
   return await changeAccount(kv, accountId, (account) => {
     const before = adminsOf(account);
     const admins = before.filter((a) => a !== member);
-    if (role === "admin" || before.length === 0) admins.push(member);
+    const admin = role ? role === "admin" : before.includes(member);
+    if (admin || before.length === 0) admins.push(member);
     else if (before.includes(member)) lastAdminGuard(account, member, admins);
     const members = account.members.includes(member)
       ? account.members

@@ -16,7 +16,13 @@ export function consoleErrorPage(c: Context, err: PassageError): Response {
     c,
     nonce,
     <ConsoleLayout title="Something is wrong" nonce={nonce}>
-      <h1>{err.status === 404 ? "Not found" : "That did not work"}</h1>
+      <h1>
+        {err.status === 404
+          ? "Not found"
+          : err.status === 403
+          ? "Not allowed"
+          : "That did not work"}
+      </h1>
       <div class="error" role="alert">
         <p>{err.message}</p>
         <p class="muted">
