@@ -64,7 +64,9 @@ export function requireAdmin(account: AccountRecord, email: string, what: string
   if (roleOf(account, email) === "admin") return;
   throw new PassageError(
     "admin_required",
-    `Only an admin of ${account.name} can ${what}; ask ${adminsOf(account).join(" or ") || "one"}`,
+    `Only an admin of the account “${account.name}” can ${what}; ask ${
+      adminsOf(account).join(" or ") || "one"
+    }`,
   );
 }
 

@@ -220,7 +220,10 @@ Deno.test("an uploaded logo is served from this origin as an image only, shown o
   for await (const e of server.kv.list({ prefix: ["blob_chunks"] })) chunks.push(e.key);
   assert.deepEqual(chunks, []);
   await removeAccountLogo(server.kv, server.accountId);
-  assert.doesNotMatch((await request(`${server.url}/c/${link.claimCode}`)).text, /<img class="app-logo"/);
+  assert.doesNotMatch(
+    (await request(`${server.url}/c/${link.claimCode}`)).text,
+    /<img class="app-logo"/,
+  );
   assert.equal((await request(`${server.url}/logos/${"0".repeat(32)}.png`)).status, 404);
 });
 

@@ -50,9 +50,9 @@ async function capture(page: Page, name: string): Promise<string[]> {
   for (const viewport of VIEWPORTS) {
     await page.setViewport(viewport);
     await page.screenshot({ path: `${SCREENSHOTS}${name}-${viewport.width}.png`, fullPage: true });
-    const overflow = await page.evaluate(() =>
-      document.documentElement.scrollWidth - globalThis.innerWidth
-    );
+    // Against the viewport asked for: a phone's layout viewport grows with what overflows.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth) -
+      viewport.width;
     if (overflow > 1) problems.push(`${name} ${viewport.width}: overflows by ${overflow}px`);
     for (const v of await axeViolations(page)) problems.push(`${name} ${viewport.width}: ${v}`);
   }
@@ -222,6 +222,10 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
       assert.equal(await submit(page, "form[action='/console/account/logo'] button"), status, name);
       const text = await page.$eval("main", (el) => el.textContent!);
       assert.match(text, message, name);
+      assert.equal(
+        await page.$eval("main a", (el) => (el as HTMLAnchorElement).pathname),
+        "/console/account",
+      );
       assert.deepEqual((await getAccount(server.kv, server.accountId))!.logo, stored.logo, name);
     }
     problems.push(...await capture(page, "logo-refused"));

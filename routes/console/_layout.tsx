@@ -26,8 +26,9 @@ body{margin:0;font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif
 nav ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.25rem .9rem}
 nav a{color:var(--ink);text-decoration:none;padding:.2rem 0;border-bottom:2px solid transparent}
 nav a[aria-current=page]{border-bottom-color:var(--accent);font-weight:600}
-.who{margin-left:auto;display:flex;gap:.6rem;align-items:center;color:var(--muted);font-size:.9375rem}
-.who form{margin:0;display:flex;gap:.4rem;align-items:center}
+.who{margin-left:auto;display:flex;flex-wrap:wrap;gap:.5rem .6rem;align-items:center;color:var(--muted);font-size:.9375rem}
+.who form{margin:0;display:flex;flex-wrap:wrap;gap:.4rem;align-items:center}
+table+form{margin-top:.75rem}
 .who label{margin:0;font-weight:600;color:var(--ink)}
 .who select{min-height:2.25rem;max-width:14rem}
 main{max-width:76rem;margin:0 auto;padding:1rem}
