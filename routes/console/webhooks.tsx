@@ -19,6 +19,9 @@ import { requireConsoleAdmin } from "./_middleware.ts";
 
 const testFormSchema = testWebhookBodySchema.extend({ mode: z.enum(["test", "live"]) });
 
+/** Keys shared by every account: a console rotation leaves at most this many in the key set. */
+const MAX_SERVABLE_KEYS = 3;
+
 const unix = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString());
 
 export function registerWebhookPages(app: Hono<AppEnv>): void {
@@ -163,6 +166,7 @@ export function registerWebhookPages(app: Hono<AppEnv>): void {
     requireConsoleAdmin(c, "rotate webhook signing keys");
     const { current } = await rotateWebhookKey(c.var.kv, {
       overlapSeconds: c.var.config.webhookKeyOverlapSeconds,
+      maxServable: MAX_SERVABLE_KEYS,
     });
     return c.redirect(`/console/webhooks?rotated=${current.kid}`, 303);
   });
