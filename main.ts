@@ -25,6 +25,7 @@ import { registerWebhookRoutes } from "./routes/webhooks.ts";
 import { registerSandboxRoutes } from "./routes/sandbox.ts";
 import { registerConsole } from "./routes/console/mod.ts";
 import { registerHome } from "./routes/home.tsx";
+import { registerLogoRoutes } from "./routes/logos.ts";
 import { consoleErrorPage, isConsoleRequest } from "./routes/console/_error.tsx";
 import { purgeExpiredWebhookEvents } from "./lib/webhooks.ts";
 import { Engine } from "./automations/engine.ts";
@@ -54,6 +55,7 @@ export function createApp(
   registerWellKnownRoutes(app);
   registerSandboxRoutes(app);
   registerConsole(app);
+  registerLogoRoutes(app);
   registerHome(app);
   app.get("/openapi.json", (c) => c.json(api.openApi(deps.config.publicUrl)));
   app.get("/healthz", (c) => c.json({ ok: true }));

@@ -5,6 +5,7 @@
  * words. Read-only: looking at a code never claims, expires or changes it.
  */
 import { getAccount } from "./accounts.ts";
+import { logoPath } from "./account_logos.ts";
 import type { OperationStatus } from "@passage/connect/schemas";
 import { getProvider, OPERATION_LABELS } from "../automations/registry.ts";
 import { formatClaimCode } from "./claim_codes.ts";
@@ -38,6 +39,8 @@ export interface ClaimView {
   appName: string;
   /** The same in the middle of a sentence: the name, or "the app". */
   appMention: string;
+  /** The owning account's logo (served from this origin) and its alt text, the app's name. */
+  logo: { src: string; alt: string } | null;
   /** The code in display form, while it can still be claimed. */
   claimCode: string | null;
   /** The page's own URL, while the code can still be claimed. */
@@ -116,7 +119,7 @@ function endReasonText(reason: string | null, subject: string): string {
   }
 }
 
-const NOT_FOUND: Omit<ClaimView, "appName" | "appMention"> = {
+const NOT_FOUND: Omit<ClaimView, keyof AppNames> = {
   kind: "none",
   state: "not_found",
   httpStatus: 404,
@@ -141,12 +144,13 @@ export async function readClaimView(
 ): Promise<ClaimView> {
   const found = code.length <= 64 ? await findByClaimCode(kv, code) : null;
   const own = found?.link?.appName ?? found?.session.appName;
-  // The account's app name stands in for a link or session created without one.
-  const account = found && !own && found.session.accountId
-    ? await getAccount(kv, found.session.accountId)
-    : null;
+  // The account's logo, and its app name for a link or session created without one.
+  const account = found?.session.accountId ? await getAccount(kv, found.session.accountId) : null;
   const name = (own ?? account?.appName ?? config.appName) || null;
-  const app: AppNames = { appName: name ?? "An app", appMention: name ?? "the app" };
+  const logo = account?.logo
+    ? { src: logoPath(account.logo), alt: account.appName ?? name ?? account.name }
+    : null;
+  const app: AppNames = { appName: name ?? "An app", appMention: name ?? "the app", logo };
   if (!found) return { ...NOT_FOUND, ...app };
   const { session, link } = found;
   return link
@@ -155,7 +159,7 @@ export async function readClaimView(
 }
 
 /** Who asks, at the start of a sentence and within one. */
-type AppNames = Pick<ClaimView, "appName" | "appMention">;
+type AppNames = Pick<ClaimView, "appName" | "appMention" | "logo">;
 
 function linkView(
   link: LinkRecord,

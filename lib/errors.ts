@@ -19,6 +19,7 @@ const CODES = {
   invalid_device_token: [401, "authentication_error"],
   // 403
   invalid_csrf_token: [403, "permission_error"],
+  admin_required: [403, "permission_error"],
   dev_sign_in_disabled: [403, "permission_error"],
   email_not_verified: [403, "permission_error"],
   // 404

@@ -14,6 +14,8 @@ export const accountByMemberKey = (email: string, accountId: string) =>
   ["accounts_by_member", email, accountId] as const;
 /** Prefix of `accountByMemberKey`: every account of one member. */
 export const accountByMemberPrefix = (email: string) => ["accounts_by_member", email] as const;
+/** An account's uploaded logo (`StoredLogo`), by its content-derived id. */
+export const accountLogoKey = (logoId: string) => ["account_logos", logoId] as const;
 /** Index: an account's API keys, in id (= time) order. Value: the key id. */
 export const apiKeysByAccountKey = (accountId: string, keyId: string) =>
   ["api_keys_by_account", accountId, keyId] as const;

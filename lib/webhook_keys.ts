@@ -4,8 +4,12 @@
  * delivery; it is created lazily, the first time something is signed. Rotating
  * makes a fresh key current and gives the previous one an `expiredAt`, until
  * which receivers can still fetch it to verify signatures made before the
- * rotation. A key past its `expiredAt` is no longer served.
+ * rotation. A key past its `expiredAt` is no longer served. Keys are shared by
+ * every account on the server: a rotation from the console (by an account's
+ * admin) is capped at a few keys in their overlap, so no account can grow the
+ * key set for everyone; the operator's CLI has no cap.
  */
+import { PassageError } from "./errors.ts";
 import { ulid } from "./ids.ts";
 import { currentWebhookKeyKey, webhookKeyKey, webhookKeyPrefix } from "./kv_keys.ts";
 
@@ -104,9 +108,27 @@ export async function currentWebhookKey(
  */
 export async function rotateWebhookKey(
   kv: Deno.Kv,
-  options: { overlapSeconds: number; now?: Date },
+  options: {
+    overlapSeconds: number;
+    now?: Date;
+    /** Refuse (429) when this many keys are servable already: the previous ones still overlap. */
+    maxServable?: number;
+  },
 ): Promise<{ current: WebhookKeyRecord; previous: WebhookKeyRecord | null }> {
   const now = options.now ?? new Date();
+  if (options.maxServable !== undefined) {
+    const servable = (await listWebhookKeys(kv)).filter((k) => isServable(k, now));
+    if (servable.length >= options.maxServable) {
+      const until = Math.min(...servable.map((k) => k.expiredAt ?? Infinity));
+      throw new PassageError(
+        "too_many_attempts",
+        `${servable.length} signing keys are still valid after recent rotations; rotate again after ${
+          new Date(until * 1000).toISOString()
+        }, or ask the server's operator (deno task webhook-keys rotate)`,
+        { headers: { "Retry-After": String(Math.max(1, until - seconds(now))) } },
+      );
+    }
+  }
   for (;;) {
     const pointer = await kv.get<string>(currentWebhookKeyKey());
     const previousEntry = pointer.value

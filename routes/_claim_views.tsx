@@ -3,8 +3,8 @@
  * The claim page in every state, over one {@link Layout}: who asks and for
  * what, where the session may go, what is never shared, when the code expires,
  * and how to continue (this browser with the extension, a phone by QR code, or
- * the code typed into an app). Live states carry an `aria-live` status the
- * page's script keeps current.
+ * the code typed into an app), under the asking account's logo when it has
+ * one. Live states carry an `aria-live` status the page's script keeps current.
  */
 import { renderSVG } from "uqr";
 import { appSubject, type ClaimView } from "../lib/claim_view.ts";
@@ -190,6 +190,17 @@ export function ClaimPage(
         data-status-url={live ? props.statusUrl ?? undefined : undefined}
         id="view"
       >
+        {view.logo
+          ? (
+            <img
+              class="app-logo"
+              src={view.logo.src}
+              alt={view.logo.alt}
+              width={64}
+              height={64}
+            />
+          )
+          : null}
         <h1>{view.headline}</h1>
         <p id="live" class="lead" role="status" aria-live="polite">{view.message}</p>
         {view.state === "pending"

@@ -27,6 +27,8 @@ h2{font-size:1.1rem;line-height:1.3;margin:0 0 .5rem}
 h3{font-size:1rem;line-height:1.3;margin:1.25rem 0 .25rem}
 p{margin:.5rem 0}
 .lead{font-size:1.125rem;margin:0 0 1rem}
+.app-logo{display:block;width:4rem;height:4rem;object-fit:contain;margin:1rem 0 0;border-radius:.75rem;
+background:#fff;border:1px solid var(--line)}
 .card{background:var(--card);border:1px solid var(--line);border-radius:.75rem;padding:1rem 1.1rem;
 margin:0 0 1rem}
 ul,ol{margin:.25rem 0;padding-left:1.3rem}

@@ -2,12 +2,28 @@
  * Accounts own keys, links, sessions and webhook events: a second key of the
  * same account sees what the first made, even after the first is revoked;
  * another account's answers 404; the claim page falls back to the account's app
- * name; and the startup migration gives data stored before accounts an owner,
- * idempotently.
+ * name and its uploaded logo (served from this origin, refused unless it is a
+ * PNG, JPEG or WebP of at most 256 KB); roles (the creator is the admin, the
+ * last admin stays); and the startup migration gives data stored before
+ * accounts an owner, idempotently.
  */
 import assert from "node:assert/strict";
 import { migrateToAccounts } from "../lib/account_migration.ts";
-import { accountsOfMember, addMember, getAccount, updateAccount } from "../lib/accounts.ts";
+import {
+  accountsOfMember,
+  addMember,
+  createAccount,
+  getAccount,
+  removeMember,
+  roleOf,
+  updateAccount,
+} from "../lib/accounts.ts";
+import {
+  MAX_LOGO_BYTES,
+  readLogo,
+  removeAccountLogo,
+  setAccountLogo,
+} from "../lib/account_logos.ts";
 import { createApiKey, listAccountApiKeys, revokeApiKey } from "../lib/api_keys.ts";
 import {
   apiKeyKey,
@@ -73,7 +89,6 @@ Deno.test("the claim page shows the account's app name when the link has none", 
   await updateAccount(server.kv, server.accountId, {
     name: "Acme",
     appName: "Acme Budget",
-    logoUrl: "https://acme.example/logo.png",
   });
   const link = await createLinkViaApi(server);
   const page = await request(`${server.url}/c/${link.claimCode}`);
@@ -91,6 +106,125 @@ Deno.test("members are indexed by email, case-insensitively", async () => {
     addMember(server.kv, server.accountId, "not an email"),
     (err: PassageError) => err.code === "invalid_request" && err.param === "email",
   );
+});
+
+/** A 1×1 PNG. */
+const PNG = Uint8Array.from(
+  atob(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=",
+  ),
+  (ch) => ch.charCodeAt(0),
+);
+
+/** Every key in KV with its versionstamp: equal snapshots mean nothing was written. */
+async function snapshot(kv: Deno.Kv): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of kv.list({ prefix: [] })) out.push(JSON.stringify([e.key, e.versionstamp]));
+  return out;
+}
+
+Deno.test("the creator of an account is its admin, a migrated account's first member becomes one, and the last admin stays", async () => {
+  await using server = await startServer();
+  const made = await createAccount(server.kv, { name: "Acme", members: ["Owner@Acme.example"] });
+  assert.equal(roleOf(made, "owner@acme.example"), "admin");
+  const withMember = await addMember(server.kv, made.id, "dev@acme.example");
+  assert.equal(roleOf(withMember, "dev@acme.example"), "member");
+  assert.equal(roleOf(withMember, "stranger@acme.example"), null);
+  await assert.rejects(
+    removeMember(server.kv, made.id, "owner@acme.example"),
+    (err: PassageError) => err.code === "invalid_request" && /last admin/.test(err.message),
+  );
+  await assert.rejects(
+    addMember(server.kv, made.id, "owner@acme.example", "member"),
+    (err: PassageError) => /last admin/.test(err.message),
+  );
+  const promoted = await addMember(server.kv, made.id, "dev@acme.example", "admin");
+  assert.equal(roleOf(promoted, "dev@acme.example"), "admin");
+  const removed = await removeMember(server.kv, made.id, "owner@acme.example");
+  assert.deepEqual(removed.members, ["dev@acme.example"]);
+  assert.deepEqual(await accountsOfMember(server.kv, "owner@acme.example"), []);
+  // The test server's account has no members, as the migration makes them.
+  const first = await addMember(server.kv, server.accountId, "first@example.com");
+  assert.equal(roleOf(first, "first@example.com"), "admin");
+  // A record from before roles: its first member is the admin.
+  const { admins: _, ...legacy } = first;
+  assert.equal(
+    roleOf({ ...legacy, members: ["a@x.example", "b@x.example"] }, "a@x.example"),
+    "admin",
+  );
+  assert.equal(
+    roleOf({ ...legacy, members: ["a@x.example", "b@x.example"] }, "b@x.example"),
+    "member",
+  );
+});
+
+Deno.test("a logo that is SVG, not an image we take, or too large is refused and nothing stored changes", async () => {
+  await using server = await startServer();
+  await setAccountLogo(server.kv, server.accountId, PNG);
+  const before = await snapshot(server.kv);
+  const svg = new TextEncoder().encode(
+    `<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`,
+  );
+  await assert.rejects(
+    setAccountLogo(server.kv, server.accountId, svg),
+    (err: PassageError) =>
+      err.code === "unsupported_media_type" && err.status === 415 && /SVG/.test(err.message),
+  );
+  const gif = new TextEncoder().encode("GIF89a\x01\x00\x01\x00");
+  await assert.rejects(
+    setAccountLogo(server.kv, server.accountId, gif),
+    (err: PassageError) =>
+      err.code === "unsupported_media_type" && /PNG, JPEG or WebP/.test(err.message),
+  );
+  const big = new Uint8Array(MAX_LOGO_BYTES + 1);
+  big.set(PNG);
+  await assert.rejects(
+    setAccountLogo(server.kv, server.accountId, big),
+    (err: PassageError) => err.code === "payload_too_large" && /256 KB/.test(err.message),
+  );
+  await assert.rejects(
+    setAccountLogo(server.kv, server.accountId, new Uint8Array()),
+    (err: PassageError) => err.code === "invalid_request" && err.param === "logo",
+  );
+  assert.deepEqual(await snapshot(server.kv), before);
+});
+
+Deno.test("an uploaded logo is served from this origin as an image only, shown on the claim page with the app name as alt, and replaced cleanly", async () => {
+  await using server = await startServer();
+  await updateAccount(server.kv, server.accountId, { name: "Acme", appName: "Acme Budget" });
+  // Larger than one KV value: stored in chunks.
+  const large = new Uint8Array(200_000);
+  large.set(PNG);
+  const first = await setAccountLogo(server.kv, server.accountId, large);
+  assert.equal(first.logo?.type, "image/png");
+  const link = await createLinkViaApi(server, { ...LINK_BODY, appName: "Their Own" });
+  const page = await request(`${server.url}/c/${link.claimCode}`);
+  const src = /<img class="app-logo" src="([^"]+)" alt="Acme Budget"/.exec(page.text)?.[1];
+  assert.ok(src, page.text.slice(0, 2000));
+  assert.match(src, /^\/logos\/[0-9a-f]{32}\.png$/);
+  assert.match(page.headers.get("content-security-policy")!, /img-src 'self' data:/);
+  const res = await fetch(server.url + src);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "image/png");
+  assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+  assert.match(res.headers.get("cache-control")!, /max-age=31536000, immutable/);
+  assert.match(res.headers.get("content-security-policy")!, /sandbox/);
+  assert.deepEqual(new Uint8Array(await res.arrayBuffer()), large);
+  // A new logo gets a new address; the old one is gone with its chunks.
+  const second = await setAccountLogo(server.kv, server.accountId, PNG);
+  assert.notEqual(second.logo!.id, first.logo!.id);
+  assert.equal(await readLogo(server.kv, first.logo!.id), null);
+  const gone = await request(server.url + src);
+  assert.equal(gone.status, 404);
+  const chunks: unknown[] = [];
+  for await (const e of server.kv.list({ prefix: ["blob_chunks"] })) chunks.push(e.key);
+  assert.deepEqual(chunks, []);
+  await removeAccountLogo(server.kv, server.accountId);
+  assert.doesNotMatch(
+    (await request(`${server.url}/c/${link.claimCode}`)).text,
+    /<img class="app-logo"/,
+  );
+  assert.equal((await request(`${server.url}/logos/${"0".repeat(32)}.png`)).status, 404);
 });
 
 Deno.test("migrateToAccounts() gives pre-account keys an account and re-owns their links, sessions and events, idempotently", async () => {

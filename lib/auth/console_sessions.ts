@@ -1,9 +1,11 @@
 /**
  * Console sessions: a random id in the browser's cookie, and in KV only its
  * SHA-256 with the member's email, their current account, a CSRF token and an
- * expiry (checked on every read: `expireIn` is only a lower bound).
+ * expiry (checked on every read: `expireIn` is only a lower bound). A member
+ * of several accounts switches the one the session shows.
  */
-import { accountsOfMember, createAccount, normalizeEmail } from "../accounts.ts";
+import { accountForMember, accountsOfMember, createAccount, normalizeEmail } from "../accounts.ts";
+import { PassageError } from "../errors.ts";
 import { randomHex, sha256Hex, timingSafeEqual } from "../ids.ts";
 import { consoleSessionKey } from "../kv_keys.ts";
 
@@ -59,6 +61,30 @@ export async function getConsoleSession(
   const session = (await kv.get<ConsoleSession>(consoleSessionKey(await sha256Hex(id)))).value;
   if (!session || Date.parse(session.expiresAt) <= Date.now()) return null;
   return session;
+}
+
+/**
+ * Makes `accountId` the account the session behind `id` shows, if its member
+ * belongs to it (else the 404 another account's objects give). The session
+ * keeps its expiry and CSRF token.
+ */
+export async function switchConsoleAccount(
+  kv: Deno.Kv,
+  id: string | null,
+  accountId: string,
+): Promise<ConsoleSession> {
+  for (;;) {
+    const key = consoleSessionKey(await sha256Hex(id && ID_PATTERN.test(id) ? id : ""));
+    const entry = await kv.get<ConsoleSession>(key);
+    const session = entry.value;
+    if (!session || Date.parse(session.expiresAt) <= Date.now()) {
+      throw new PassageError("sign_in_failed", "You are signed out; sign in again");
+    }
+    await accountForMember(kv, accountId, session.email);
+    const next = { ...session, accountId };
+    const expireIn = Math.max(1, Date.parse(session.expiresAt) - Date.now());
+    if ((await kv.atomic().check(entry).set(key, next, { expireIn }).commit()).ok) return next;
+  }
 }
 
 /** Ends the session behind a cookie value (nothing if there is none). */

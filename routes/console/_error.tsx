@@ -12,11 +12,18 @@ export function isConsoleRequest(c: Context): boolean {
 /** The error page for `err`, with its status. */
 export function consoleErrorPage(c: Context, err: PassageError): Response {
   const nonce = newNonce();
+  const back = c.req.method === "POST" ? formPage(c) : null;
   return sendConsolePage(
     c,
     nonce,
     <ConsoleLayout title="Something is wrong" nonce={nonce}>
-      <h1>{err.status === 404 ? "Not found" : "That did not work"}</h1>
+      <h1>
+        {err.status === 404
+          ? "Not found"
+          : err.status === 403
+          ? "Not allowed"
+          : "That did not work"}
+      </h1>
       <div class="error" role="alert">
         <p>{err.message}</p>
         <p class="muted">
@@ -24,9 +31,22 @@ export function consoleErrorPage(c: Context, err: PassageError): Response {
         </p>
       </div>
       <p>
-        <a href="/console">Back to the console</a>
+        {back ? <a href={back}>Back to the form</a> : <a href="/console">Back to the console</a>}
       </p>
     </ConsoleLayout>,
     err.status as 400,
   );
+}
+
+/** The console page a refused form was posted from (its same-origin Referer), or null. */
+function formPage(c: Context): string | null {
+  try {
+    const from = new URL(c.req.header("referer") ?? "");
+    if (from.origin !== new URL(c.req.url).origin || !from.pathname.startsWith("/console")) {
+      return null;
+    }
+    return from.pathname + from.search;
+  } catch {
+    return null;
+  }
 }

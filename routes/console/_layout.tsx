@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 /**
- * The console's one layout: a header with the account and navigation, the
- * page, and the headers every console page carries (a strict CSP with a
+ * The console's one layout: a header with the navigation, the member's role
+ * and the account shown (a switcher for a member of several), the page, and the headers every console page carries (a strict CSP with a
  * per-response nonce, as `routes/_layout.tsx` does; forms may post only here).
  */
 import type { Context } from "hono";
@@ -9,6 +9,7 @@ import type { Child } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { newNonce, sendPage } from "../_layout.tsx";
 import type { Owner } from "../../lib/api_keys.ts";
+import { type MemberRole, roleOf } from "../../lib/accounts.ts";
 import type { AppEnv } from "../../lib/http.ts";
 
 export { newNonce };
@@ -25,8 +26,11 @@ body{margin:0;font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif
 nav ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.25rem .9rem}
 nav a{color:var(--ink);text-decoration:none;padding:.2rem 0;border-bottom:2px solid transparent}
 nav a[aria-current=page]{border-bottom-color:var(--accent);font-weight:600}
-.who{margin-left:auto;display:flex;gap:.6rem;align-items:center;color:var(--muted);font-size:.9375rem}
-.who form{margin:0}
+.who{margin-left:auto;display:flex;flex-wrap:wrap;gap:.5rem .6rem;align-items:center;color:var(--muted);font-size:.9375rem}
+.who form{margin:0;display:flex;flex-wrap:wrap;gap:.4rem;align-items:center}
+table+form{margin-top:.75rem}
+.who label{margin:0;font-weight:600;color:var(--ink)}
+.who select{min-height:2.25rem;max-width:14rem}
 main{max-width:76rem;margin:0 auto;padding:1rem}
 h1{font-size:1.5rem;margin:.5rem 0 1rem;overflow-wrap:anywhere}
 h2{font-size:1.125rem;margin:0 0 .6rem}
@@ -66,6 +70,9 @@ a{color:var(--accent);text-underline-offset:.15em}
 .split{display:grid;gap:1rem}
 @media (min-width:62rem){.split{grid-template-columns:minmax(0,3fr) minmax(0,2fr)}}
 .scroll{max-height:20rem;overflow:auto}
+.logo-preview{display:block;width:6rem;height:6rem;object-fit:contain;border:1px solid var(--line);border-radius:.6rem;background:#fff;margin:.25rem 0 .5rem}
+dt{font-weight:600}
+dd{margin:0 0 .5rem}
 `;
 
 /** The console's sections, for the navigation. */
@@ -86,8 +93,15 @@ export interface ConsoleLayoutProps {
   nonce: string;
   /** Absent on pages outside the signed-in console (sign-in, errors). */
   section?: Section;
-  /** The signed-in member: email, account name and the CSRF token for the sign-out form. */
-  who?: { email: string; accountName: string; csrfToken: string };
+  /** The signed-in member: email, role, the account shown, their accounts, the CSRF token. */
+  who?: {
+    email: string;
+    role: MemberRole;
+    accountId: string;
+    accountName: string;
+    accounts: Array<{ id: string; name: string }>;
+    csrfToken: string;
+  };
   script?: string;
   children?: Child;
 }
@@ -130,9 +144,24 @@ export function ConsoleLayout(props: ConsoleLayoutProps) {
             {props.who
               ? (
                 <div class="who">
-                  <span>
-                    {props.who.email} · {props.who.accountName}
-                  </span>
+                  <span>{props.who.email}</span>
+                  {props.who.accounts.length > 1
+                    ? (
+                      <form method="post" action="/console/switch">
+                        <input type="hidden" name="_csrf" value={props.who.csrfToken} />
+                        <label for="account-switch">Account</label>
+                        <select id="account-switch" name="accountId">
+                          {props.who.accounts.map((a) => (
+                            <option value={a.id} selected={a.id === props.who!.accountId}>
+                              {a.name}
+                            </option>
+                          ))}
+                        </select>
+                        <button class="quiet" type="submit">Switch</button>
+                      </form>
+                    )
+                    : <span>{props.who.accountName}</span>}
+                  <span class="badge" id="role">{props.who.role}</span>
                   <form method="post" action="/console/sign-out">
                     <input type="hidden" name="_csrf" value={props.who.csrfToken} />
                     <button class="quiet" type="submit">Sign out</button>
@@ -179,10 +208,14 @@ export function consolePage(
   children: Child,
 ): Response {
   const nonce = newNonce();
+  const { email, csrfToken } = c.var.consoleSession;
   const who = {
-    email: c.var.consoleSession.email,
+    email,
+    role: roleOf(c.var.account, email) ?? "member",
+    accountId: c.var.account.id,
     accountName: c.var.account.name,
-    csrfToken: c.var.consoleSession.csrfToken,
+    accounts: c.var.memberAccounts.map(({ id, name }) => ({ id, name })),
+    csrfToken,
   };
   return sendConsolePage(
     c,

@@ -1,17 +1,35 @@
 /**
  * The one guard of the whole `/console` folder: a signed-in member (a live
- * console session whose account still lists them), and, on every POST, the
- * session's CSRF token in the form (`_csrf`) and an Origin of this server
- * (hono's `csrf`). The sign-in routes are the only ones outside it.
+ * console session whose account still lists them), and, on every POST, a body
+ * of at most 1 MB, the session's CSRF token in the form (`_csrf`) and an
+ * Origin of this server (hono's `csrf`). The sign-in routes are the only ones
+ * outside it. It sets the session, the account it shows and every account of
+ * its member (for the account switcher); `requireAdmin` guards admin actions.
  */
 import type { Context, MiddlewareHandler, Next } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
-import { accountForMember } from "../../lib/accounts.ts";
+import { type AccountRecord, accountsOfMember, requireAdmin } from "../../lib/accounts.ts";
 import { checkCsrfToken, getConsoleSession } from "../../lib/auth/console_sessions.ts";
 import { getSessionId } from "../../lib/auth/get_session_id.ts";
 import { PassageError } from "../../lib/errors.ts";
 import type { AppEnv } from "../../lib/http.ts";
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /** Every account the signed-in member belongs to, oldest first. */
+    memberAccounts: AccountRecord[];
+  }
+}
+
+/** Largest console form, in bytes (a logo is at most 256 KB). */
+const MAX_FORM_BYTES = 1024 * 1024;
+
+/** Throws the 403 page unless the signed-in member is an admin of the account shown. */
+export function requireConsoleAdmin(c: Context<AppEnv>, what: string): void {
+  requireAdmin(c.var.account, c.var.consoleSession.email, what);
+}
 
 /** Paths under `/console` that need no session. */
 const PUBLIC = /^\/console\/(sign-in(\/[a-z]+)?|callback\/[a-z]+|dev-sign-in)$/;
@@ -21,6 +39,15 @@ export function consoleGuard(): MiddlewareHandler<AppEnv> {
   const origin = csrf({
     origin: (origin, c) =>
       origin === new URL(c.var.config.publicUrl).origin || origin === new URL(c.req.url).origin,
+  });
+  const limit = bodyLimit({
+    maxSize: MAX_FORM_BYTES,
+    onError: () => {
+      throw new PassageError(
+        "payload_too_large",
+        `This form is larger than ${MAX_FORM_BYTES / 1024 / 1024} MB`,
+      );
+    },
   });
   return async function consoleGuard(c: Context<AppEnv>, next: Next) {
     const path = new URL(c.req.url).pathname;
@@ -32,28 +59,32 @@ export function consoleGuard(): MiddlewareHandler<AppEnv> {
       }
       return c.redirect("/console/sign-in", 303);
     }
-    const account = await accountForMember(c.var.kv, session.accountId, session.email)
-      .catch(() => null);
+    // Each listed account still names them as a member (checked by `accountsOfMember`).
+    const accounts = await accountsOfMember(c.var.kv, session.email);
+    const account = accounts.find((a) => a.id === session.accountId);
     if (!account) throw new PassageError("account_not_found", "Your account is no longer here");
     c.set("consoleSession", session);
     c.set("account", account);
-    if (c.req.method === "POST") {
-      const form = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
-      if (!checkCsrfToken(session, form["_csrf"])) {
-        throw new PassageError(
-          "invalid_csrf_token",
-          "This form is missing its security token or it is stale; reload the page and try again",
-        );
-      }
-      try {
-        return await origin(c, next);
-      } catch (err) {
-        if (err instanceof HTTPException) {
-          throw new PassageError("invalid_csrf_token", "This form was posted from another site");
-        }
-        throw err;
-      }
-    }
+    c.set("memberAccounts", accounts);
+    if (c.req.method === "POST") return await limit(c, () => checkForm(c, next));
     await next();
   };
+
+  async function checkForm(c: Context<AppEnv>, next: Next): Promise<void> {
+    const form = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
+    if (!checkCsrfToken(c.var.consoleSession, form["_csrf"])) {
+      throw new PassageError(
+        "invalid_csrf_token",
+        "This form is missing its security token or it is stale; reload the page and try again",
+      );
+    }
+    try {
+      await origin(c, next);
+    } catch (err) {
+      if (err instanceof HTTPException) {
+        throw new PassageError("invalid_csrf_token", "This form was posted from another site");
+      }
+      throw err;
+    }
+  }
 }

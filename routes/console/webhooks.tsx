@@ -1,20 +1,26 @@
 /** @jsxImportSource hono/jsx */
 /**
- * `/console/webhooks`: the server's signing keys, a "send test webhook" form
- * (the same `sendTestWebhook` as `POST /v1/webhooks/test`), and the account's
- * recent events across its links with every attempt.
+ * `/console/webhooks`: the server's signing keys (an admin rotates them, the
+ * same `rotateWebhookKey` as `deno task webhook-keys rotate`), a "send test
+ * webhook" form (the same `sendTestWebhook` as `POST /v1/webhooks/test`), and
+ * the account's recent events across its links with every attempt.
  */
 import type { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../../lib/http.ts";
 import { sendTestWebhook } from "../../lib/webhook_delivery.ts";
-import { listWebhookKeys } from "../../lib/webhook_keys.ts";
+import { roleOf } from "../../lib/accounts.ts";
+import { listWebhookKeys, rotateWebhookKey } from "../../lib/webhook_keys.ts";
 import { listAccountWebhooks } from "../../lib/webhooks.ts";
 import { testWebhookBodySchema } from "../webhooks.ts";
 import { Badge, consolePage, Csrf, when } from "./_layout.tsx";
 import { readForm } from "./_form.ts";
+import { requireConsoleAdmin } from "./_middleware.ts";
 
 const testFormSchema = testWebhookBodySchema.extend({ mode: z.enum(["test", "live"]) });
+
+/** Keys shared by every account: a console rotation leaves at most this many in the key set. */
+const MAX_SERVABLE_KEYS = 3;
 
 const unix = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString());
 
@@ -23,6 +29,9 @@ export function registerWebhookPages(app: Hono<AppEnv>): void {
     const keys = await listWebhookKeys(c.var.kv);
     const events = await listAccountWebhooks(c.var.kv, c.var.account.id, 50);
     const sent = c.req.query("sent");
+    const rotated = c.req.query("rotated");
+    const admin = roleOf(c.var.account, c.var.consoleSession.email) === "admin";
+    const overlap = c.var.config.webhookKeyOverlapSeconds;
     return consolePage(
       c,
       { title: "Webhooks", section: "webhooks" },
@@ -30,6 +39,15 @@ export function registerWebhookPages(app: Hono<AppEnv>): void {
         <>
           <h1>Webhooks</h1>
           {sent ? <div class="notice" role="status">Test webhook sent: {sent}</div> : null}
+          {rotated
+            ? (
+              <div class="notice" role="status">
+                New webhooks are signed with{" "}
+                <code>{rotated}</code>; the previous key still verifies for{" "}
+                {Math.round(overlap / 3600)} h.
+              </div>
+            )
+            : null}
           <div class="split">
             <section class="card" aria-labelledby="test">
               <h2 id="test">Send a test webhook</h2>
@@ -85,9 +103,19 @@ export function registerWebhookPages(app: Hono<AppEnv>): void {
               </table>
               {keys.length ? null : <p class="muted">None yet: the first webhook creates one.</p>}
               <p class="muted">
-                Keys sign every account's webhooks on this server; rotate them with{" "}
-                <code>deno task webhook-keys rotate</code>.
+                Keys sign every account's webhooks on this server. Rotating makes a new key sign
+                from now on; the previous one stays in the key set for {Math.round(overlap / 3600)}
+                {" "}
+                h, so webhooks already sent still verify.
               </p>
+              {admin
+                ? (
+                  <form method="post" action="/console/webhooks/rotate">
+                    <Csrf c={c} />
+                    <button class="quiet" type="submit">Rotate signing key</button>
+                  </form>
+                )
+                : <p class="muted">Only an admin of this account can rotate the signing key.</p>}
             </section>
           </div>
           <section class="card" aria-labelledby="recent">
@@ -132,6 +160,15 @@ export function registerWebhookPages(app: Hono<AppEnv>): void {
         </>
       ),
     );
+  });
+
+  app.post("/console/webhooks/rotate", async (c) => {
+    requireConsoleAdmin(c, "rotate webhook signing keys");
+    const { current } = await rotateWebhookKey(c.var.kv, {
+      overlapSeconds: c.var.config.webhookKeyOverlapSeconds,
+      maxServable: MAX_SERVABLE_KEYS,
+    });
+    return c.redirect(`/console/webhooks?rotated=${current.kid}`, 303);
   });
 
   app.post("/console/webhooks/test", async (c) => {
