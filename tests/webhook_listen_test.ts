@@ -5,67 +5,22 @@
  * mode only, and refuses a bad key with a clear line.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { createLinkViaApi, LINK_BODY, startServer, type TestServer } from "./_harness.ts";
 import { COMPLETE, finishLink, type Received, startReceiver, text } from "./_webhooks.ts";
 import { createApiKey } from "../lib/api_keys.ts";
 import { sha256Hex } from "../lib/ids.ts";
+import { ROOT, spawnWatched } from "./_spawn.ts";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
-
-/** The listen CLI as a child process; `lines` fill as it prints, `ready` once it streams. */
+/** The listen CLI as a child process, with the task's permissions. */
 function startListen(args: string[], env: Record<string, string> = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-env", "--allow-net", "lib/webhooks_cli.ts", ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out = { stdout: "", stderr: "" };
-  const waiters: Array<() => void> = [];
-  const wake = () => waiters.splice(0).forEach((w) => w());
-  const pump = async (stream: ReadableStream<Uint8Array>, into: "stdout" | "stderr") => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      out[into] += chunk;
-      wake();
-    }
-  };
-  const drained = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
-  /** Resolves once `pattern` appears in what the CLI printed (or rejects when it exits first). */
-  const waitFor = async (pattern: RegExp, into: "stdout" | "stderr" = "stdout") => {
-    let exited = false;
-    child.status.then(() => {
-      exited = true;
-      wake();
-    });
-    const deadline = Date.now() + 20_000;
-    while (!pattern.test(out[into])) {
-      if (exited) await drained;
-      if (pattern.test(out[into])) break;
-      if (exited || Date.now() > deadline) {
-        throw new Error(`listen never printed ${pattern}:\n${out.stdout}\n${out.stderr}`);
-      }
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        setTimeout(resolve, 1_000);
-      });
-    }
-  };
-  return {
-    out,
-    waitFor,
-    status: child.status,
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGINT");
-      } catch { /* already gone */ }
-      await child.status;
-      await drained;
-    },
-  };
+  return spawnWatched(Deno.execPath(), [
+    "run",
+    "--allow-env",
+    "--allow-net",
+    "lib/webhooks_cli.ts",
+    ...args,
+  ], env);
 }
 
 /** Verifies a received delivery as any receiver would: JWKS, ES256, audience, body hash. */
