@@ -32,7 +32,10 @@ export function spawnWatched(
   const waiters = new Set<() => void>();
   const wake = () => waiters.forEach((w) => w());
   let exited = false;
-  const pump = async (stream: ReadableStream<Uint8Array<ArrayBuffer>>, into: "stdout" | "stderr") => {
+  const pump = async (
+    stream: ReadableStream<Uint8Array<ArrayBuffer>>,
+    into: "stdout" | "stderr",
+  ) => {
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       out[into] += chunk;
       wake();
