@@ -2,10 +2,11 @@
  * Passage's server: builds the Hono app over a KV store passed in, and serves it
  * when run directly (`deno task dev`, `deno task start`, Deno Deploy).
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { createApiKey, hasAnyApiKey } from "./lib/api_keys.ts";
-import { type Config, loadConfig, openKv } from "./lib/config.ts";
-import { PassageError } from "./lib/errors.ts";
+import { type Config, isKvConnectUrl, loadConfig, openKv } from "./lib/config.ts";
+import { type ErrorBody, PassageError } from "./lib/errors.ts";
+import { configureLog, log, requestLog } from "./lib/log.ts";
 import { Api, type AppEnv } from "./lib/http.ts";
 import { expireDueLinks } from "./lib/links.ts";
 import { migrateToAccounts } from "./lib/account_migration.ts";
@@ -22,6 +23,7 @@ import { sweepSessions } from "./lib/sessions.ts";
 import { Jobs } from "./lib/queue.ts";
 import { deliverDueWebhooks, registerWebhookJobs } from "./lib/webhook_delivery.ts";
 import { registerWebhookRoutes } from "./routes/webhooks.ts";
+import { registerWebhookListenRoute } from "./routes/webhook_listen.ts";
 import { registerSandboxRoutes } from "./routes/sandbox.ts";
 import { registerConsole } from "./routes/console/mod.ts";
 import { registerHome } from "./routes/home.tsx";
@@ -37,6 +39,7 @@ export function createApp(
   deps: { kv: Deno.Kv; config: Config; relay: Relay; jobs: Jobs },
 ): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  app.use(requestLog());
   app.use(async (c, next) => {
     c.set("kv", deps.kv);
     c.set("config", deps.config);
@@ -50,6 +53,7 @@ export function createApp(
   registerDeviceRoutes(api);
   registerSessionRoutes(api);
   registerWebhookRoutes(api);
+  registerWebhookListenRoute(api);
   registerClaimPage(app);
   registerExtensionPage(app);
   registerWellKnownRoutes(app);
@@ -67,9 +71,12 @@ export function createApp(
         new PassageError("not_found", `There is no page at ${new URL(c.req.url).pathname}`),
       )
       : c.json(
-        new PassageError(
-          "not_found",
-          `No route for ${c.req.method} ${new URL(c.req.url).pathname}`,
+        errorBody(
+          c,
+          new PassageError(
+            "not_found",
+            `No route for ${c.req.method} ${new URL(c.req.url).pathname}`,
+          ),
         ),
         404,
       )
@@ -80,18 +87,43 @@ export function createApp(
         c.header(name, value);
       }
       if (isConsoleRequest(c)) return consoleErrorPage(c, err);
-      return c.json(err, err.status as 400);
+      return c.json(errorBody(c, err), err.status as 400);
     }
+    // The stack goes to stderr for whoever runs the server; the log line
+    // carries what support needs to find it (never the request itself).
+    log.error("request.unhandled_error", {
+      request_id: c.get("requestId"),
+      method: c.req.method,
+      error: err instanceof Error ? err.name : typeof err,
+    });
     console.error(
-      `Unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}:`,
+      `Unhandled error on ${c.req.method} ${new URL(c.req.url).pathname} (request ${
+        c.get("requestId")
+      }):`,
       err,
     );
     return c.json(
-      new PassageError("internal_error", "Something went wrong on our side"),
+      errorBody(c, new PassageError("internal_error", "Something went wrong on our side")),
       500,
     );
   });
   return app;
+}
+
+/** An error's JSON body, with the request id to quote to support (`error.request_id`). */
+function errorBody(c: Context<AppEnv>, err: PassageError): ErrorBody {
+  const { error } = err.toJSON();
+  return { error: { ...error, request_id: c.get("requestId") } as ErrorBody["error"] };
+}
+
+/** What `--dev` prints on how to receive webhooks on this machine. */
+function webhookHint(url: string, config: Config): string {
+  const loopback = config.allowLoopbackWebhooks
+    ? "Webhooks: loopback receivers are allowed (PASSAGE_WEBHOOK_ALLOW_LOOPBACK=1): a link's webhookUrl can be http://localhost:3000/hook."
+    : "Webhooks: to send them to a receiver on this machine, restart with PASSAGE_WEBHOOK_ALLOW_LOOPBACK=1 (then a webhookUrl can be http://localhost:3000/hook),";
+  return `${loopback}\n${
+    config.allowLoopbackWebhooks ? "Or" : "or"
+  } forward every event of a key: deno task webhooks listen --url ${url} --api-key sk_test_… --forward-to http://localhost:3000/hook\nSend a test event: curl -X POST ${url}/v1/webhooks/test -H "Authorization: Bearer sk_test_…" -H "Content-Type: application/json" -d '{"url":"http://localhost:3000/hook"}'`;
 }
 
 /** A running Passage: the app and the background parts behind it. */
@@ -164,6 +196,7 @@ export async function quickSweep(kv: Deno.Kv, runtime: Runtime, config: Config):
 }
 
 if (import.meta.main) {
+  configureLog("info");
   const config = loadConfig();
   const kv = await openKv(config);
   const migrated = await migrateToAccounts(kv);
@@ -207,11 +240,24 @@ if (import.meta.main) {
           console.log(`Console: sign in once within 10 minutes at ${link}`)
         );
       }
+      const url = `http://${hostname === "0.0.0.0" ? "localhost" : hostname}:${port}`;
       console.log(
-        `Passage listening on http://${
-          hostname === "0.0.0.0" ? "localhost" : hostname
-        }:${port} (public URL ${config.publicUrl}, KV ${config.kvPath ?? "Deno Deploy"})`,
+        `Passage listening on ${url} (public URL ${config.publicUrl}, KV ${
+          config.kvPath ?? "Deno Deploy"
+        })`,
       );
+      if (config.signIn.devSignIn) console.log(webhookHint(url, config));
+      log.info("server.start", {
+        url,
+        public_url: config.publicUrl,
+        kv: config.kvPath === undefined
+          ? "deploy"
+          : isKvConnectUrl(config.kvPath)
+          ? "remote"
+          : "local",
+        queues: config.useQueues,
+        loopback_webhooks: config.allowLoopbackWebhooks,
+      });
     },
   }, runtime.app.fetch);
   // Deno Deploy evicts with SIGINT and 5 s of grace: stop taking work and

@@ -9,8 +9,9 @@ export interface Config {
   /** Base of every URL the API hands out, without a trailing slash. */
   publicUrl: string;
   /**
-   * Where the KV store lives: a file path, `:memory:`, or `undefined` for
-   * `Deno.openKv()` with no argument (Deno Deploy's managed KV).
+   * Where the KV store lives: a file path, `:memory:`, a KV Connect URL
+   * (`https://…`, opened remotely with `DENO_KV_ACCESS_TOKEN`), or `undefined`
+   * for `Deno.openKv()` with no argument (Deno Deploy's managed KV).
    */
   kvPath: string | undefined;
   /** Default lifetime of an unclaimed link's claim code, in seconds. */
@@ -163,9 +164,33 @@ export function loadConfig(
   };
 }
 
-/** Opens the KV store the configuration names, creating its folder if needed. */
+/** Whether a KV path is a KV Connect URL (a deployment's KV reached from outside), not a file. */
+export function isKvConnectUrl(path: string): boolean {
+  return /^https?:\/\//i.test(path);
+}
+
+/**
+ * Opens the KV store the configuration names: a KV Connect URL as is (Deno
+ * reads the token from `DENO_KV_ACCESS_TOKEN`), a file after creating its
+ * folder. A store that cannot be opened is one clear error naming it.
+ */
 export async function openKv(config: Pick<Config, "kvPath">): Promise<Deno.Kv> {
   if (config.kvPath === undefined) return await Deno.openKv();
+  if (isKvConnectUrl(config.kvPath)) {
+    if (!Deno.env.get("DENO_KV_ACCESS_TOKEN")) {
+      throw new Error(
+        `The KV store ${config.kvPath} is a KV Connect URL: set DENO_KV_ACCESS_TOKEN to its access token`,
+      );
+    }
+    try {
+      return retryLockedCommits(await Deno.openKv(config.kvPath));
+    } catch (err) {
+      throw new Error(
+        `Could not open the KV store at ${config.kvPath}: ${(err as Error).message.split("\n")[0]}`,
+        { cause: err },
+      );
+    }
+  }
   if (config.kvPath !== ":memory:") {
     const dir = config.kvPath.replace(/[^/]*$/, "");
     if (dir) await Deno.mkdir(dir, { recursive: true });

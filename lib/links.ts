@@ -19,6 +19,7 @@ import { formatClaimCode, newClaimCode, normalizeClaimCode } from "./claim_codes
 import type { Config } from "./config.ts";
 import { PassageError } from "./errors.ts";
 import { newId } from "./ids.ts";
+import { log } from "./log.ts";
 import { pageOf } from "./pagination.ts";
 import { claimUrl, endSession, newSessionRecord, writeNewSession } from "./sessions.ts";
 import type { SessionLog } from "../relay/log.ts";
@@ -265,7 +266,14 @@ export async function createLink(
       };
       op.check(prior.entry).set(prior.entry.key, stored, { expireIn: DAY_MS });
     }
-    if ((await op.commit()).ok) return { link, replayed: false };
+    if ((await op.commit()).ok) {
+      log.info("link.created", {
+        link_id: linkId,
+        account_id: owner.accountId,
+        provider: provider.id,
+      });
+      return { link, replayed: false };
+    }
     // A concurrent request with the same Idempotency-Key won, or (vanishingly
     // rarely) the claim code collided: read again and retry.
   }
@@ -327,7 +335,15 @@ export async function transitionLink(
       op.delete(linksByExpiryKey(Date.parse(current.expiresAt), current.id));
     }
     options.extra?.(op);
-    if ((await op.commit()).ok) return next;
+    if ((await op.commit()).ok) {
+      log.info("link.status", {
+        link_id: linkId,
+        from: current.status,
+        to,
+        account_id: next.accountId,
+      });
+      return next;
+    }
   }
 }
 

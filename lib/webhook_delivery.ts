@@ -18,6 +18,8 @@ import type { Owner } from "./api_keys.ts";
 import type { Config } from "./config.ts";
 import { PassageError } from "./errors.ts";
 import { newId, randomHex } from "./ids.ts";
+import { log } from "./log.ts";
+import { feedListeners } from "./webhook_listen.ts";
 import type { LinkRecord } from "./links.ts";
 import {
   linkKey,
@@ -261,6 +263,7 @@ export async function sendTestWebhook(
     livemode: owner.mode === "live",
     createdAt: now.toISOString(),
   }));
+  await feedListeners(kv, owner, eventId, body, now);
   const sent = await post(
     kv,
     url,
@@ -273,6 +276,11 @@ export async function sendTestWebhook(
     deps,
     now,
   );
+  log.info("webhook.test", {
+    event_id: eventId,
+    status_code: sent.statusCode,
+    outcome: sent.error ?? "delivered",
+  });
   return {
     eventId,
     url,
@@ -446,7 +454,19 @@ async function record(
     if (attempt.number > MAX_ATTEMPTS_KEPT) {
       op.delete(webhookAttemptKey(eventId, attempt.number - MAX_ATTEMPTS_KEPT));
     }
-    if (await commitUnlessBusy(op)) return attempt;
+    if (await commitUnlessBusy(op)) {
+      log.info("webhook.delivery", {
+        event_id: eventId,
+        link_id: event.linkId,
+        attempt: attempt.number,
+        trigger,
+        status_code: sent.statusCode,
+        outcome: sent.error ?? "delivered",
+        event_status: status,
+        next_retry: nextAttemptAt === null ? null : new Date(nextAttemptAt).toISOString(),
+      });
+      return attempt;
+    }
     // The attempt happened: keep trying to record it (the lease keeps others off meanwhile).
     if (tries >= 50) throw new Error(`Could not record attempt ${attempt.number} of ${eventId}`);
     await pause(Math.min(200, 5 * tries) * (0.5 + Math.random()));

@@ -1,72 +1,113 @@
 /**
  * `deno task webhook-keys list` · `deno task webhook-keys rotate [--overlap SECONDS]`.
- * Uses the same KV as the server (`PASSAGE_KV_PATH`). Rotating makes a new key
- * current; the previous one stays valid for verification for the overlap
- * (default `PASSAGE_WEBHOOK_KEY_OVERLAP_SECONDS`, 24 h).
+ * Uses the same KV as the server: `PASSAGE_KV_PATH` or `--kv`, a file or a
+ * deployment's KV Connect URL (`https://…`, with `DENO_KV_ACCESS_TOKEN`).
+ * Rotating makes a new key current; the previous one stays valid for
+ * verification for the overlap (default `PASSAGE_WEBHOOK_KEY_OVERLAP_SECONDS`,
+ * 24 h). `--json` prints JSON instead of lines.
  */
-import { parseArgs } from "node:util";
+import { parseCli, runCli, UsageError } from "./cli.ts";
 import { loadConfig, openKv } from "./config.ts";
 import { isServable, listWebhookKeys, rotateWebhookKey } from "./webhook_keys.ts";
 
-const USAGE = `Usage:
+export const USAGE = `Usage:
   deno task webhook-keys list                          list signing keys (public parts only)
   deno task webhook-keys rotate [--overlap SECONDS]    make a new key current; the previous one
-                                                       verifies for SECONDS more (default 86400)`;
+                                                       verifies for SECONDS more (default 86400)
+
+Options:
+  --kv PATH_OR_URL   the KV store (default $PASSAGE_KV_PATH, else .data/passage.kv3);
+                     an https:// KV Connect URL reads DENO_KV_ACCESS_TOKEN
+  --json             print JSON
+  -h, --help         this help`;
 
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 
-/** Runs the CLI; returns the exit code. */
-export async function main(
-  args: string[],
+/** Parses the arguments; `--help` and usage mistakes are settled before any KV is opened. */
+export function parse(args: string[]) {
+  const { values, positionals } = parseCli(args, {
+    overlap: { type: "string" },
+    kv: { type: "string" },
+  });
+  if (values.help) return { help: true as const, values };
+  const [command, ...rest] = positionals;
+  if (command !== "list" && command !== "rotate") {
+    throw new UsageError(command ? `Unknown command "${command}"` : "No command given");
+  }
+  if (rest.length > 0) throw new UsageError(`Unexpected argument "${rest[0]}"`);
+  if (values.overlap !== undefined) {
+    if (command !== "rotate") throw new UsageError("--overlap only goes with rotate");
+    if (!/^\d+$/.test(values.overlap) || !Number.isSafeInteger(Number(values.overlap))) {
+      throw new UsageError(`--overlap must be a whole number of seconds, got "${values.overlap}"`);
+    }
+  }
+  return { help: false as const, command, values };
+}
+
+/** Runs a parsed command against `kv`; returns the exit code. */
+export async function run(
+  parsed: ReturnType<typeof parse>,
   kv: Deno.Kv,
   defaults: { overlapSeconds: number },
 ): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { overlap: { type: "string" } },
-  });
-  const [command] = positionals;
-  if (command === "list" && positionals.length === 1) {
-    const keys = await listWebhookKeys(kv);
+  if (parsed.help) return 0;
+  const { command, values } = parsed;
+  if (command === "list") {
+    const now = new Date();
+    const keys = (await listWebhookKeys(kv)).map((k) => ({
+      kid: k.kid,
+      createdAt: iso(k.createdAt),
+      expiredAt: k.expiredAt === null ? null : iso(k.expiredAt),
+      state: k.expiredAt === null ? "current" : isServable(k, now) ? "valid" : "expired",
+    }));
+    if (values.json) {
+      console.log(JSON.stringify(keys));
+      return 0;
+    }
     if (keys.length === 0) {
       console.log("No webhook signing keys yet: one is created when the first webhook is signed");
     }
-    const now = new Date();
     for (const k of keys) {
-      const state = k.expiredAt === null
+      const state = k.state === "current"
         ? "current"
-        : isServable(k, now)
-        ? `valid until ${iso(k.expiredAt)}`
-        : `expired ${iso(k.expiredAt)}`;
-      console.log(`${k.kid}  created ${iso(k.createdAt)}  ${state}`);
+        : k.state === "valid"
+        ? `valid until ${k.expiredAt}`
+        : `expired ${k.expiredAt}`;
+      console.log(`${k.kid}  created ${k.createdAt}  ${state}`);
     }
     return 0;
   }
-  if (command === "rotate" && positionals.length === 1) {
-    let overlapSeconds = defaults.overlapSeconds;
-    if (values.overlap !== undefined) {
-      overlapSeconds = Number(values.overlap);
-      if (!/^\d+$/.test(values.overlap) || !Number.isSafeInteger(overlapSeconds)) {
-        console.error(`--overlap must be a whole number of seconds, got "${values.overlap}"`);
-        return 2;
-      }
-    }
-    const { current, previous } = await rotateWebhookKey(kv, { overlapSeconds });
-    console.log(`New current key ${current.kid}`);
-    if (previous) {
-      console.log(`Previous key ${previous.kid} stays valid until ${iso(previous.expiredAt!)}`);
-    }
+  const overlapSeconds = values.overlap === undefined
+    ? defaults.overlapSeconds
+    : Number(values.overlap);
+  const { current, previous } = await rotateWebhookKey(kv, { overlapSeconds });
+  if (values.json) {
+    console.log(JSON.stringify({
+      current: { kid: current.kid, createdAt: iso(current.createdAt) },
+      previous: previous ? { kid: previous.kid, validUntil: iso(previous.expiredAt!) } : null,
+    }));
     return 0;
   }
-  console.error(USAGE);
-  return 2;
+  console.log(`New current key ${current.kid}`);
+  if (previous) {
+    console.log(`Previous key ${previous.kid} stays valid until ${iso(previous.expiredAt!)}`);
+  }
+  return 0;
 }
 
 if (import.meta.main) {
-  const config = loadConfig();
-  const kv = await openKv(config);
-  const code = await main(Deno.args, kv, { overlapSeconds: config.webhookKeyOverlapSeconds });
-  kv.close();
-  Deno.exit(code);
+  await runCli(USAGE, async () => {
+    const parsed = parse(Deno.args);
+    if (parsed.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const config = loadConfig();
+    const kv = await openKv({ kvPath: parsed.values.kv ?? config.kvPath });
+    try {
+      return await run(parsed, kv, { overlapSeconds: config.webhookKeyOverlapSeconds });
+    } finally {
+      kv.close();
+    }
+  });
 }

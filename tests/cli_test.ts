@@ -152,6 +152,10 @@ Deno.test("main.ts --dev on an empty KV prints a test key that creates links", a
     const secret = dev.lines.find((l) => SECRET_LINE.test(l));
     assert.ok(secret, `no test key printed:\n${dev.lines.join("\n")}`);
     assert.ok(dev.lines.indexOf(secret) < dev.lines.indexOf(line), "key printed after listening");
+    // How to try webhooks on this machine, with this server's URL.
+    const hint = dev.lines.find((l) => l.includes("deno task webhooks listen"));
+    assert.ok(hint?.includes(`--url http://localhost:${port} `), dev.lines.join("\n"));
+    assert.ok(dev.lines.some((l) => l.includes("PASSAGE_WEBHOOK_ALLOW_LOOPBACK=1")));
 
     const res = await request(`http://127.0.0.1:${port}/v1/links`, {
       method: "POST",
@@ -179,5 +183,99 @@ Deno.test("main.ts --dev on a KV that has keys prints no new key", async () => {
   } finally {
     const { status, stderr } = await dev.stop();
     assert.equal(status.signal, "SIGTERM", `exit ${status.code}: ${stderr}`);
+  }
+});
+
+Deno.test("keys and webhook-keys CLIs: --help prints the usage, --json prints JSON, mistakes are one line", async () => {
+  await using kv = await tempKv();
+  const [help, shortHelp, hooksHelp, bogus] = await Promise.all([
+    keysCli(["--help"], kv.path),
+    keysCli(["create", "-h"], kv.path),
+    deno(["lib/webhook_keys_cli.ts", "--help"], { PASSAGE_KV_PATH: kv.path }),
+    keysCli(["list", "--bogus"], kv.path),
+  ]);
+  for (const out of [help, shortHelp, hooksHelp]) {
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^Usage:\n/);
+    assert.equal(out.stderr, "");
+  }
+  assert.equal(bogus.code, 2);
+  assert.match(bogus.stderr, /^Unknown option '--bogus'/);
+  assert.ok(!/\bat .*\.ts:\d+/.test(bogus.stderr), `a stack trace: ${bogus.stderr}`);
+  // --help never opened the store.
+  assert.equal(await Deno.stat(kv.path).then(() => true, () => false), false);
+
+  const created = await keysCli(["create", "--name", "json", "--json"], kv.path);
+  assert.equal(created.code, 0, created.stderr);
+  const key = JSON.parse(created.stdout);
+  assert.match(key.secret, SECRET_LINE);
+  assert.match(key.id, /^key_/);
+  assert.equal(key.secretHash, undefined);
+  const listed = JSON.parse((await keysCli(["list", "--json"], kv.path)).stdout);
+  assert.deepEqual(listed.map((k: { id: string }) => k.id), [key.id]);
+  assert.equal(listed[0].secret, undefined);
+  assert.ok(!JSON.stringify(listed).includes(key.secret.slice(12)));
+
+  const hooks = (args: string[]) =>
+    deno(["lib/webhook_keys_cli.ts", ...args], { PASSAGE_KV_PATH: kv.path });
+  const rotated = JSON.parse((await hooks(["rotate", "--json"])).stdout);
+  assert.match(rotated.current.kid, /^whk_/);
+  assert.equal(rotated.previous, null);
+  const keys = JSON.parse((await hooks(["list", "--json"])).stdout);
+  assert.deepEqual(keys.map((k: { kid: string; state: string }) => [k.kid, k.state]), [
+    [rotated.current.kid, "current"],
+  ]);
+});
+
+Deno.test("keys CLI: a KV Connect URL goes to Deno.openKv as is, with the access token, and a failure is one line", async () => {
+  // A stand-in for a KV Connect server (the edge of the world: a deployment's
+  // KV cannot be reached here). It records the metadata exchange and refuses it.
+  const seen: Array<{ method: string; path: string; auth: string | null }> = [];
+  const controller = new AbortController();
+  const stub = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen() {} },
+    (req) => {
+      seen.push({
+        method: req.method,
+        path: new URL(req.url).pathname,
+        auth: req.headers.get("authorization"),
+      });
+      return new Response("unauthorized", { status: 401 });
+    },
+  );
+  try {
+    const url = `http://127.0.0.1:${stub.addr.port}/kv/connect`;
+    const refused = await deno(["lib/keys_cli.ts", "list"], {
+      PASSAGE_KV_PATH: url,
+      DENO_KV_ACCESS_TOKEN: "ddp_test_token",
+    });
+    assert.equal(refused.code, 1);
+    assert.deepEqual(seen.map((s) => [s.method, s.path, s.auth]), [
+      ["POST", "/kv/connect", "Bearer ddp_test_token"],
+    ]);
+    assert.match(
+      refused.stderr,
+      new RegExp(`^Error: Could not open the KV store at ${url}: .*401`),
+    );
+    assert.equal(refused.stderr.trimEnd().split("\n").length, 1, refused.stderr);
+
+    // Without a token, nothing is sent and the line says what to set; --kv works like the env.
+    const noToken = await deno(
+      ["lib/keys_cli.ts", "list", "--kv", "https://kv.example/connect"],
+      {},
+    );
+    assert.equal(noToken.code, 1);
+    assert.match(
+      noToken.stderr,
+      /^Error: The KV store https:\/\/kv\.example\/connect is a KV Connect URL: set DENO_KV_ACCESS_TOKEN/,
+    );
+    assert.equal(seen.length, 1);
+    // The URL never became a local folder.
+    for (const name of ["http:", "https:"]) {
+      assert.equal(await Deno.stat(`${ROOT}${name}`).then(() => true, () => false), false, name);
+    }
+  } finally {
+    controller.abort();
+    await stub.finished;
   }
 });

@@ -41,6 +41,7 @@ Deno.test("GET /openapi.json documents every /v1 route the app registered, with 
       "get /v1/sessions/{id}",
       "get /v1/sessions/{id}/events",
       "get /v1/sessions/{id}/socket",
+      "get /v1/webhooks/listen",
       "post /v1/device/claim",
       "post /v1/links",
       "post /v1/links/{id}/cancel",
