@@ -1,7 +1,8 @@
 /**
  * The HTTP edge: one `Api` object registers a route on Hono and records its
- * OpenAPI description from the same zod schemas that validate the request, so
- * the document cannot drift from what the server accepts.
+ * spec, from which `lib/openapi.ts` builds the OpenAPI document with the same
+ * zod schemas that validate the request, so the document cannot drift from
+ * what the server accepts.
  */
 import type { Context, Hono } from "hono";
 import { z } from "zod";

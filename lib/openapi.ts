@@ -145,6 +145,14 @@ const webhookTestEvent = z.object({
   description: "What `POST /v1/webhooks/test` sends: signed like every event, never stored",
 });
 
+/** Every webhook event, as the document's `webhooks` section describes it, by `type`. */
+export const webhookEventSchemas: Record<string, z.ZodType> = {
+  "link.completed": linkCompletedEvent,
+  "link.failed": linkFailedEvent,
+  "link.event": linkClientEvent,
+  "webhook.test": webhookTestEvent,
+};
+
 const WEBHOOKS: Array<{ name: string; summary: string; schema: z.ZodType }> = [
   { name: "link.completed", summary: "A link completed", schema: linkCompletedEvent },
   { name: "link.failed", summary: "A link failed", schema: linkFailedEvent },
@@ -280,11 +288,21 @@ export function openApiDocument(specs: readonly AnySpec[], serverUrl: string): J
     if (spec.auth === "apiKey") codes.push("missing_api_key", "invalid_api_key", "revoked_api_key");
     if (spec.body || spec.query) codes.push("invalid_request");
     if (spec.body) codes.push("invalid_json", "payload_too_large", "unsupported_media_type");
-    const byStatus = Map.groupBy(codes, (code) => status.get(code)!);
+    const byStatus = Map.groupBy(new Set(codes), (code) => status.get(code)!);
     for (const [httpStatus, list] of [...byStatus].sort(([a], [b]) => a - b)) {
       const refs = list.map((code) => schemas.schema(codeSchemas.get(code)!, "output"));
       responses[String(httpStatus)] = {
         description: `${STATUS_TEXT[httpStatus] ?? "Error"}: ${list.join(", ")}`,
+        ...(httpStatus === 429
+          ? {
+            headers: {
+              "Retry-After": {
+                description: "Seconds to wait before trying again",
+                schema: { type: "integer" },
+              },
+            },
+          }
+          : {}),
         content: { "application/json": { schema: refs.length === 1 ? refs[0] : { anyOf: refs } } },
       };
     }
@@ -384,7 +402,13 @@ export function openApiDocument(specs: readonly AnySpec[], serverUrl: string): J
 function queryParameters(schemas: Components, query: z.ZodType): Json[] {
   // The types come from the output side (a query arrives as text and is
   // parsed); which fields are required, from the input side.
-  const output = schemas.schema(query, "output") as { properties?: Record<string, Json> };
+  const output = schemas.schema(query, "output") as {
+    $ref?: string;
+    properties?: Record<string, Json>;
+  };
+  if (output.$ref) {
+    throw new Error(`Query schema ${output.$ref} has an id: its fields are parameters`);
+  }
   const input = z.toJSONSchema(query, { io: "input", unrepresentable: "any" }) as {
     required?: string[];
   };

@@ -6,8 +6,11 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { CLIENT_EVENT_TYPES, OPERATION_TYPES } from "@passage/connect/schemas";
+import { recordClientEvent } from "../lib/client_events.ts";
 import { errorCatalog, errorCodes } from "../lib/errors.ts";
-import { LINK_BODY, request, startServer, type TestServer } from "./_harness.ts";
+import { webhookEventSchemas } from "../lib/openapi.ts";
+import { createLinkViaApi, LINK_BODY, request, startServer, type TestServer } from "./_harness.ts";
+import { COMPLETE, finishLink, startReceiver, text } from "./_webhooks.ts";
 
 // deno-lint-ignore no-explicit-any
 type Doc = any;
@@ -297,6 +300,47 @@ Deno.test("GET /openapi.json describes every webhook event in its webhooks secti
     "link.completed",
     "link.failed",
     "link.event",
+  ]);
+});
+
+Deno.test("every webhook a receiver gets is what the webhooks section of /openapi.json describes", async () => {
+  await using server = await startServer({ allowLoopbackWebhooks: true });
+  await using receiver = startReceiver();
+  const webhookUrl = receiver.url;
+  const test = await server.api("/v1/webhooks/test", { method: "POST", json: { url: webhookUrl } });
+  assert.equal(test.status, 200, test.text);
+  const completed = await createLinkViaApi(server, { ...LINK_BODY, webhookUrl });
+  await finishLink(server, completed.id, COMPLETE);
+  const failed = await createLinkViaApi(server, { ...LINK_BODY, webhookUrl });
+  await finishLink(server, failed.id, {
+    status: "failed",
+    error: { code: "invalid_credentials", message: "The password was refused" },
+  });
+  const watched = await createLinkViaApi(server, {
+    ...LINK_BODY,
+    webhookUrl,
+    webhookEvents: ["client"],
+  });
+  const deps = { kv: server.kv, log: server.relay.log, jobs: server.jobs };
+  assert.ok(await recordClientEvent(deps, watched.id, { type: "opened" }));
+
+  const doc = await getDoc(server);
+  const types: string[] = [];
+  for (const received of await receiver.waitFor(4)) {
+    const body = JSON.parse(text(received));
+    types.push(body.type);
+    assert.ok(doc.webhooks[body.type], `${body.type} is not in the webhooks section`);
+    const parsed = webhookEventSchemas[body.type].safeParse(body);
+    assert.ok(parsed.success, `${body.type}: ${parsed.error?.message}`);
+    // the documented objects admit no other property: nothing was stripped
+    assert.deepEqual(parsed.data, body);
+    assert.equal(received.headers.get("webhook-id"), body.id);
+  }
+  assert.deepEqual(types.toSorted(), [
+    "link.completed",
+    "link.event",
+    "link.failed",
+    "webhook.test",
   ]);
 });
 
