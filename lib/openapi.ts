@@ -210,16 +210,17 @@ const codeSchemas = new Map<ErrorCode, z.ZodType>(CATALOG.map(({ code, type, des
 
 // ------------------------------------------------------------ the document
 
+// In the order a developer meets them; the reference shows them so.
 const TAGS = [
-  {
-    name: "Device",
-    description: "What the user's device calls: a claim code buys it a device token",
-  },
   { name: "Links", description: "Ask for data that only your user can reach, and get it back" },
   { name: "Sessions", description: "Drive a browser on your user's device yourself" },
   {
     name: "Webhooks",
     description: "Signed events about your links, their deliveries, and the keys that verify them",
+  },
+  {
+    name: "Device",
+    description: "What the user's device calls: a claim code buys it a device token",
   },
 ];
 
