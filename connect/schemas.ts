@@ -76,6 +76,24 @@ export const LINK_STATUSES: readonly LinkStatus[] = [
   "cancelled",
 ];
 
+// One instance per enum, each named (`.meta({ id })`): the OpenAPI document
+// refers to it as `#/components/schemas/<id>` wherever it is used.
+const operationTypeSchema = z.enum(OPERATION_TYPES).meta({
+  id: "OperationType",
+  description: "An operation a link may request, such as `mobileBillingStatement:read`",
+});
+
+const linkStatusSchema = z.enum(LINK_STATUSES as [LinkStatus, ...LinkStatus[]]).meta({
+  id: "LinkStatus",
+  description:
+    "Where a link is in its life. It only moves forward: `pending` → `claimed` → `running` → `complete` | `failed`, or to `expired` | `cancelled`",
+});
+
+const webhookEventsOptionSchema = z.enum(["client"]).meta({
+  id: "WebhookEventsOption",
+  description: "An extra kind of webhook a link sends: `client`, its client events as `link.event`",
+});
+
 /** Free-form string pairs a developer attaches to a link. */
 export type Metadata = Record<string, string>;
 
@@ -280,6 +298,10 @@ export const linkDeviceSchema: Schema<LinkDevice> = z.object({
   kind: z.enum(["reference", "extension", "unknown"]),
   attestation: z.literal("none"),
   client: z.object({ name: z.string(), version: z.string() }).nullable(),
+}).meta({
+  id: "LinkDevice",
+  description:
+    "The device that ran a link, as far as Passage knows: its self-declared kind, and an attestation that is always `none` today",
 });
 
 /** A page of links, newest first. */
@@ -340,7 +362,7 @@ const appNameSchema = z.string().min(1).max(80).refine(
 export const createLinkParamsSchema: Schema<CreateLinkParams> = z
   .strictObject({
     provider: z.string().min(1).max(64),
-    operations: z.array(z.strictObject({ type: z.enum(OPERATION_TYPES) })).min(
+    operations: z.array(z.strictObject({ type: operationTypeSchema })).min(
       1,
     ).max(10)
       .refine(
@@ -351,8 +373,8 @@ export const createLinkParamsSchema: Schema<CreateLinkParams> = z
     metadata: metadataSchema.optional(),
     expiresIn: z.int().min(60).max(604800).optional(),
     appName: appNameSchema.optional(),
-    webhookEvents: z.array(z.enum(["client"])).max(1).optional(),
-  });
+    webhookEvents: z.array(webhookEventsOptionSchema).max(1).optional(),
+  }).meta({ id: "CreateLinkParams", description: "The body of `POST /v1/links`" });
 
 /**
  * Describes a {@link ClientEvent}.
@@ -364,14 +386,21 @@ export const createLinkParamsSchema: Schema<CreateLinkParams> = z
  * ```
  */
 export const clientEventSchema: Schema<ClientEvent> = z.object({
-  type: z.enum(CLIENT_EVENT_TYPES as [ClientEventType, ...ClientEventType[]]),
+  type: z.enum(CLIENT_EVENT_TYPES as [ClientEventType, ...ClientEventType[]]).meta({
+    id: "ClientEventType",
+    description: "What happened on the user's side of a link",
+  }),
   at: z.iso.datetime(),
   attempt: z.int().min(1).optional(),
   attemptsLeft: z.int().min(0).optional(),
   step: z.enum(["password", "mfa"]).optional(),
-  operation: z.enum(OPERATION_TYPES).optional(),
+  operation: operationTypeSchema.optional(),
   status: z.enum(["complete", "failed"]).optional(),
   reason: z.string().optional(),
+}).meta({
+  id: "ClientEvent",
+  description:
+    "What happened on the user's side of a link: the kind and when, plus a few safe fields; never a typed value or anything read from the page",
 });
 
 /**
@@ -386,17 +415,26 @@ export const clientEventSchema: Schema<ClientEvent> = z.object({
 export const linkSchema: Schema<Link> = z.object({
   id: z.string(),
   object: z.literal("link"),
-  status: z.enum(LINK_STATUSES as [LinkStatus, ...LinkStatus[]]),
+  status: linkStatusSchema,
   provider: z.string(),
-  operations: z.array(z.object({
-    type: z.enum(OPERATION_TYPES),
-    status: z.enum(["pending", "running", "complete", "failed", "skipped"]),
-  })),
+  operations: z.array(
+    z.object({
+      type: operationTypeSchema,
+      status: z.enum(["pending", "running", "complete", "failed", "skipped"]).meta({
+        id: "OperationStatus",
+        description: "Where one operation of a link is",
+      }),
+    }).meta({ id: "LinkOperation", description: "One operation of a link and where it is" }),
+  ),
   error: z.object({
     code: z.string().describe(
       "invalid_credentials, invalid_mfa_code, mfa_timeout, account_locked, site_changed, user_abandoned, device_lost, device_never_connected, operation_failed, provider_unavailable",
     ),
-    message: z.string(),
+    message: z.string().describe("What went wrong, in a sentence safe to show the user"),
+  }).meta({
+    id: "LinkError",
+    description:
+      "Why a link failed (or expired): a stable code and a message safe to show the user",
   }).nullable(),
   results: z.record(z.string(), z.unknown()).nullable(),
   completedAt: z.iso.datetime().nullable(),
@@ -413,8 +451,8 @@ export const linkSchema: Schema<Link> = z.object({
   device: linkDeviceSchema.nullable(),
   appName: z.string().nullable(),
   events: z.array(clientEventSchema),
-  webhookEvents: z.array(z.enum(["client"])),
-});
+  webhookEvents: z.array(webhookEventsOptionSchema),
+}).meta({ id: "Link", description: "A link, as every `/v1/links` route returns it" });
 
 /**
  * Describes a page of links.
@@ -430,7 +468,7 @@ export const linkListSchema: Schema<LinkList> = z.object({
   data: z.array(linkSchema),
   hasMore: z.boolean(),
   nextCursor: z.string().nullable(),
-});
+}).meta({ id: "LinkList", description: "A page of links, newest first" });
 
 /** The query of `GET /v1/links`. */
 export interface ListLinksParams {
@@ -456,8 +494,10 @@ export const listLinksQuerySchema: Schema<
   limit: z.string().regex(/^\d+$/, "limit must be a whole number").transform(
     Number,
   )
-    .pipe(z.int().min(1).max(100)).optional(),
-  cursor: z.string().min(1).max(200).optional(),
+    .pipe(z.int().min(1).max(100)).optional()
+    .meta({ description: "Page size, 1 to 100", default: 20 }),
+  cursor: z.string().min(1).max(200).optional()
+    .describe("The `nextCursor` of the previous page; leave it out for the first page"),
 });
 
 /** The body of `POST /v1/device/claim`. */
@@ -478,7 +518,7 @@ export interface DeviceClaimParams {
 export const deviceClaimParamsSchema: Schema<DeviceClaimParams> = z
   .strictObject({
     claimCode: z.string().min(1).max(64),
-  });
+  }).meta({ id: "DeviceClaimParams", description: "The body of `POST /v1/device/claim`" });
 
 /** What a device gets for a valid claim code. */
 export interface DeviceClaim {
@@ -526,10 +566,13 @@ export const deviceClaimSchema: Schema<DeviceClaim> = z.object({
     id: z.string(),
     provider: z.string(),
     providerName: z.string(),
-    operations: z.array(z.object({ type: z.enum(OPERATION_TYPES) })),
+    operations: z.array(z.object({ type: operationTypeSchema })),
+  }).meta({
+    id: "DeviceClaimLink",
+    description: "What a link asks for, as its device shows the user",
   }).nullable(),
   allowedOrigins: z.array(z.string()).nullable(),
-});
+}).meta({ id: "DeviceClaim", description: "What a device gets for a valid claim code" });
 
 /**
  * Describes every error body.
@@ -648,7 +691,7 @@ export const createSessionParamsSchema: Schema<CreateSessionParams> = z.strictOb
     ),
   ).min(1).max(20).optional(),
   appName: appNameSchema.optional(),
-});
+}).meta({ id: "CreateSessionParams", description: "The body of `POST /v1/sessions`" });
 
 /**
  * Whether `value` is an http(s) origin: scheme, host and optional port, with
@@ -688,7 +731,10 @@ export function isOrigin(value: string): boolean {
 export const sessionSchema: Schema<Session> = z.object({
   id: z.string(),
   object: z.literal("session"),
-  status: z.enum(["pending", "active", "ended"]),
+  status: z.enum(["pending", "active", "ended"]).meta({
+    id: "SessionStatus",
+    description: "Where a session is: waiting for a device, running, or over",
+  }),
   device: z.enum(["none", "connected", "disconnected"]),
   linkId: z.string().nullable(),
   claimCode: z.string().nullable(),
@@ -704,7 +750,7 @@ export const sessionSchema: Schema<Session> = z.object({
   livemode: z.boolean(),
   allowedOrigins: z.array(z.string()).nullable(),
   appName: z.string().nullable(),
-});
+}).meta({ id: "Session", description: "A session, as every `/v1/sessions` route returns it" });
 
 /**
  * Describes a page of sessions.
@@ -720,4 +766,4 @@ export const sessionListSchema: Schema<SessionList> = z.object({
   data: z.array(sessionSchema),
   hasMore: z.boolean(),
   nextCursor: z.string().nullable(),
-});
+}).meta({ id: "SessionList", description: "A page of sessions, newest first" });

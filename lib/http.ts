@@ -1,7 +1,8 @@
 /**
  * The HTTP edge: one `Api` object registers a route on Hono and records its
- * OpenAPI description from the same zod schemas that validate the request, so
- * the document cannot drift from what the server accepts.
+ * spec, from which `lib/openapi.ts` builds the OpenAPI document with the same
+ * zod schemas that validate the request, so the document cannot drift from
+ * what the server accepts.
  */
 import type { Context, Hono } from "hono";
 import { z } from "zod";
@@ -11,7 +12,8 @@ import type { Relay } from "../relay/relay.ts";
 import type { Jobs } from "./queue.ts";
 import type { ConsoleSession } from "./auth/console_sessions.ts";
 import type { AccountRecord } from "./accounts.ts";
-import { type ErrorCode, errorCodes, PassageError } from "./errors.ts";
+import { type ErrorCode, PassageError } from "./errors.ts";
+import { openApiDocument } from "./openapi.ts";
 
 /** What every handler can reach through `c.var`. */
 export interface AppEnv {
@@ -43,16 +45,33 @@ export interface RouteSpec<
   method: Method;
   /** OpenAPI-style path: `/v1/links/{id}`. */
   path: string;
+  /** The SDK method it reads as: `links.create`, `links.webhooks.list`. Unique. */
+  operationId: string;
+  /** A few words: `Create a link`. */
   summary: string;
+  /** What it does, in full (Markdown). */
+  description: string;
   tag: string;
   auth: "apiKey" | "none";
+  /** A description of each path parameter, by name. */
+  params?: Record<string, string>;
   body?: B;
   query?: Q;
   /** Extra request headers worth documenting, such as `Idempotency-Key`. */
   headers?: Array<{ name: string; description: string }>;
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  responses: Record<number, RouteResponse>;
   /** The error codes this route can answer with, beyond auth and bad input. */
   errors?: ErrorCode[];
+}
+
+/** One answer of a route, for the OpenAPI document. */
+export interface RouteResponse {
+  description: string;
+  schema?: z.ZodType;
+  /** The body's media type when it is not `application/json`. */
+  mediaType?: string;
+  /** Response headers worth documenting, as OpenAPI header objects by name. */
+  headers?: Record<string, { description: string; schema: { type: string; enum?: string[] } }>;
 }
 
 type Infer<T> = T extends z.ZodType ? z.output<T> : undefined;
@@ -131,6 +150,7 @@ export function parseInput<T extends z.ZodType>(
 export class Api {
   readonly #app: Hono<AppEnv>;
   readonly #specs: RouteSpec<z.ZodType | undefined, z.ZodType | undefined>[] = [];
+  #doc?: { serverUrl: string; doc: Record<string, unknown> };
 
   constructor(app: Hono<AppEnv>) {
     this.#app = app;
@@ -148,6 +168,7 @@ export class Api {
     ) => Response | Promise<Response>,
   ): void {
     this.#specs.push(spec);
+    this.#doc = undefined;
     const honoPath = spec.path.replace(/\{(\w+)\}/g, ":$1");
     this.#app.on(spec.method.toUpperCase(), honoPath, async (c) => {
       if (spec.auth === "apiKey") c.set("apiKey", await authenticateRequest(c));
@@ -162,152 +183,13 @@ export class Api {
     });
   }
 
-  /** The OpenAPI 3.1 document of every registered route. */
+  /** The OpenAPI 3.1 document of every registered route (built once per server URL). */
   openApi(serverUrl: string): Record<string, unknown> {
-    const paths: Record<string, Record<string, unknown>> = {};
-    const errorStatus = new Map(errorCodes());
-    for (const spec of this.#specs) {
-      const parameters: unknown[] = [];
-      for (const name of spec.path.match(/\{(\w+)\}/g) ?? []) {
-        parameters.push({
-          name: name.slice(1, -1),
-          in: "path",
-          required: true,
-          schema: { type: "string" },
-        });
-      }
-      if (spec.query) {
-        const schema = z.toJSONSchema(spec.query, {
-          io: "input",
-          unrepresentable: "any",
-        }) as {
-          properties?: Record<string, unknown>;
-          required?: string[];
-        };
-        for (const [name, prop] of Object.entries(schema.properties ?? {})) {
-          parameters.push({
-            name,
-            in: "query",
-            required: schema.required?.includes(name) ?? false,
-            schema: prop,
-          });
-        }
-      }
-      for (const header of spec.headers ?? []) {
-        parameters.push({
-          name: header.name,
-          in: "header",
-          required: false,
-          description: header.description,
-          schema: { type: "string" },
-        });
-      }
-      const responses: Record<string, unknown> = {};
-      for (const [status, res] of Object.entries(spec.responses)) {
-        responses[status] = res.schema
-          ? {
-            description: res.description,
-            content: {
-              "application/json": { schema: jsonSchema(res.schema, "output") },
-            },
-          }
-          : { description: res.description };
-      }
-      const codes: ErrorCode[] = [...(spec.errors ?? [])];
-      if (spec.auth === "apiKey") {
-        codes.push("missing_api_key", "invalid_api_key", "revoked_api_key");
-      }
-      if (spec.body || spec.query) codes.push("invalid_request");
-      if (spec.body) {
-        codes.push(
-          "invalid_json",
-          "payload_too_large",
-          "unsupported_media_type",
-        );
-      }
-      const byStatus = new Map<number, ErrorCode[]>();
-      for (const code of codes) {
-        const status = errorStatus.get(code)!;
-        byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
-      }
-      for (const [status, list] of byStatus) {
-        responses[String(status)] = {
-          description: `Error: ${list.join(", ")}`,
-          content: {
-            "application/json": {
-              schema: { $ref: "#/components/schemas/Error" },
-            },
-          },
-        };
-      }
-      paths[spec.path] ??= {};
-      paths[spec.path][spec.method] = {
-        summary: spec.summary,
-        tags: [spec.tag],
-        operationId: `${spec.method}${
-          spec.path.replace(/[^a-zA-Z0-9]+(.)?/g, (_, ch?: string) => (ch ?? "").toUpperCase())
-        }`,
-        security: spec.auth === "apiKey" ? [{ apiKey: [] }] : [],
-        parameters,
-        ...(spec.body
-          ? {
-            requestBody: {
-              required: true,
-              content: {
-                "application/json": { schema: jsonSchema(spec.body, "input") },
-              },
-            },
-          }
-          : {}),
-        responses,
-      };
+    if (this.#doc?.serverUrl !== serverUrl) {
+      this.#doc = { serverUrl, doc: openApiDocument(this.#specs, serverUrl) };
     }
-    return {
-      openapi: "3.1.0",
-      info: {
-        title: "Passage API",
-        version: "1.0.0",
-        description: "Account linking where credentials never leave the user's device.",
-      },
-      servers: [{ url: serverUrl }],
-      paths,
-      components: {
-        securitySchemes: {
-          apiKey: {
-            type: "http",
-            scheme: "bearer",
-            description: "A secret key: sk_test_… or sk_live_…",
-          },
-        },
-        schemas: {
-          Error: {
-            type: "object",
-            required: ["error"],
-            properties: {
-              error: {
-                type: "object",
-                required: ["type", "code", "message"],
-                properties: {
-                  type: { type: "string" },
-                  code: { type: "string", enum: [...errorStatus.keys()] },
-                  message: { type: "string" },
-                  param: { type: "string" },
-                },
-              },
-            },
-          },
-        },
-      },
-    };
+    return this.#doc.doc;
   }
-}
-
-function jsonSchema(schema: z.ZodType, io: "input" | "output"): unknown {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, {
-    io,
-    unrepresentable: "any",
-  }) as Record<string, unknown>;
-  return rest;
 }
 
 async function authenticateRequest(c: Context<AppEnv>): Promise<ApiKeyInfo> {

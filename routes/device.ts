@@ -11,7 +11,11 @@ export function registerDeviceRoutes(api: Api): void {
   api.route({
     method: "post",
     path: "/v1/device/claim",
-    summary: "Exchange a claim code for a short-lived device token (no API key)",
+    operationId: "device.claim",
+    summary: "Claim a link or session",
+    description:
+      "Exchange a claim code for a short-lived device token (no API key): the device then " +
+      "connects to `/v1/device/socket`. Wrong codes are rate limited per address.",
     tag: "Device",
     auth: "none",
     body: deviceClaimParamsSchema,
@@ -55,8 +59,11 @@ export function registerDeviceRoutes(api: Api): void {
   api.route({
     method: "get",
     path: "/v1/device/socket",
-    summary:
-      "The device WebSocket (relay/PROTOCOL.md). Authenticate with a hello message carrying the device token",
+    operationId: "device.connect",
+    summary: "Connect as the device",
+    description:
+      "The device WebSocket (relay/PROTOCOL.md): the device runs the controller's commands " +
+      "in its own browser. Authenticate with a hello message carrying the device token.",
     tag: "Device",
     auth: "none",
     responses: { 101: { description: "Switching to the WebSocket protocol" } },

@@ -14,7 +14,13 @@ export function registerLinkRoutes(api: Api): void {
   api.route({
     method: "post",
     path: "/v1/links",
-    summary: "Create a link: a provider, the operations to run and where to send the result",
+    operationId: "links.create",
+    summary: "Create a link",
+    description:
+      "Create a link: a provider, the operations to run after the user's single login, and " +
+      "where to send the signed result webhook. Hand the user its `appClipUrl` (or its " +
+      "`claimCode`); their device claims it and runs the operations. Send an " +
+      "`Idempotency-Key` to retry safely.",
     tag: "Links",
     auth: "apiKey",
     body: createLinkParamsSchema,
@@ -28,6 +34,12 @@ export function registerLinkRoutes(api: Api): void {
         description:
           "The new link, with its claim code and URL; a repeated Idempotency-Key gets a replay of this first answer",
         schema: linkSchema,
+        headers: {
+          "Idempotent-Replayed": {
+            description: "`true` when this is the replay of an earlier answer",
+            schema: { type: "string", enum: ["true"] },
+          },
+        },
       },
     },
     errors: [
@@ -64,7 +76,11 @@ export function registerLinkRoutes(api: Api): void {
     {
       method: "get",
       path: "/v1/links",
-      summary: "List your links, newest first",
+      operationId: "links.list",
+      summary: "List links",
+      description:
+        "List the links of your API key's account and mode, newest first, a page at a time: " +
+        "pass a page's `nextCursor` as `cursor` to get the next.",
       tag: "Links",
       auth: "apiKey",
       query: listLinksQuerySchema,
@@ -80,7 +96,12 @@ export function registerLinkRoutes(api: Api): void {
     {
       method: "get",
       path: "/v1/links/{id}",
+      operationId: "links.retrieve",
       summary: "Retrieve a link",
+      description:
+        "Retrieve a link: its status, each operation's status, its client events and, once " +
+        "`complete`, its validated results (until the retention period ends).",
+      params: { id: "The link's id (`link_…`)" },
       tag: "Links",
       auth: "apiKey",
       responses: { 200: { description: "The link", schema: linkSchema } },
@@ -96,7 +117,12 @@ export function registerLinkRoutes(api: Api): void {
     {
       method: "post",
       path: "/v1/links/{id}/cancel",
-      summary: "Cancel a link that has not finished",
+      operationId: "links.cancel",
+      summary: "Cancel a link",
+      description:
+        "Cancel a link that has not finished: its claim code stops working and a device " +
+        "running it is stopped. A finished link answers `invalid_status_transition`.",
+      params: { id: "The link's id (`link_…`)" },
       tag: "Links",
       auth: "apiKey",
       responses: {

@@ -7,6 +7,7 @@ import {
   sessionSchema,
 } from "@passage/connect/schemas";
 import type { Context } from "hono";
+import { z } from "zod";
 import { acceptWebSocket, type Api, type AppEnv } from "../lib/http.ts";
 import {
   createSession,
@@ -22,7 +23,12 @@ export function registerSessionRoutes(api: Api): void {
     {
       method: "post",
       path: "/v1/sessions",
-      summary: "Create a session: a browser on your user's device that you drive",
+      operationId: "sessions.create",
+      summary: "Create a session",
+      description:
+        "Create a session: a browser on your user's device that you drive over the controller " +
+        "WebSocket. Hand the user its `appClipUrl` (or its `claimCode`); restrict where the " +
+        "device may go with `allowedOrigins`.",
       tag: "Sessions",
       auth: "apiKey",
       body: createSessionParamsSchema,
@@ -38,7 +44,11 @@ export function registerSessionRoutes(api: Api): void {
     {
       method: "get",
       path: "/v1/sessions",
-      summary: "List your sessions, newest first",
+      operationId: "sessions.list",
+      summary: "List sessions",
+      description:
+        "List the sessions of your API key's account and mode, newest first, a page at a " +
+        "time: pass a page's `nextCursor` as `cursor` to get the next.",
       tag: "Sessions",
       auth: "apiKey",
       query: listLinksQuerySchema,
@@ -51,7 +61,10 @@ export function registerSessionRoutes(api: Api): void {
   api.route({
     method: "get",
     path: "/v1/sessions/{id}",
+    operationId: "sessions.retrieve",
     summary: "Retrieve a session",
+    description: "Retrieve a session: its status, whether a device holds it, and why it ended.",
+    params: { id: "The session's id (`sess_…`)" },
     tag: "Sessions",
     auth: "apiKey",
     responses: { 200: { description: "The session", schema: sessionSchema } },
@@ -64,7 +77,11 @@ export function registerSessionRoutes(api: Api): void {
   api.route({
     method: "post",
     path: "/v1/sessions/{id}/end",
-    summary: "End a session; its pending commands fail with session_ended",
+    operationId: "sessions.end",
+    summary: "End a session",
+    description: "End a session now: its device is released and its pending commands fail with " +
+      "`session_ended`. Ending an ended session answers it unchanged.",
+    params: { id: "The session's id (`sess_…`)" },
     tag: "Sessions",
     auth: "apiKey",
     responses: { 200: { description: "The ended session", schema: sessionSchema } },
@@ -79,8 +96,12 @@ export function registerSessionRoutes(api: Api): void {
     {
       method: "get",
       path: "/v1/sessions/{id}/socket",
-      summary:
-        "The controller WebSocket (relay/PROTOCOL.md). Authenticate with a hello message carrying the API key, never in the URL",
+      operationId: "sessions.connect",
+      summary: "Connect as the session's controller",
+      description:
+        "The controller WebSocket (relay/PROTOCOL.md): send commands to the device and read " +
+        "their results. Authenticate with a hello message carrying the API key, never in the URL.",
+      params: { id: "The session's id (`sess_…`)" },
       tag: "Sessions",
       auth: "none",
       responses: { 101: { description: "Switching to the WebSocket protocol" } },
@@ -92,14 +113,20 @@ export function registerSessionRoutes(api: Api): void {
   api.route({
     method: "get",
     path: "/v1/sessions/{id}/events",
-    summary:
-      "Server-Sent Events: the session's telemetry and state changes, live; resume with Last-Event-ID",
+    operationId: "sessions.events",
+    summary: "Stream a session's events",
+    description:
+      "Server-Sent Events: the session's telemetry and state changes, live, until it ends. " +
+      "Resume with `Last-Event-ID` (or `?after=`).",
+    params: { id: "The session's id (`sess_…`)" },
     tag: "Sessions",
     auth: "apiKey",
     responses: {
       200: {
         description:
           "text/event-stream of `telemetry` and `session` events and, for a link's session, `client` events (`{type: \"client\", event: {type, at, …}}`: the link's client events, as `GET /v1/links/{id}` lists them), `id` = seq; an `error` event (`revoked_api_key`) ends it when the key is revoked",
+        mediaType: "text/event-stream",
+        schema: z.string(),
       },
     },
     errors: ["session_not_found"],

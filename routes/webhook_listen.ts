@@ -4,6 +4,7 @@
  * `lib/webhook_listen.ts`). Revoking the key ends the stream.
  */
 import { streamSSE } from "hono/streaming";
+import { z } from "zod";
 import type { Api } from "../lib/http.ts";
 import { log } from "../lib/log.ts";
 import { listenDeliveries } from "../lib/webhook_listen.ts";
@@ -15,14 +16,20 @@ export function registerWebhookListenRoute(api: Api): void {
   api.route({
     method: "get",
     path: "/v1/webhooks/listen",
-    summary:
-      "Stream the key's account and mode's webhook deliveries (stored events and test events) as they are created, each signed afresh, to forward to a local receiver",
+    operationId: "webhooks.listen",
+    summary: "Stream webhook deliveries to forward to a local receiver",
+    description:
+      "Server-Sent Events: the key's account and mode's webhook deliveries (stored events and " +
+      "test events) as they are created, each signed afresh, for " +
+      "`deno task webhooks listen --forward-to …`. Resume with `Last-Event-ID`.",
     tag: "Webhooks",
     auth: "apiKey",
     responses: {
       200: {
         description:
           "text/event-stream: a `ready` event, then one `delivery` event per webhook (`id` = event id; data `{id, type, linkId, livemode, headers, body}`: POST `body` with exactly `headers` and it verifies as Passage sent it); an `error` event (`revoked_api_key`) ends it when the key is revoked",
+        mediaType: "text/event-stream",
+        schema: z.string(),
       },
     },
   }, (c) => {

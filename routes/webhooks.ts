@@ -9,8 +9,11 @@ import type { Api, AppEnv } from "../lib/http.ts";
 import { redeliverLatestWebhook, sendTestWebhook } from "../lib/webhook_delivery.ts";
 import { getWebhookPublicKey, servableWebhookKeys } from "../lib/webhook_keys.ts";
 import { listLinkWebhooks } from "../lib/webhooks.ts";
+import { webhookEventTypeSchema } from "../lib/openapi.ts";
 
-const keyIdSchema = z.string().min(1).max(200);
+const keyIdSchema = z.string().min(1).max(200).describe(
+  "The `kid` from the protected header of the webhook's `Passage-Verification` JWT",
+);
 
 const publicKeySchema = z.object({
   alg: z.literal("ES256"),
@@ -22,7 +25,7 @@ const publicKeySchema = z.object({
   y: z.string(),
   created_at: z.int().describe("Unix seconds"),
   expired_at: z.int().nullable().describe("Unix seconds; null while the key is current"),
-});
+}).meta({ id: "WebhookPublicKey", description: "A webhook verification key: a P-256 public JWK" });
 
 const attemptSchema = z.object({
   number: z.int(),
@@ -31,19 +34,24 @@ const attemptSchema = z.object({
   error: z.string().nullable(),
   durationMs: z.int(),
   trigger: z.enum(["automatic", "manual"]),
-});
+}).meta({ id: "WebhookAttempt", description: "One attempt to deliver a webhook event" });
 
 const eventListSchema = z.object({
   object: z.literal("list"),
-  data: z.array(z.object({
-    id: z.string(),
-    type: z.enum(["link.completed", "link.failed"]),
-    status: z.enum(["pending", "delivered", "failed", "disabled"]),
-    createdAt: z.iso.datetime(),
-    attempts: z.array(attemptSchema),
-    nextAttemptAt: z.iso.datetime().nullable(),
-  })),
-});
+  data: z.array(
+    z.object({
+      id: z.string(),
+      type: webhookEventTypeSchema,
+      status: z.enum(["pending", "delivered", "failed", "disabled"]).meta({
+        id: "WebhookEventStatus",
+        description: "Where an event's delivery stands",
+      }),
+      createdAt: z.iso.datetime(),
+      attempts: z.array(attemptSchema),
+      nextAttemptAt: z.iso.datetime().nullable(),
+    }).meta({ id: "WebhookEventDelivery", description: "A webhook event and its attempts" }),
+  ),
+}).meta({ id: "WebhookEventDeliveryList", description: "A link's webhook events, newest first" });
 
 async function keyResponse(c: Context<AppEnv>, kid: string): Promise<Response> {
   const key = await getWebhookPublicKey(c.var.kv, kid);
@@ -60,40 +68,78 @@ async function keyResponse(c: Context<AppEnv>, kid: string): Promise<Response> {
 export function registerWebhookRoutes(api: Api): void {
   const keySpec = {
     path: "/webhook_verification_key/get",
-    summary: "Get the public key that verifies a webhook's Passage-Verification JWT, by its kid",
+    summary: "Retrieve a webhook verification key",
+    description:
+      "Get the public key that verifies a webhook's `Passage-Verification` JWT, by the `kid` " +
+      "of its header (no API key: the keys are public). A key stays served for a day after a " +
+      "rotation.",
     tag: "Webhooks",
     auth: "none" as const,
     responses: {
-      200: { description: "The public key (a JWK)", schema: z.object({ key: publicKeySchema }) },
+      200: {
+        description: "The public key (a JWK)",
+        schema: z.object({ key: publicKeySchema }).meta({
+          id: "WebhookKeyResponse",
+          description: "A webhook verification key",
+        }),
+      },
     },
     errors: ["webhook_key_not_found" as const],
   };
 
   api.route(
-    { ...keySpec, method: "post" as const, body: z.strictObject({ key_id: keyIdSchema }) },
+    {
+      ...keySpec,
+      method: "post" as const,
+      operationId: "webhookKeys.retrieve",
+      body: z.strictObject({ key_id: keyIdSchema }).meta({
+        id: "WebhookKeyLookup",
+        description: "Which webhook verification key to get",
+      }),
+    },
     (c, { body }) => keyResponse(c, body.key_id),
   );
 
   api.route(
-    { ...keySpec, method: "get" as const, query: z.strictObject({ key_id: keyIdSchema }) },
+    {
+      ...keySpec,
+      method: "get" as const,
+      operationId: "webhookKeys.lookup",
+      query: z.strictObject({ key_id: keyIdSchema }),
+    },
     (c, { query }) => keyResponse(c, query.key_id),
   );
 
   api.route({
     method: "get",
     path: "/.well-known/jwks.json",
-    summary: "Every webhook verification key still valid, as a JSON Web Key Set",
+    operationId: "webhookKeys.list",
+    summary: "List the webhook verification keys",
+    description:
+      "Every webhook verification key still valid, as a JSON Web Key Set, for JWT libraries " +
+      "that verify against a JWKS URL.",
     tag: "Webhooks",
     auth: "none",
     responses: {
-      200: { description: "The key set", schema: z.object({ keys: z.array(publicKeySchema) }) },
+      200: {
+        description: "The key set",
+        schema: z.object({ keys: z.array(publicKeySchema) }).meta({
+          id: "JsonWebKeySet",
+          description: "The webhook verification keys still valid",
+        }),
+      },
     },
   }, async (c) => c.json({ keys: await servableWebhookKeys(c.var.kv) }));
 
   api.route({
     method: "get",
     path: "/v1/links/{id}/webhooks",
-    summary: "List a link's webhook events, newest first, with every delivery attempt",
+    operationId: "links.webhooks.list",
+    summary: "List a link's webhook events",
+    description:
+      "List a link's webhook events, newest first, each with every delivery attempt and when " +
+      "the next one is due.",
+    params: { id: "The link's id (`link_…`)" },
     tag: "Webhooks",
     auth: "apiKey",
     responses: { 200: { description: "The link's events", schema: eventListSchema } },
@@ -103,13 +149,21 @@ export function registerWebhookRoutes(api: Api): void {
   api.route({
     method: "post",
     path: "/v1/links/{id}/webhooks/redeliver",
-    summary: "Send a link's latest webhook event again now (same id, fresh signature)",
+    operationId: "links.webhooks.redeliver",
+    summary: "Redeliver a link's latest webhook event",
+    description:
+      "Send a link's latest webhook event again now, to the link's `webhookUrl`: the same " +
+      "event id and body, with a fresh signature. The automatic retries go on as planned.",
+    params: { id: "The link's id (`link_…`)" },
     tag: "Webhooks",
     auth: "apiKey",
     responses: {
       200: {
         description: "The attempt just made, whatever the receiver answered",
-        schema: attemptSchema.extend({ eventId: z.string() }),
+        schema: attemptSchema.extend({ eventId: z.string() }).meta({
+          id: "WebhookRedelivery",
+          description: "The attempt a redelivery made, and its event's id",
+        }),
       },
     },
     errors: ["link_not_found", "no_webhook_event", "webhook_delivery_in_progress"],
@@ -126,8 +180,11 @@ export function registerWebhookRoutes(api: Api): void {
   api.route({
     method: "post",
     path: "/v1/webhooks/test",
-    summary:
-      'Send a signed test event (`type: "webhook.test"`) to a URL now: once, not stored, not retried',
+    operationId: "webhooks.test",
+    summary: "Send a test webhook",
+    description:
+      'Send a signed test event (`type: "webhook.test"`) to a URL now: once, not stored, not ' +
+      "retried, signed for your account and mode like real events.",
     tag: "Webhooks",
     auth: "apiKey",
     body: testWebhookBodySchema,
@@ -148,7 +205,7 @@ export function registerWebhookRoutes(api: Api): void {
 /** `POST /v1/webhooks/test`'s body (the console's form posts the same). */
 export const testWebhookBodySchema = z.strictObject({
   url: z.url({ protocol: /^https?$/ }).max(2048).describe("Where to send the test event"),
-});
+}).meta({ id: "TestWebhookParams", description: "The body of `POST /v1/webhooks/test`" });
 
 const testWebhookResultSchema = z.object({
   eventId: z.string(),
@@ -156,4 +213,4 @@ const testWebhookResultSchema = z.object({
   statusCode: z.int().nullable(),
   error: z.string().nullable(),
   durationMs: z.int(),
-});
+}).meta({ id: "TestWebhookResult", description: "What the test event's receiver answered" });
