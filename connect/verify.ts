@@ -417,7 +417,7 @@ function header(headers: RawWebhook["headers"], name: string): string | null {
   return Array.isArray(value) ? value[0] ?? null : value ?? null;
 }
 
-async function rawBytes(body: RawWebhook["body"]): Promise<Uint8Array<ArrayBuffer>> {
+function rawBytes(body: RawWebhook["body"]): Uint8Array<ArrayBuffer> {
   if (typeof body === "string") return new TextEncoder().encode(body);
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
   if (body instanceof Uint8Array) return new Uint8Array(body); // a copy: a Buffer may be pooled
@@ -484,7 +484,7 @@ export async function verifyWebhook(
     body = new Uint8Array(await req.arrayBuffer());
     token = req.headers.get("passage-verification");
   } else {
-    body = await rawBytes(req.body);
+    body = rawBytes(req.body);
     token = header(req.headers, "passage-verification");
   }
   if (!token) fail("missing_signature", "The request has no Passage-Verification header");
