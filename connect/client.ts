@@ -34,12 +34,6 @@ function listQuery(params: ListLinksParams): string {
   return query.size ? `?${query}` : "";
 }
 
-/** A link, or its id: what `get` and `cancel` take. */
-type LinkRef<Ops extends OperationType> = string | {
-  id: string;
-  operations: ReadonlyArray<{ type: Ops }>;
-};
-
 /**
  * The links resource: create a link, read it, list them, cancel one. Links
  * are typed by the operations they asked for (see {@linkcode TypedLink}).
@@ -113,7 +107,7 @@ export class Links {
    * ```
    */
   get<Ops extends OperationType = OperationType>(
-    link: LinkRef<Ops>,
+    link: string | { id: string; operations: ReadonlyArray<{ type: Ops }> },
     options: RequestOptions = {},
   ): Promise<TypedLink<Ops>> {
     const id = typeof link === "string" ? link : link.id;
@@ -156,7 +150,7 @@ export class Links {
    * ```
    */
   cancel<Ops extends OperationType = OperationType>(
-    link: LinkRef<Ops>,
+    link: string | { id: string; operations: ReadonlyArray<{ type: Ops }> },
     options: RequestOptions = {},
   ): Promise<TypedLink<Ops>> {
     const id = typeof link === "string" ? link : link.id;
