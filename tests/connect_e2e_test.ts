@@ -22,7 +22,7 @@ function startReceiver(server: TestServer) {
     try {
       payloads.push(
         await verifyWebhook(req, {
-          publicKeyUrl: `${server.url}/webhook_verification_key/get`,
+          jwksUrl: `${server.url}/.well-known/jwks.json`,
         }),
       );
     } catch (err) {
