@@ -21,6 +21,11 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
+// readyState values of the standard API (read from no class: `ws` and the global one agree).
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
 /** Close codes after which reconnecting is pointless. */
 const FINAL = new Set<number>([
   CLOSE_CODES.unauthorized,
@@ -46,6 +51,7 @@ export class SocketTransport implements BrowserTransport {
   readonly #apiKey: string;
   readonly #pending = new Map<string, Pending>();
   readonly #listeners = new Set<(event: TelemetryEvent) => void>();
+  readonly #WebSocket: typeof WebSocket;
   #socket: WebSocket | null = null;
   #after: number | undefined;
   #closed = false;
@@ -54,24 +60,33 @@ export class SocketTransport implements BrowserTransport {
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #attempts = 0;
 
-  private constructor(url: string, apiKey: string) {
+  private constructor(url: string, apiKey: string, WebSocketClass: typeof WebSocket) {
     this.#url = url;
     this.#apiKey = apiKey;
+    this.#WebSocket = WebSocketClass;
   }
 
-  /** Opens the socket and waits for the server's welcome. */
-  static async open(baseUrl: string, sessionId: string, apiKey: string): Promise<SocketTransport> {
+  /**
+   * Opens the socket with `WebSocketClass` (the global one, or one such as
+   * the `ws` package's) and waits for the server's welcome.
+   */
+  static async open(
+    baseUrl: string,
+    sessionId: string,
+    apiKey: string,
+    WebSocketClass: typeof WebSocket = WebSocket,
+  ): Promise<SocketTransport> {
     const url = `${baseUrl.replace(/^http/, "ws")}/v1/sessions/${
       encodeURIComponent(sessionId)
     }/socket`;
-    const transport = new SocketTransport(url, apiKey);
+    const transport = new SocketTransport(url, apiKey, WebSocketClass);
     await transport.#connect();
     return transport;
   }
 
   #connect(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(this.#url);
+      const socket = new this.#WebSocket(this.#url);
       this.#socket = socket;
       let welcomed = false;
       socket.onopen = () => {
@@ -196,7 +211,7 @@ export class SocketTransport implements BrowserTransport {
         reject,
         timer,
       });
-      if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(message);
+      if (this.#socket?.readyState === OPEN) this.#socket.send(message);
     });
   }
 
@@ -215,10 +230,10 @@ export class SocketTransport implements BrowserTransport {
       p.reject(new BrowserCommandError(p.name, "connection_lost", "the browser was closed"));
     }
     const socket = this.#socket;
-    if (!socket || socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+    if (!socket || socket.readyState === CLOSED) return Promise.resolve();
     return new Promise((resolve) => {
       socket.addEventListener("close", () => resolve(), { once: true });
-      if (socket.readyState !== WebSocket.CLOSING) socket.close(1000, "controller done");
+      if (socket.readyState !== CLOSING) socket.close(1000, "controller done");
     });
   }
 }

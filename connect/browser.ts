@@ -43,7 +43,20 @@ export class BrowserCommandError extends Error {
   }
 }
 
-/** How a `Browser` reaches the device: over a WebSocket (SDK) or directly (server). */
+/**
+ * How a `Browser` reaches the device: over a WebSocket (SDK) or directly (server).
+ *
+ * @example
+ * ```ts
+ * import { Browser, type BrowserTransport } from "@passage/connect";
+ * const stub: BrowserTransport = {
+ *   run: () => Promise.reject(new Error("not connected")),
+ *   onTelemetry: () => () => {},
+ *   close: () => Promise.resolve(),
+ * };
+ * const browser = new Browser(stub);
+ * ```
+ */
 export interface BrowserTransport {
   /** Runs one command and resolves with its result, or rejects with a `BrowserCommandError`. */
   run<K extends CommandName>(
@@ -51,13 +64,44 @@ export interface BrowserTransport {
     params: Commands[K]["params"],
     timeoutMs: number,
   ): Promise<Commands[K]["result"]>;
-  /** Calls `listener` for every telemetry event; returns a function that stops it. */
+  /**
+   * Calls `listener` for every telemetry event; returns a function that stops it.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * const stop = browser.onTelemetry((event) => console.log(event.kind, event.at));
+   * stop();
+   * ```
+   */
   onTelemetry(listener: (event: TelemetryEvent) => void): () => void;
-  /** Stops using the session from this side (the session itself goes on). */
+  /**
+   * Stops using the session from this side (the session itself goes on).
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * await browser.close(); // the session goes on until ended
+   * ```
+   */
   close(): Promise<void>;
 }
 
-/** Per-call options. */
+/**
+ * Per-call options.
+ *
+ * @example
+ * ```ts
+ * import { Passage } from "@passage/connect";
+ * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+ * const browser = await (await passage.sessions.create()).connect();
+ * await browser.waitForSelector({ selector: "#bill" }, { timeout: 60_000 });
+ * ```
+ */
 export interface CommandOptions {
   /** Milliseconds before the command fails with `timeout` (default 30000). */
   timeout?: number;
@@ -90,6 +134,14 @@ export class Browser {
    * Wraps a transport; `session.connect()` builds one for you.
    * `defaultTimeout` is the milliseconds a command may take when its call
    * sets no `timeout` (default 30000).
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const session = await passage.sessions.create();
+   * const browser = await session.connect({ defaultTimeout: 60_000 }); // a Browser
+   * ```
    */
   constructor(transport: BrowserTransport, options: { defaultTimeout?: number } = {}) {
     this.#transport = transport;
@@ -100,7 +152,17 @@ export class Browser {
     return this.#transport.run(name, params, options?.timeout ?? this.#defaultTimeout);
   }
 
-  /** Loads a URL; resolves with the final URL and HTTP status. */
+  /**
+   * Loads a URL; resolves with the final URL and HTTP status.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * const { url, status } = await browser.navigate({ url: "https://example.com/login" });
+   * ```
+   */
   navigate(
     params: Commands["navigate"]["params"],
     options?: CommandOptions,
@@ -108,32 +170,92 @@ export class Browser {
     return this.#run("navigate", params, options);
   }
 
-  /** Clicks the first element matching `selector`. */
+  /**
+   * Clicks the first element matching `selector`.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * await browser.click({ selector: "#sign-in" });
+   * ```
+   */
   async click(params: Commands["click"]["params"], options?: CommandOptions): Promise<void> {
     await this.#run("click", params, options);
   }
 
-  /** Replaces an input's value (refused on password fields and fields the user typed in). */
+  /**
+   * Replaces an input's value (refused on password fields and fields the user typed in).
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * await browser.fill({ selector: "#email", value: "alex@example.com" });
+   * ```
+   */
   async fill(params: Commands["fill"]["params"], options?: CommandOptions): Promise<void> {
     await this.#run("fill", params, options);
   }
 
-  /** Types text key by key. */
+  /**
+   * Types text key by key.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * await browser.type({ selector: "#search", text: "bill" });
+   * ```
+   */
   async type(params: Commands["type"]["params"], options?: CommandOptions): Promise<void> {
     await this.#run("type", params, options);
   }
 
-  /** Presses a key such as `"Enter"`. */
+  /**
+   * Presses a key such as `"Enter"`.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * await browser.press({ key: "Enter" });
+   * ```
+   */
   async press(params: Commands["press"]["params"], options?: CommandOptions): Promise<void> {
     await this.#run("press", params, options);
   }
 
-  /** Chooses `<select>` options by value; resolves with the values chosen. */
+  /**
+   * Chooses `<select>` options by value; resolves with the values chosen.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * const chosen = await browser.select({ selector: "#month", values: ["2026-11"] });
+   * ```
+   */
   async select(params: Commands["select"]["params"], options?: CommandOptions): Promise<string[]> {
     return (await this.#run("select", params, options)).values;
   }
 
-  /** Waits for an element to reach a state (default visible). */
+  /**
+   * Waits for an element to reach a state (default visible).
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * await browser.waitForSelector({ selector: ".account-details" });
+   * ```
+   */
   async waitForSelector(
     params: Commands["waitForSelector"]["params"],
     options?: CommandOptions,
@@ -141,7 +263,17 @@ export class Browser {
     await this.#run("waitForSelector", params, options);
   }
 
-  /** Waits for the next navigation (or a URL containing `urlContains`); resolves with the URL. */
+  /**
+   * Waits for the next navigation (or a URL containing `urlContains`); resolves with the URL.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * const url = await browser.waitForNavigation({ urlContains: "/dashboard" });
+   * ```
+   */
   async waitForNavigation(
     params: Commands["waitForNavigation"]["params"] = {},
     options?: CommandOptions,
@@ -149,7 +281,17 @@ export class Browser {
     return (await this.#run("waitForNavigation", params, options)).url;
   }
 
-  /** The inner HTML of the first element matching `selector`. */
+  /**
+   * The inner HTML of the first element matching `selector`.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * const html = await browser.innerHTML({ selector: ".account-details" });
+   * ```
+   */
   async innerHTML(
     params: Commands["innerHTML"]["params"],
     options?: CommandOptions,
@@ -157,7 +299,17 @@ export class Browser {
     return (await this.#run("innerHTML", params, options)).html;
   }
 
-  /** The text content of the first element matching `selector`. */
+  /**
+   * The text content of the first element matching `selector`.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * const name = await browser.textContent({ selector: ".account-holder" });
+   * ```
+   */
   async textContent(
     params: Commands["textContent"]["params"],
     options?: CommandOptions,
@@ -165,7 +317,17 @@ export class Browser {
     return (await this.#run("textContent", params, options)).text;
   }
 
-  /** An attribute's value, or null when the element lacks it. */
+  /**
+   * An attribute's value, or null when the element lacks it.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * const href = await browser.getAttribute({ selector: "a.statement", name: "href" });
+   * ```
+   */
   async getAttribute(
     params: Commands["getAttribute"]["params"],
     options?: CommandOptions,
@@ -208,7 +370,17 @@ export class Browser {
     return this.#run("fetch", params, options);
   }
 
-  /** A screenshot, base64-encoded. */
+  /**
+   * A screenshot, base64-encoded.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * const { data } = await browser.screenshot();
+   * ```
+   */
   screenshot(
     params: Commands["screenshot"]["params"] = {},
     options?: CommandOptions,
@@ -216,7 +388,17 @@ export class Browser {
     return this.#run("screenshot", params, options);
   }
 
-  /** The page's current URL. */
+  /**
+   * The page's current URL.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * console.log(await browser.url());
+   * ```
+   */
   async url(options?: CommandOptions): Promise<string> {
     return (await this.#run("url", {}, options)).url;
   }
@@ -225,6 +407,18 @@ export class Browser {
    * Hands the browser to the human until a condition holds; rejects with code
    * `yield_timeout` after `timeout` ms. The command's own deadline is `timeout`
    * plus a margin, so the device's answer always arrives first.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * const result = await browser.yieldToUser({
+   *   status: { subheading: "Log in to continue..." },
+   *   conditions: [{ type: "url", urlContains: "/account" }],
+   *   timeout: 120_000,
+   * });
+   * ```
    */
   yieldToUser(
     params: Commands["yieldToUser"]["params"],
@@ -232,7 +426,17 @@ export class Browser {
     return this.#run("yieldToUser", params, { timeout: params.timeout + 15_000 });
   }
 
-  /** From now on, keep the bodies of responses whose URL contains `urlContains`. */
+  /**
+   * From now on, keep the bodies of responses whose URL contains `urlContains`.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * await browser.captureResponses({ urlContains: "/api/bill" });
+   * ```
+   */
   async captureResponses(
     params: Commands["captureResponses"]["params"],
     options?: CommandOptions,
@@ -240,7 +444,17 @@ export class Browser {
     await this.#run("captureResponses", params, options);
   }
 
-  /** The responses captured so far. */
+  /**
+   * The responses captured so far.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * const responses = await browser.readCapturedResponses({ urlContains: "/api/bill" });
+   * ```
+   */
   async readCapturedResponses(
     params: Commands["readCapturedResponses"]["params"] = {},
     options?: CommandOptions,
@@ -248,12 +462,33 @@ export class Browser {
     return (await this.#run("readCapturedResponses", params, options)).responses;
   }
 
-  /** Calls `listener` for each telemetry event (console, network, navigation, screenshots). */
+  /**
+   * Calls `listener` for each telemetry event (console, network, navigation, screenshots).
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * const stop = browser.onTelemetry((event) => console.log(event.kind, event.at));
+   * stop();
+   * ```
+   */
   onTelemetry(listener: (event: TelemetryEvent) => void): () => void {
     return this.#transport.onTelemetry(listener);
   }
 
-  /** Disconnects this controller; the session goes on until ended or timed out. */
+  /**
+   * Disconnects this controller; the session goes on until ended or timed out.
+   *
+   * @example
+   * ```ts
+   * import { Passage } from "@passage/connect";
+   * const passage = new Passage({ apiKey: "sk_test_…", baseUrl: "http://localhost:8000" });
+   * const browser = await (await passage.sessions.create()).connect();
+   * await browser.close(); // the session goes on until ended
+   * ```
+   */
   close(): Promise<void> {
     return this.#transport.close();
   }

@@ -1,6 +1,8 @@
 /**
  * `@passage/connect`: the TypeScript SDK for Passage, the account-linking API
  * where your users log in on their own device and credentials never leave it.
+ * Runs on Deno, Node 20+ (pass the `ws` package's `WebSocket` for sessions)
+ * and in browsers.
  *
  * @example
  * ```ts
@@ -10,11 +12,29 @@
  *   provider: "tmobile",
  *   operations: [{ type: "mobileBillingStatement:read" }],
  * });
+ * const done = await passage.links.get(link);
+ * console.log(done.results?.["mobileBillingStatement:read"].amountDue);
  * ```
  *
  * @module
  */
-export { Links, Passage, PassageApiError, SessionHandle, Sessions } from "./client.ts";
+export { Links, Passage, SessionHandle, Sessions, Webhooks } from "./client.ts";
+export { PageRequest } from "./pagination.ts";
+export { API_ERRORS, PassageApiError, PassageConnectionError } from "./errors.ts";
+export type { ApiErrorCode, ApiErrorType } from "./errors.ts";
+export type {
+  CreateLinkInput,
+  Page,
+  PassageOptions,
+  RedeliveryAttempt,
+  RequestOptions,
+  ResultsOf,
+  TypedLink,
+  WebhookAttempt,
+  WebhookEventSummary,
+  WebhookTestResult,
+  WebSocketConstructor,
+} from "./types.ts";
 export { Browser, BrowserCommandError } from "./browser.ts";
 export type { BrowserTransport, CommandOptions } from "./browser.ts";
 export type {
@@ -26,7 +46,6 @@ export type {
   TelemetryEvent,
   YieldCondition,
 } from "./protocol.ts";
-export type { PassageOptions, Request_, RequestOptions } from "./client.ts";
 export type {
   ApiErrorBody,
   CreateLinkParams,
@@ -74,7 +93,10 @@ export type {
 } from "./results.ts";
 export { verifyWebhook, WebhookVerificationError } from "./verify.ts";
 export type {
+  LinkWebhookPayload,
+  RawWebhook,
   VerifyWebhookOptions,
   WebhookPayload,
+  WebhookTestPayload,
   WebhookVerificationErrorCode,
 } from "./verify.ts";

@@ -24,7 +24,15 @@ export const PROTOCOL_VERSION = 1 as const;
 
 // ---------------------------------------------------------------- commands
 
-/** A condition that ends a `yieldToUser`. */
+/**
+ * A condition that ends a `yieldToUser`.
+ *
+ * @example
+ * ```ts
+ * import type { YieldCondition } from "@passage/connect/protocol";
+ * const loggedIn: YieldCondition = { type: "url", urlContains: "/account" };
+ * ```
+ */
 export type YieldCondition =
   | {
     /** A network response whose URL contains `urlContains`. */
@@ -47,7 +55,15 @@ export type YieldCondition =
     urlMatches?: string;
   };
 
-/** Parameters and results of every command, by command name. */
+/**
+ * Parameters and results of every command, by command name.
+ *
+ * @example
+ * ```ts
+ * import type { Commands } from "@passage/connect/protocol";
+ * const params: Commands["navigate"]["params"] = { url: "https://example.com" };
+ * ```
+ */
 export interface Commands {
   /** Loads a URL in the device's browser. */
   navigate: {
@@ -136,7 +152,15 @@ export interface Commands {
   };
 }
 
-/** A network response captured on the device. */
+/**
+ * A network response captured on the device.
+ *
+ * @example
+ * ```ts
+ * import type { NetworkCapture } from "@passage/connect/protocol";
+ * const json = (c: NetworkCapture) => JSON.parse(c.responseBody ?? "null");
+ * ```
+ */
 export interface NetworkCapture {
   /** The response's URL. */
   url: string;
@@ -148,7 +172,15 @@ export interface NetworkCapture {
   responseBody?: string;
 }
 
-/** The name of a command. */
+/**
+ * The name of a command.
+ *
+ * @example
+ * ```ts
+ * import type { CommandName } from "@passage/connect/protocol";
+ * const name: CommandName = "yieldToUser";
+ * ```
+ */
 export type CommandName = keyof Commands;
 
 /**
@@ -181,7 +213,15 @@ export const COMMAND_NAMES: readonly CommandName[] = [
   "readCapturedResponses",
 ];
 
-/** Stable codes a command can fail with. */
+/**
+ * Stable codes a command can fail with.
+ *
+ * @example
+ * ```ts
+ * import type { CommandErrorCode } from "@passage/connect/protocol";
+ * const retryable = (code: CommandErrorCode) => code === "timeout";
+ * ```
+ */
 export type CommandErrorCode =
   | "invalid_command"
   | "unknown_command"
@@ -196,7 +236,15 @@ export type CommandErrorCode =
   | "device_lost"
   | "session_ended";
 
-/** Why a command failed. */
+/**
+ * Why a command failed.
+ *
+ * @example
+ * ```ts
+ * import type { CommandError } from "@passage/connect/protocol";
+ * const err: CommandError = { code: "selector_not_found", message: "click: no element matches #go" };
+ * ```
+ */
 export interface CommandError {
   /** A stable code to branch on, such as `selector_not_found`. */
   code: CommandErrorCode;
@@ -209,6 +257,12 @@ export interface CommandError {
 /**
  * Something that happened on the device, streamed live to controllers and SSE.
  * Every event has `at`, when it happened on the device (ISO 8601).
+ *
+ * @example
+ * ```ts
+ * import type { TelemetryEvent } from "@passage/connect/protocol";
+ * const log = (e: TelemetryEvent) => e.kind === "console" && console.log(e.text);
+ * ```
  */
 export type TelemetryEvent =
   | { kind: "console"; at: string; level: string; text: string }
@@ -252,7 +306,15 @@ export type TelemetryEvent =
 
 // ------------------------------------------------------------- messages
 
-/** The first message a device sends after opening its socket. */
+/**
+ * The first message a device sends after opening its socket.
+ *
+ * @example
+ * ```ts
+ * import type { DeviceHello } from "@passage/connect/protocol";
+ * const hello: DeviceHello = { type: "hello", v: 1, token: "dt_…", lastCommandSeq: 0 };
+ * ```
+ */
 export interface DeviceHello {
   /** Always `"hello"`. */
   type: "hello";
@@ -271,7 +333,15 @@ export interface DeviceHello {
   client?: DeviceClient;
 }
 
-/** A device's self-declared software, from its hello. */
+/**
+ * A device's self-declared software, from its hello.
+ *
+ * @example
+ * ```ts
+ * import type { DeviceClient } from "@passage/connect/protocol";
+ * const client: DeviceClient = { name: "acme-ios-app-clip", version: "1.2.0" };
+ * ```
+ */
 export interface DeviceClient {
   /** Such as `"passage-reference-device"` or `"acme-ios-app-clip"` (1 to 64 characters). */
   name: string;
@@ -301,12 +371,28 @@ export const REFERENCE_DEVICE_NAME = "passage-reference-device";
  */
 export const EXTENSION_DEVICE_NAME = "passage-extension";
 
-/** A command's outcome, sent by the device. `seq` numbers the device's messages from 1. */
+/**
+ * A command's outcome, sent by the device. `seq` numbers the device's messages from 1.
+ *
+ * @example
+ * ```ts
+ * import type { DeviceResult } from "@passage/connect/protocol";
+ * const done: DeviceResult = { type: "result", seq: 2, id: "cmd_1", ok: true, value: {} };
+ * ```
+ */
 export type DeviceResult =
   | { type: "result"; seq: number; id: string; ok: true; value: unknown }
   | { type: "result"; seq: number; id: string; ok: false; error: CommandError };
 
-/** A telemetry event, sent by the device. */
+/**
+ * A telemetry event, sent by the device.
+ *
+ * @example
+ * ```ts
+ * import type { DeviceTelemetry } from "@passage/connect/protocol";
+ * const t: DeviceTelemetry = { type: "telemetry", seq: 3, event: { kind: "console", at: "2026-11-28T17:00:00.000Z", level: "log", text: "hi" } };
+ * ```
+ */
 export interface DeviceTelemetry {
   /** Always `"telemetry"`. */
   type: "telemetry";
@@ -316,10 +402,26 @@ export interface DeviceTelemetry {
   event: TelemetryEvent;
 }
 
-/** Any message a device sends. */
+/**
+ * Any message a device sends.
+ *
+ * @example
+ * ```ts
+ * import type { DeviceMessage } from "@passage/connect/protocol";
+ * const isHello = (m: DeviceMessage) => m.type === "hello";
+ * ```
+ */
 export type DeviceMessage = DeviceHello | DeviceResult | DeviceTelemetry;
 
-/** What the server sends a device. */
+/**
+ * What the server sends a device.
+ *
+ * @example
+ * ```ts
+ * import type { ServerToDevice } from "@passage/connect/protocol";
+ * const ack: ServerToDevice = { type: "ack", seq: 4 };
+ * ```
+ */
 export type ServerToDevice =
   | {
     type: "welcome";
@@ -342,7 +444,15 @@ export type ServerToDevice =
   | { type: "end"; reason: string }
   | { type: "error"; code: string; message: string };
 
-/** The first message a controller sends after opening its socket. */
+/**
+ * The first message a controller sends after opening its socket.
+ *
+ * @example
+ * ```ts
+ * import type { ControllerHello } from "@passage/connect/protocol";
+ * const hello: ControllerHello = { type: "hello", v: 1, apiKey: "sk_test_…", after: 12 };
+ * ```
+ */
 export interface ControllerHello {
   /** Always `"hello"`. */
   type: "hello";
@@ -354,7 +464,15 @@ export interface ControllerHello {
   after?: number;
 }
 
-/** A command from a controller. `id` is the controller's; resending an id is harmless. */
+/**
+ * A command from a controller. `id` is the controller's; resending an id is harmless.
+ *
+ * @example
+ * ```ts
+ * import type { ControllerCommand } from "@passage/connect/protocol";
+ * const cmd: ControllerCommand = { type: "command", id: "c1", name: "url", params: {} };
+ * ```
+ */
 export interface ControllerCommand {
   /** Always `"command"`. */
   type: "command";
@@ -368,13 +486,37 @@ export interface ControllerCommand {
   timeoutMs?: number;
 }
 
-/** Any message a controller sends. */
+/**
+ * Any message a controller sends.
+ *
+ * @example
+ * ```ts
+ * import type { ControllerMessage } from "@passage/connect/protocol";
+ * const isCommand = (m: ControllerMessage) => m.type === "command";
+ * ```
+ */
 export type ControllerMessage = ControllerHello | ControllerCommand;
 
-/** What a session looks like on the wire. */
+/**
+ * What a session looks like on the wire.
+ *
+ * @example
+ * ```ts
+ * import type { SessionStatus } from "@passage/connect/protocol";
+ * const live = (s: SessionStatus) => s === "active";
+ * ```
+ */
 export type SessionStatus = "pending" | "active" | "ended";
 
-/** What the server sends a controller. Events carry `seq`, the session's event number. */
+/**
+ * What the server sends a controller. Events carry `seq`, the session's event number.
+ *
+ * @example
+ * ```ts
+ * import type { ServerToController } from "@passage/connect/protocol";
+ * const isResult = (m: ServerToController) => m.type === "result";
+ * ```
+ */
 export type ServerToController =
   | { type: "welcome"; v: typeof PROTOCOL_VERSION; sessionId: string; status: SessionStatus }
   | { type: "accepted"; id: string }

@@ -4,8 +4,9 @@
  * claims `iat`, `request_body_sha256` (hex SHA-256 of the exact bytes sent),
  * `aud` (the id of the account that owns the link: one developer's event does
  * not verify as another's) and `livemode` (test or live), in the manner of
- * Plaid's `Plaid-Verification`. Signed once per attempt.
+ * Plaid's `Plaid-Verification`. Signed once per attempt, with jose.
  */
+import { importJWK, type JWK, SignJWT } from "jose";
 import { sha256Hex } from "./ids.ts";
 import { currentWebhookKey, type WebhookKeyRecord } from "./webhook_keys.ts";
 
@@ -33,39 +34,18 @@ const privateKeys = new Map<string, Promise<CryptoKey>>();
 function privateKey(record: WebhookKeyRecord): Promise<CryptoKey> {
   let key = privateKeys.get(record.kid);
   if (!key) {
-    key = crypto.subtle.importKey(
-      "jwk",
-      record.privateJwk,
-      { name: "ECDSA", namedCurve: "P-256" },
-      false,
-      ["sign"],
-    );
+    key = importJWK(record.privateJwk as JWK, "ES256") as Promise<CryptoKey>;
     key.catch(() => privateKeys.delete(record.kid));
     privateKeys.set(record.kid, key);
   }
   return key;
 }
 
-/** Base64url without padding, as JWS wants. */
-export function base64url(data: Uint8Array | string): string {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
-}
-
-/** Signs `claims` as an ES256 JWT with `key`. */
+/** Signs `claims` as an ES256 JWT with `key` (jose's `SignJWT`). */
 export async function signJwt(key: WebhookKeyRecord, claims: VerificationClaims): Promise<string> {
-  const header = base64url(JSON.stringify({ alg: "ES256", kid: key.kid, typ: "JWT" }));
-  const payload = base64url(JSON.stringify(claims));
-  const input = new TextEncoder().encode(`${header}.${payload}`);
-  // WebCrypto's ECDSA signature is r || s (IEEE P1363): exactly JWS's format.
-  const signature = await crypto.subtle.sign(
-    { name: "ECDSA", hash: "SHA-256" },
-    await privateKey(key),
-    input,
-  );
-  return `${header}.${payload}.${base64url(new Uint8Array(signature))}`;
+  return await new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "JWT" })
+    .sign(await privateKey(key));
 }
 
 /** The `Passage-Verification` value for one attempt to send `body`, and the kid that signed it. */

@@ -22,7 +22,7 @@ function startReceiver(server: TestServer) {
     try {
       payloads.push(
         await verifyWebhook(req, {
-          publicKeyUrl: `${server.url}/webhook_verification_key/get`,
+          jwksUrl: `${server.url}/.well-known/jwks.json`,
         }),
       );
     } catch (err) {
@@ -100,7 +100,7 @@ Deno.test("the seed's Connect example: one login on the device, two operations, 
     assert.equal(payload.status, "complete", JSON.stringify(payload.error));
     assert.equal(payload.type, "link.completed");
     assert.equal(payload.provider, "tmobile");
-    const billing = payload.results!["mobileBillingStatement:read"] as Record<string, unknown>;
+    const billing = payload.results!["mobileBillingStatement:read"]!;
     assert.equal(billing.amountDue, "142.50");
     assert.equal(billing.periodStart, "2025-02-01");
     assert.equal(billing.periodEnd, "2025-02-28");

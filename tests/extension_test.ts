@@ -181,7 +181,7 @@ async function connectLink(): Promise<void> {
       { kind: payload.device?.kind, attestation: payload.device?.attestation },
       { kind: "extension", attestation: "none" },
     );
-    const billing = payload.results!["mobileBillingStatement:read"] as Record<string, unknown>;
+    const billing = payload.results!["mobileBillingStatement:read"]!;
     assert.equal(billing.amountDue, "142.50");
     assert.equal(billing.currency, "USD");
     const methods = (payload.results!["paymentMethod:read"] as {

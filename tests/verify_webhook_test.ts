@@ -13,9 +13,12 @@ import {
 } from "@passage/connect";
 import { sha256Hex } from "../lib/ids.ts";
 import { currentWebhookKey, rotateWebhookKey } from "../lib/webhook_keys.ts";
-import { base64url, signWebhookBody } from "../lib/webhook_signing.ts";
+import { base64url as b64, importJWK, type JWK, SignJWT } from "jose";
+import { signWebhookBody } from "../lib/webhook_signing.ts";
+
+const base64url = (data: string | Uint8Array) => b64.encode(data);
 import { startServer, type TestServer } from "./_harness.ts";
-import { COMPLETE } from "./_webhooks.ts";
+import { COMPLETE, startReceiver } from "./_webhooks.ts";
 
 const PAYLOAD = {
   id: "evt_01KBTESTTESTTESTTESTTESTTE",
@@ -171,11 +174,10 @@ Deno.test("verifyWebhook() rejects alg none and HS256 (keyed with the public key
     "unsupported_algorithm",
   );
 
-  const wrongTyp = await forge(
-    { alg: "ES256", kid: key.kid, typ: "at+jwt" },
-    claims,
-    () => Promise.resolve(null),
-  );
+  // Genuinely signed with the server's key, but not typed as a JWT.
+  const wrongTyp = await new SignJWT(claims)
+    .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" })
+    .sign(await importJWK(key.privateJwk as JWK, "ES256"));
   await assertRejected(
     verifyWebhook(webhookRequest(BODY, wrongTyp), options(server)),
     "unsupported_algorithm",
@@ -267,60 +269,170 @@ Deno.test("verifyWebhook() checks results with the operation schemas of @passage
   );
 });
 
-Deno.test("verifyWebhook() caches keys by kid: a second verification does not refetch, an unknown kid refetches once", async () => {
-  await using server = await startServer();
-  const fetched: string[] = [];
-  const counting: typeof fetch = async (input, init) => {
-    fetched.push(JSON.parse(String(init?.body)).key_id);
-    return await fetch(input, init);
+/** A real HTTP server in front of the Passage server's key set that counts every fetch of it. */
+function countingJwks(server: TestServer) {
+  let fetches = 0;
+  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    fetches++;
+    return fetch(`${server.url}${new URL(req.url).pathname}`);
+  });
+  return {
+    url: `http://127.0.0.1:${http.addr.port}/.well-known/jwks.json`,
+    get fetches() {
+      return fetches;
+    },
+    [Symbol.asyncDispose]: () => http.shutdown(),
   };
-  const opts = options(server, { fetch: counting });
-  const first = await currentWebhookKey(server.kv);
+}
 
-  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
-  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
-  assert.deepEqual(fetched, [first.kid]);
-
-  const { current } = await rotateWebhookKey(server.kv, { overlapSeconds: 3600 });
-  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
-  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
-  assert.deepEqual(fetched, [first.kid, current.kid]);
-
-  // A miss is never cached: an unknown kid is asked about each time.
-  const stranger = await strangerKey();
-  const unknown = await forge(
-    { alg: "ES256", kid: "whk_missing", typ: "JWT" },
+/** A JWT for BODY under a kid the server never made, signed by a stranger. */
+async function forgedKid(kid: string, stranger: CryptoKeyPair): Promise<string> {
+  return await forge(
+    { alg: "ES256", kid, typ: "JWT" },
     await claimsFor(BODY),
     ecdsa(stranger.privateKey),
   );
-  await assertRejected(verifyWebhook(webhookRequest(BODY, unknown), opts), "unknown_key");
-  await assertRejected(verifyWebhook(webhookRequest(BODY, unknown), opts), "unknown_key");
-  assert.deepEqual(fetched, [first.kid, current.kid, "whk_missing", "whk_missing"]);
+}
+
+Deno.test("verifyWebhook() caches the key set: a second verification does not refetch, a rotation's new kid fetches once", async () => {
+  await using server = await startServer();
+  await using jwks = countingJwks(server);
+  const opts = { jwksUrl: jwks.url, keyCooldownSeconds: 0 };
+
+  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
+  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
+  assert.equal(jwks.fetches, 1);
+
+  await rotateWebhookKey(server.kv, { overlapSeconds: 3600 });
+  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
+  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
+  assert.equal(jwks.fetches, 2);
 });
 
-Deno.test("verifyWebhook() refetches a cached key after an hour and drops it once Passage no longer serves it", async () => {
+Deno.test("verifyWebhook() fetches the key set at most once per cool-down for a burst of forged kids", async () => {
   await using server = await startServer();
-  let fetches = 0;
-  const counting: typeof fetch = (input, init) => (fetches++, fetch(input, init));
-  const signedAt = Date.now();
-  const jwt = await signed(server, BODY, new Date(signedAt));
-  await verifyWebhook(webhookRequest(BODY, jwt), options(server, { fetch: counting }));
-  assert.equal(fetches, 1);
+  await using jwks = countingJwks(server);
+  const opts = { jwksUrl: jwks.url, keyCooldownSeconds: 0.5 };
+  await currentWebhookKey(server.kv); // the server's key exists (it is made on first signing)
+  const stranger = await strangerKey();
+  const burst = async (n: number) => {
+    const forged = await Promise.all(
+      Array.from(
+        { length: n },
+        (_, i) => forgedKid(`whk_forged_${i}_${crypto.randomUUID()}`, stranger),
+      ),
+    );
+    // half at once, half one after another
+    await Promise.all(
+      forged.slice(0, n / 2).map((jwt) =>
+        assertRejected(verifyWebhook(webhookRequest(BODY, jwt), opts), "unknown_key")
+      ),
+    );
+    for (const jwt of forged.slice(n / 2)) {
+      await assertRejected(verifyWebhook(webhookRequest(BODY, jwt), opts), "unknown_key");
+    }
+  };
 
-  // The key is rotated out with no overlap: it stops being served at once…
+  await burst(40);
+  assert.equal(jwks.fetches, 1, "the first burst fetched the set once, then cooled down");
+  // A genuine event still verifies from the cache in the cool-down.
+  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
+  assert.equal(jwks.fetches, 1);
+
+  // Once the cool-down is over, an unknown kid may fetch again: once for the whole burst.
+  const started = Date.now();
+  while (Date.now() - started < 600) await new Promise((r) => setTimeout(r, 100));
+  await burst(40);
+  assert.equal(jwks.fetches, 2);
+});
+
+Deno.test("verifyWebhook() with the default cool-down: 200 forged kids after a verification fetch nothing more", async () => {
+  await using server = await startServer();
+  await using jwks = countingJwks(server);
+  const opts = { jwksUrl: jwks.url };
+  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
+  const stranger = await strangerKey();
+  for (let i = 0; i < 200; i++) {
+    await assertRejected(
+      verifyWebhook(webhookRequest(BODY, await forgedKid(`whk_${i}`, stranger)), opts),
+      "unknown_key",
+    );
+  }
+  assert.equal(jwks.fetches, 1);
+});
+
+Deno.test("verifyWebhook() refuses a key Passage no longer serves, and says so when the key set cannot be fetched", async () => {
+  await using server = await startServer();
+  const jwt = await signed(server);
   await rotateWebhookKey(server.kv, { overlapSeconds: 0 });
-  // …a receiver holding it in cache keeps it for at most an hour…
-  await verifyWebhook(webhookRequest(BODY, jwt), options(server, { fetch: counting }));
-  assert.equal(fetches, 1);
-  // …then asks again and learns it is gone.
   await assertRejected(
-    verifyWebhook(
-      webhookRequest(BODY, jwt),
-      options(server, { fetch: counting, now: () => signedAt + 61 * 60_000 }),
-    ),
+    verifyWebhook(webhookRequest(BODY, jwt), { jwksUrl: `${server.url}/.well-known/jwks.json` }),
     "unknown_key",
   );
-  assert.equal(fetches, 2);
+  await assertRejected(
+    verifyWebhook(webhookRequest(BODY, jwt), { jwksUrl: `${server.url}/no-such-key-set` }),
+    "unknown_key",
+  );
+});
+
+Deno.test("verifyWebhook() takes a raw body and Node-style headers, as Express's express.raw() gives them", async () => {
+  await using server = await startServer();
+  const jwt = await signed(server);
+  const bytes = new TextEncoder().encode(BODY);
+  const jwksUrl = `${server.url}/.well-known/jwks.json`;
+  assert.deepEqual(
+    await verifyWebhook({ body: bytes, headers: { "passage-verification": jwt } }, { jwksUrl }),
+    PAYLOAD,
+  );
+  // header names in any case, array values, a string body, an ArrayBuffer
+  assert.deepEqual(
+    await verifyWebhook({ body: BODY, headers: { "Passage-Verification": [jwt] } }, { jwksUrl }),
+    PAYLOAD,
+  );
+  assert.deepEqual(
+    await verifyWebhook(
+      { body: bytes.buffer, headers: new Headers({ "passage-verification": jwt }) },
+      { jwksUrl },
+    ),
+    PAYLOAD,
+  );
+  await assertRejected(
+    verifyWebhook({ body: bytes, headers: { "content-type": "application/json" } }, { jwksUrl }),
+    "missing_signature",
+  );
+  // what express.json() would have left: parsed JSON, not bytes
+  await assertRejected(
+    verifyWebhook(
+      { body: JSON.parse(BODY), headers: { "passage-verification": jwt } },
+      { jwksUrl },
+    ),
+    "invalid_payload",
+  );
+  const tampered = new TextEncoder().encode(BODY.replace("tmobile", "verizon"));
+  await assertRejected(
+    verifyWebhook({ body: tampered, headers: { "passage-verification": jwt } }, { jwksUrl }),
+    "body_mismatch",
+  );
+});
+
+Deno.test("verifyWebhook() verifies the signed test event of POST /v1/webhooks/test", async () => {
+  await using server = await startServer({ allowLoopbackWebhooks: true });
+  await using receiver = startReceiver({
+    verify: { jwksUrl: `${server.url}/.well-known/jwks.json`, audience: server.accountId },
+  });
+  const res = await server.api("/v1/webhooks/test", {
+    method: "POST",
+    json: { url: receiver.url },
+  });
+  assert.equal(res.status, 200, res.text);
+  const [got] = await receiver.waitFor(1);
+  assert.equal(got.verifyError, undefined, String(got.verifyError));
+  assert.deepEqual(got.payload, {
+    id: res.body.eventId,
+    type: "webhook.test",
+    livemode: false,
+    createdAt: got.payload!.createdAt,
+  });
 });
 
 Deno.test("verifyWebhook() refuses a request whose body was already read", async () => {
