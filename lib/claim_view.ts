@@ -6,7 +6,7 @@
  */
 import { getAccount } from "./accounts.ts";
 import type { OperationStatus } from "@passage/connect/schemas";
-import { getProvider, OPERATION_LABELS } from "../automations/registry.ts";
+import { getProvider, OPERATION_LABELS } from "../automations/catalog.ts";
 import { formatClaimCode } from "./claim_codes.ts";
 import type { Config } from "./config.ts";
 import { claimUrl, findByClaimCode, type SessionRecord } from "./sessions.ts";

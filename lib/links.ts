@@ -13,7 +13,7 @@ import type {
   LinkStatus,
   WebhookEventsOption,
 } from "@passage/connect/schemas";
-import { getProvider, providerOrigins } from "../automations/registry.ts";
+import { getProvider, providerOrigins } from "../automations/catalog.ts";
 import type { ApiKeyInfo, Owner } from "./api_keys.ts";
 import { formatClaimCode, newClaimCode, normalizeClaimCode } from "./claim_codes.ts";
 import type { Config } from "./config.ts";
