@@ -16,6 +16,7 @@ import { registerExtensionPage } from "./routes/extension_page.ts";
 import { registerWellKnownRoutes } from "./routes/well_known.ts";
 import { registerDeviceRoutes } from "./routes/device.ts";
 import { registerLinkRoutes } from "./routes/links.ts";
+import { registerProviderRoutes } from "./routes/providers.ts";
 import { registerSessionRoutes } from "./routes/sessions.ts";
 import { Relay } from "./relay/relay.ts";
 import { sweepSessions } from "./lib/sessions.ts";
@@ -49,6 +50,7 @@ export function createApp(
   registerDeviceRoutes(api);
   registerSessionRoutes(api);
   registerWebhookRoutes(api);
+  registerProviderRoutes(api);
   registerClaimPage(app);
   registerExtensionPage(app);
   registerWellKnownRoutes(app);
