@@ -5,7 +5,7 @@ import { deviceClaimParamsSchema, deviceClaimSchema } from "@passage/connect/sch
 import { getProvider } from "../automations/catalog.ts";
 import { recordClientEvent } from "../lib/client_events.ts";
 import { acceptWebSocket, type Api, type AppEnv } from "../lib/http.ts";
-import { claimSession } from "../lib/sessions.ts";
+import { claimSession } from "../lib/claims.ts";
 
 export function registerDeviceRoutes(api: Api): void {
   api.route({
