@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { resultSchemas } from "@passage/connect/results";
+import { createLinkParamsSchema } from "@passage/connect/schemas";
 import { listProviders, OPERATION_LABELS, OPERATION_TYPES } from "../automations/catalog.ts";
 import type { Api } from "../lib/http.ts";
 
@@ -52,7 +53,21 @@ export function providerList(): z.output<typeof providerListSchema> {
   return cached;
 }
 
+/**
+ * Documents `provider` of `POST /v1/links` as an enum of the catalog's ids in
+ * the OpenAPI document. The SDK's schema cannot know this server's catalog,
+ * so the enum is metadata on its field (zod writes registry metadata into the
+ * JSON Schema) and validation is unchanged: an unknown provider still answers
+ * `unsupported_provider`, naming it.
+ */
+function documentProviderEnum(): void {
+  const field = (createLinkParamsSchema as unknown as z.ZodObject).shape.provider as z.ZodType;
+  const meta = z.globalRegistry.get(field);
+  z.globalRegistry.add(field, { ...meta, enum: listProviders().map((p) => p.id) });
+}
+
 export function registerProviderRoutes(api: Api): void {
+  documentProviderEnum();
   api.route({
     method: "get",
     path: "/v1/providers",
