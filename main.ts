@@ -17,6 +17,7 @@ import { registerExtensionPage } from "./routes/extension_page.ts";
 import { registerWellKnownRoutes } from "./routes/well_known.ts";
 import { registerDeviceRoutes } from "./routes/device.ts";
 import { registerLinkRoutes } from "./routes/links.ts";
+import { registerProviderRoutes } from "./routes/providers.ts";
 import { registerSessionRoutes } from "./routes/sessions.ts";
 import { Relay } from "./relay/relay.ts";
 import { sweepSessions } from "./lib/sessions.ts";
@@ -54,6 +55,7 @@ export function createApp(
   registerSessionRoutes(api);
   registerWebhookRoutes(api);
   registerWebhookListenRoute(api);
+  registerProviderRoutes(api);
   registerClaimPage(app);
   registerExtensionPage(app);
   registerWellKnownRoutes(app);

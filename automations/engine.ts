@@ -21,7 +21,9 @@ import {
   runnableLinkPrefix,
   sessionKey,
 } from "../lib/kv_keys.ts";
-import { type LinkRecord, prepareResults, transitionLink } from "../lib/links.ts";
+import { type LinkRecord, prepareResults } from "../lib/links.ts";
+import { logTransition, planTransition, RUN_LINK_JOB, transitionLink } from "../lib/lifecycle.ts";
+import { PassageError } from "../lib/errors.ts";
 import type { Jobs } from "../lib/queue.ts";
 import { endSession, type SessionRecord } from "../lib/sessions.ts";
 import { addWebhookEvent, type LinkOutcome } from "../lib/webhooks.ts";
@@ -40,8 +42,7 @@ export interface LinkRun {
   expiresAt: number;
 }
 
-/** The queue job that starts a link's run. */
-export const RUN_LINK_JOB = "link.run";
+export { RUN_LINK_JOB };
 
 /**
  * A run's lease: short, renewed by its holder every third of it, so another
@@ -236,55 +237,51 @@ export class Engine {
     const keep = outcome.results
       ? await prepareResults(kv, linkId, outcome.results, config.resultRetentionSeconds * 1000)
       : null;
-    const exitCode = outcome.error?.code;
-    if (exitCode !== undefined && EXIT_CODES.has(exitCode)) {
-      // The user left: `user_exited` lands in the commit that fails the link.
-      const now = new Date();
-      const stored = await recordClientEvent(
-        { kv, log: relay.log, jobs },
-        linkId,
-        { type: "user_exited", reason: exitCode },
-        (link) =>
-          link.status !== "running" ? null : {
-            patch: {
-              status: outcome.status,
-              operations: outcome.operations,
-              error: outcome.error ?? null,
-              completedAt: now.toISOString(),
-            },
-            extra: (op, next) => {
-              op.delete(runnableLinkKey(linkId));
-              keep?.(op);
-              addWebhookEvent(op, jobs, next, {
-                status: outcome.status,
-                results: outcome.results,
-                error: outcome.error,
-              }, now);
-            },
-          },
-      );
-      return stored !== null;
-    }
-    for (;;) {
-      const entry = await kv.get<LinkRecord>(linkKey(linkId));
-      if (!entry.value || entry.value.status !== "running") return false;
-      const now = new Date();
-      const next: LinkRecord = {
-        ...entry.value,
-        status: outcome.status,
-        operations: outcome.operations,
-        error: outcome.error ?? null,
-        completedAt: now.toISOString(),
-        updatedAt: now.toISOString(),
-      };
-      const op = kv.atomic().check(entry).set(entry.key, next).delete(runnableLinkKey(linkId));
+    const patch = { operations: outcome.operations, error: outcome.error ?? null };
+    const now = new Date();
+    const alongside = (op: Deno.AtomicOperation, next: LinkRecord) => {
       keep?.(op);
       addWebhookEvent(op, jobs, next, {
         status: outcome.status,
         results: outcome.results,
         error: outcome.error,
       }, now);
-      if ((await op.commit()).ok) return true;
+    };
+    const exitCode = outcome.error?.code;
+    if (exitCode !== undefined && EXIT_CODES.has(exitCode)) {
+      // The user left: `user_exited` lands in the commit that fails the link,
+      // the move planned by the lifecycle's door.
+      const stored = await recordClientEvent(
+        { kv, log: relay.log, jobs },
+        linkId,
+        { type: "user_exited", reason: exitCode },
+        (link) => {
+          if (link.status !== "running") return null;
+          const { next, effects } = planTransition(link, outcome.status, { patch, now });
+          return {
+            patch: next,
+            extra: (op, stored) => {
+              effects(op);
+              alongside(op, stored);
+            },
+          };
+        },
+      );
+      if (stored) logTransition({ ...stored, status: "running" }, stored);
+      return stored !== null;
+    }
+    try {
+      await transitionLink(kv, linkId, outcome.status, {
+        from: ["running"],
+        patch,
+        now,
+        extra: alongside,
+      });
+      return true;
+    } catch (err) {
+      // cancelled while running (or gone): the cancel stands
+      if (err instanceof PassageError && err.code === "invalid_status_transition") return false;
+      throw err;
     }
   }
 

@@ -24,9 +24,9 @@
  * @module
  */
 import { z } from "zod";
-import type { OperationType, Schema } from "./schemas.ts";
+import type { Schema } from "./_schema.ts";
 
-export type { OperationType, Schema };
+export type { Schema };
 
 // ------------------------------------------------------------ primitives
 
@@ -655,9 +655,19 @@ export const accountOwnershipSchema: Schema<AccountOwnership> = z.strictObject({
 
 // ------------------------------------------------------------ by operation
 
+/** What declares an operation: the words the user is asked with, and its result's schema. */
+export interface OperationDeclaration<T> {
+  /** What the operation reads, in words a user understands: `"your latest phone bill"`. */
+  label: string;
+  /** Checks the operation's result. */
+  schema: Schema<T>;
+}
+
 /**
- * The result type of each operation. The webhook's `results` object maps
- * each requested operation type to one of these.
+ * The result type of each operation: a new operation is declared here, by
+ * its name and result type, and given its label and schema in `OPERATIONS`
+ * (the compiler refuses one without the other). The webhook's `results`
+ * object maps each requested operation type to one of these.
  */
 export interface OperationResults {
   /** The latest phone bill. */
@@ -674,6 +684,57 @@ export interface OperationResults {
   "accountOwnership:verify": AccountOwnership;
 }
 
+/** One operation type, such as `"mobileBillingStatement:read"`. */
+export type OperationType = keyof OperationResults;
+
+/**
+ * Every operation's label and result schema. `OPERATION_TYPES`,
+ * `resultSchemas`, `OPERATION_LABELS` (which the claim page shows) and the
+ * provider catalog follow from it.
+ *
+ * @example
+ * ```ts
+ * import { OPERATIONS } from "@passage/connect/results";
+ * OPERATIONS["orderHistory:read"].label; // "your order history"
+ * ```
+ */
+export const OPERATIONS: { [K in OperationType]: OperationDeclaration<OperationResults[K]> } = {
+  "mobileBillingStatement:read": {
+    label: "your latest phone bill",
+    schema: mobileBillingStatementSchema,
+  },
+  "utilityBillingStatement:read": {
+    label: "your latest utility bill",
+    schema: utilityBillingStatementSchema,
+  },
+  "paymentMethod:read": {
+    label: "the payment methods saved on your account (never full card numbers)",
+    schema: paymentMethodsSchema,
+  },
+  "orderHistory:read": { label: "your order history", schema: orderHistorySchema },
+  "insurancePolicy:read": {
+    label: "your insurance policy details",
+    schema: insurancePoliciesSchema,
+  },
+  "accountOwnership:verify": {
+    label: "that you own this account",
+    schema: accountOwnershipSchema,
+  },
+};
+
+/**
+ * Every operation type a link may request, in the order of `OPERATIONS`.
+ *
+ * @example
+ * ```ts
+ * import { OPERATION_TYPES } from "@passage/connect/results";
+ * OPERATION_TYPES.includes("paymentMethod:read"); // true
+ * ```
+ */
+export const OPERATION_TYPES: readonly [OperationType, ...OperationType[]] = Object.keys(
+  OPERATIONS,
+) as [OperationType, ...OperationType[]];
+
 /**
  * The schema of each operation's result.
  *
@@ -686,11 +747,21 @@ export interface OperationResults {
  * });
  * ```
  */
-export const resultSchemas: { [K in OperationType]: Schema<OperationResults[K]> } = {
-  "mobileBillingStatement:read": mobileBillingStatementSchema,
-  "utilityBillingStatement:read": utilityBillingStatementSchema,
-  "paymentMethod:read": paymentMethodsSchema,
-  "orderHistory:read": orderHistorySchema,
-  "insurancePolicy:read": insurancePoliciesSchema,
-  "accountOwnership:verify": accountOwnershipSchema,
-};
+export const resultSchemas: { [K in OperationType]: Schema<OperationResults[K]> } = Object
+  .fromEntries(
+    OPERATION_TYPES.map((type) => [type, OPERATIONS[type].schema]),
+  ) as { [K in OperationType]: Schema<OperationResults[K]> };
+
+/**
+ * What each operation reads, in words a user understands (the claim page
+ * lists them).
+ *
+ * @example
+ * ```ts
+ * import { OPERATION_LABELS } from "@passage/connect/results";
+ * OPERATION_LABELS["orderHistory:read"]; // "your order history"
+ * ```
+ */
+export const OPERATION_LABELS: { [K in OperationType]: string } = Object.fromEntries(
+  OPERATION_TYPES.map((type) => [type, OPERATIONS[type].label]),
+) as { [K in OperationType]: string };

@@ -6,43 +6,13 @@
  * @module
  */
 import { z } from "zod";
+import { OPERATION_TYPES, type OperationType } from "./results.ts";
+import type { Schema } from "./_schema.ts";
 
-/**
- * A zod schema: `parse()` returns an `Output` or throws, `safeParse()` says
- * which field is wrong. `Input` is its input type (`z.input`), `unknown`
- * unless given. Every schema of this package has this type, so all of zod's
- * API works on it.
- *
- * @example
- * ```ts
- * import { linkSchema, type Schema } from "@passage/connect/schemas";
- * import type { Link } from "@passage/connect";
- * const schema: Schema<Link> = linkSchema;
- * ```
- */
-// deno-doc-ignore private-type-ref -- ZodType is zod's own type, documented at https://zod.dev
-export type Schema<Output = unknown, Input = unknown> = z.ZodType<Output, Input>;
+export type { Schema } from "./_schema.ts";
 
-/**
- * Every operation type a link may request.
- *
- * @example
- * ```ts
- * import { OPERATION_TYPES } from "@passage/connect/schemas";
- * OPERATION_TYPES.includes("paymentMethod:read"); // true
- * ```
- */
-export const OPERATION_TYPES = [
-  "mobileBillingStatement:read",
-  "utilityBillingStatement:read",
-  "paymentMethod:read",
-  "orderHistory:read",
-  "insurancePolicy:read",
-  "accountOwnership:verify",
-] as const;
-
-/** One operation type, such as `"mobileBillingStatement:read"`. */
-export type OperationType = typeof OPERATION_TYPES[number];
+// Declared once, with their labels and result schemas, in `results.ts`.
+export { OPERATION_TYPES, type OperationType } from "./results.ts";
 
 /**
  * Where a link is in its life. It only moves forward: `pending` → `claimed` →

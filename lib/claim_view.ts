@@ -7,10 +7,11 @@
 import { getAccount } from "./accounts.ts";
 import { logoPath } from "./account_logos.ts";
 import type { OperationStatus } from "@passage/connect/schemas";
-import { getProvider, OPERATION_LABELS } from "../automations/registry.ts";
+import { getProvider, OPERATION_LABELS } from "../automations/catalog.ts";
 import { formatClaimCode } from "./claim_codes.ts";
 import type { Config } from "./config.ts";
-import { claimUrl, findByClaimCode, type SessionRecord } from "./sessions.ts";
+import { findByClaimCode } from "./claims.ts";
+import { claimUrl, type SessionRecord } from "./sessions.ts";
 import type { LinkRecord } from "./links.ts";
 
 /** Every state the page has its own words for. */

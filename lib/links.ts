@@ -3,17 +3,8 @@
  * `sessions.ts`), created with it in one commit; its claim code opens that session. Routes,
  * automations and tests all call these functions; nothing here knows HTTP.
  */
-import type {
-  ClientEvent,
-  CreateLinkParams,
-  Link,
-  LinkDevice,
-  LinkError,
-  LinkList,
-  LinkStatus,
-  WebhookEventsOption,
-} from "@passage/connect/schemas";
-import { getProvider, providerOrigins } from "../automations/registry.ts";
+import type { CreateLinkParams, Link, LinkList } from "@passage/connect/schemas";
+import { getProvider, providerOrigins } from "../automations/catalog.ts";
 import type { ApiKeyInfo, Owner } from "./api_keys.ts";
 import { formatClaimCode, newClaimCode, normalizeClaimCode } from "./claim_codes.ts";
 import type { Config } from "./config.ts";
@@ -24,6 +15,7 @@ import { pageOf } from "./pagination.ts";
 import { claimUrl, endSession, newSessionRecord, writeNewSession } from "./sessions.ts";
 import type { SessionLog } from "../relay/log.ts";
 import { type BlobRef, loadJson, storeJson } from "./kv_blobs.ts";
+import { type LinkRecord, transitionLink } from "./lifecycle.ts";
 import {
   idempotencyKey,
   linkKey,
@@ -34,56 +26,9 @@ import {
   linksByExpiryPrefix,
 } from "./kv_keys.ts";
 
-/** A link as stored in KV. */
-export interface LinkRecord {
-  id: string;
-  /** The account that owns the link (see `accounts.ts`). */
-  accountId: string;
-  /** The API key that created it (it may since have been revoked; the account still owns the link). */
-  ownerKeyId: string;
-  livemode: boolean;
-  provider: string;
-  operations: Link["operations"];
-  error: LinkError | null;
-  completedAt: string | null;
-  webhookUrl: string | null;
-  metadata: Record<string, string>;
-  status: LinkStatus;
-  /** Normalized claim code (no dash). */
-  claimCode: string;
-  expiresAt: string;
-  createdAt: string;
-  updatedAt: string;
-  claimedAt: string | null;
-  /** The session that runs this link. */
-  sessionId: string;
-  /** The device that connected to run it (`recordDeviceClient`); absent until one did. */
-  device?: LinkDevice | null;
-  /** The developer's app name for the claim page; null or absent: the server's default. */
-  appName?: string | null;
-  /** Client events, oldest first, at most `MAX_LINK_EVENTS` (`client_events.ts`); absent: none. */
-  events?: ClientEvent[];
-  /** Extra webhooks the link asked for (`["client"]`); absent: none. */
-  webhookEvents?: WebhookEventsOption[];
-}
+export { canTransition, type LinkRecord, transitionLink } from "./lifecycle.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** Allowed moves; anything else is a 409. */
-const NEXT: Record<LinkStatus, readonly LinkStatus[]> = {
-  pending: ["claimed", "expired", "cancelled"],
-  claimed: ["running", "failed", "expired", "cancelled"],
-  running: ["complete", "failed", "cancelled"],
-  complete: [],
-  failed: [],
-  expired: [],
-  cancelled: [],
-};
-
-/** Whether a link may move from `from` to `to`. */
-export function canTransition(from: LinkStatus, to: LinkStatus): boolean {
-  return NEXT[from].includes(to);
-}
 
 /** The public view of a stored link. */
 export function toLink(
@@ -297,54 +242,6 @@ async function readOwned(kv: Deno.Kv, owner: Owner, linkId: string) {
     });
   }
   return entry as Deno.KvEntry<LinkRecord>;
-}
-
-/**
- * Moves a link to `to` if the move is allowed, applying `patch`, in one atomic
- * commit checked against the version read. Returns the stored record.
- */
-export async function transitionLink(
-  kv: Deno.Kv,
-  linkId: string,
-  to: LinkStatus,
-  options: {
-    patch?: Partial<LinkRecord>;
-    extra?: (op: Deno.AtomicOperation) => void;
-  } = {},
-): Promise<LinkRecord> {
-  for (;;) {
-    const entry = await kv.get<LinkRecord>(linkKey(linkId));
-    const current = entry.value;
-    if (!current) {
-      throw new PassageError("link_not_found", `No link with id "${linkId}"`);
-    }
-    if (!canTransition(current.status, to)) {
-      throw new PassageError(
-        "invalid_status_transition",
-        `Link ${linkId} is ${current.status} and cannot become ${to}`,
-      );
-    }
-    const next: LinkRecord = {
-      ...current,
-      ...options.patch,
-      status: to,
-      updatedAt: new Date().toISOString(),
-    };
-    const op = kv.atomic().check(entry).set(entry.key, next);
-    if (current.status === "pending") {
-      op.delete(linksByExpiryKey(Date.parse(current.expiresAt), current.id));
-    }
-    options.extra?.(op);
-    if ((await op.commit()).ok) {
-      log.info("link.status", {
-        link_id: linkId,
-        from: current.status,
-        to,
-        account_id: next.accountId,
-      });
-      return next;
-    }
-  }
 }
 
 /** Marks a pending link expired if its stored expiry has passed. */

@@ -222,6 +222,10 @@ const TAGS = [
     description: "Signed events about your links, their deliveries, and the keys that verify them",
   },
   {
+    name: "Providers",
+    description: "The providers a link may name, what each can read, and the shape of each result",
+  },
+  {
     name: "Device",
     description: "What the user's device calls: a claim code buys it a device token",
   },

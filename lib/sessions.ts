@@ -1,6 +1,6 @@
 /**
- * Sessions: a browser on the user's device, claimed with a code and driven by
- * controllers through the relay. Links (Connect) run on a session too: creating
+ * Sessions: a browser on the user's device, claimed with a code (`claims.ts`)
+ * and driven by controllers through the relay. Links (Connect) run on a session too: creating
  * a link creates its session in the same commit, and the claim code opens it.
  */
 import type {
@@ -19,23 +19,19 @@ import type { ApiKeyInfo, Owner } from "./api_keys.ts";
 import { formatClaimCode, newClaimCode, normalizeClaimCode } from "./claim_codes.ts";
 import type { Config } from "./config.ts";
 import { PassageError } from "./errors.ts";
-import { newId, randomHex, sha256Hex } from "./ids.ts";
+import { newId } from "./ids.ts";
 import {
-  claimAttemptsKey,
   claimCodeKey,
   commandIdKey,
   commandIdPrefix,
   deviceAwayKey,
   devicePresenceKey,
-  deviceTokenKey,
   linkKey,
-  linksByExpiryKey,
   liveSessionKey,
   liveSessionPrefix,
   pendingCommandKey,
   pendingCommandPrefix,
   presenceByInstanceKey,
-  runnableLinkKey,
   sessionActivityKey,
   sessionKey,
   sessionsByAccountKey,
@@ -43,8 +39,7 @@ import {
 } from "./kv_keys.ts";
 import { pageOf } from "./pagination.ts";
 import type { SessionLog } from "../relay/log.ts";
-import type { LinkRecord } from "./links.ts";
-import type { Jobs } from "./queue.ts";
+import type { LinkRecord } from "./lifecycle.ts";
 
 /** A session as stored in KV. */
 export interface SessionRecord {
@@ -82,12 +77,6 @@ export interface SessionRecord {
   deviceClient?: DeviceClient | null;
   /** The developer's app name for the claim page; null or absent: the server's default. */
   appName?: string | null;
-}
-
-/** A device token as stored (by the hash of its secret). */
-export interface DeviceTokenRecord {
-  sessionId: string;
-  expiresAt: string;
 }
 
 /** A command sent to the device that has no result yet. */
@@ -300,146 +289,6 @@ export async function listSessions(
     hasMore: page.hasMore,
     nextCursor: page.nextCursor,
   };
-}
-
-/** Counts a failed claim from `client`, refusing once the window's limit is reached. */
-async function limitClaimAttempts(
-  kv: Deno.Kv,
-  client: string,
-  config: Config,
-  record: boolean,
-): Promise<void> {
-  const windowMs = config.claimAttemptWindowSeconds * 1000;
-  const window = Math.floor(Date.now() / windowMs);
-  const key = claimAttemptsKey(client, window);
-  for (;;) {
-    const entry = await kv.get<number>(key);
-    const count = entry.value ?? 0;
-    if (count >= config.claimAttemptsPerWindow) {
-      const retryAfter = Math.ceil(((window + 1) * windowMs - Date.now()) / 1000);
-      throw new PassageError("too_many_attempts", "Too many failed claim attempts; try later", {
-        headers: { "Retry-After": String(Math.max(1, retryAfter)) },
-      });
-    }
-    if (!record) return;
-    const res = await kv.atomic().check(entry).set(key, count + 1, { expireIn: windowMs })
-      .commit();
-    if (res.ok) return;
-  }
-}
-
-/** The session (and link, for Connect) a claim code opens, without claiming it. */
-export async function findByClaimCode(
-  kv: Deno.Kv,
-  input: string,
-): Promise<{ session: SessionRecord; link: LinkRecord | null } | null> {
-  const code = normalizeClaimCode(input);
-  const sessionId = code ? (await kv.get<string>(claimCodeKey(code))).value : null;
-  const session = sessionId ? (await kv.get<SessionRecord>(sessionKey(sessionId))).value : null;
-  if (!session) return null;
-  const link = session.linkId ? (await kv.get<LinkRecord>(linkKey(session.linkId))).value : null;
-  return { session, link };
-}
-
-/**
- * Exchanges a claim code for a device token: the session becomes `active` (and
- * its link, if any, `claimed`). One atomic commit checked against the versions
- * read decides a race: of many devices claiming one code, exactly one wins.
- */
-export async function claimSession(
-  kv: Deno.Kv,
-  input: string,
-  client: string,
-  config: Config,
-  jobs?: Jobs,
-): Promise<
-  { deviceToken: string; expiresAt: string; session: SessionRecord; link: LinkRecord | null }
-> {
-  await limitClaimAttempts(kv, client, config, false);
-  const code = normalizeClaimCode(input);
-  const sessionId = code ? (await kv.get<string>(claimCodeKey(code))).value : null;
-  const sessionEntry = sessionId ? await kv.get<SessionRecord>(sessionKey(sessionId)) : null;
-  const session = sessionEntry?.value;
-  if (!session) {
-    await limitClaimAttempts(kv, client, config, true);
-    throw new PassageError("claim_code_not_found", "That claim code does not exist", {
-      param: "claimCode",
-    });
-  }
-  const linkEntry = session.linkId ? await kv.get<LinkRecord>(linkKey(session.linkId)) : null;
-  const link = linkEntry?.value ?? null;
-  const now = new Date();
-  const expired = link?.status === "expired" || session.endReason === "expired" ||
-    (session.status === "pending" && Date.parse(session.expiresAt) <= now.getTime()) ||
-    (link?.status === "pending" && Date.parse(link.expiresAt) <= now.getTime());
-  if (expired) {
-    throw new PassageError("claim_code_expired", "That claim code has expired", {
-      param: "claimCode",
-    });
-  }
-  if (session.status !== "pending" || (link && link.status !== "pending")) {
-    throw new PassageError("claim_code_used", "That claim code was already used", {
-      param: "claimCode",
-    });
-  }
-  const token = `dt_${randomHex(32)}`;
-  const tokenHash = await sha256Hex(token);
-  const ttlMs = config.deviceTokenTtlSeconds * 1000;
-  const tokenRecord: DeviceTokenRecord = {
-    sessionId: session.id,
-    expiresAt: new Date(now.getTime() + ttlMs).toISOString(),
-  };
-  const nextSession: SessionRecord = {
-    ...session,
-    deviceTokenHash: tokenHash,
-    status: "active",
-    claimedAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-  };
-  const op = kv.atomic()
-    .check(sessionEntry!)
-    .set(sessionKey(session.id), nextSession)
-    .set(sessionActivityKey(session.id), now.getTime())
-    .set(deviceTokenKey(tokenHash), tokenRecord, { expireIn: ttlMs });
-  let nextLink: LinkRecord | null = null;
-  if (link && linkEntry) {
-    nextLink = {
-      ...link,
-      status: "claimed",
-      claimedAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-    };
-    op.check(linkEntry)
-      .set(linkKey(link.id), nextLink)
-      .delete(linksByExpiryKey(Date.parse(link.expiresAt), link.id))
-      // The link now waits for the engine: indexed for the sweep, and a queue
-      // message wakes a worker at once where queues exist.
-      .set(runnableLinkKey(link.id), link.id);
-    jobs?.enqueueIn(op, { kind: "link.run", id: link.id });
-  }
-  if (!(await op.commit()).ok) {
-    throw new PassageError("claim_code_used", "That claim code was already used", {
-      param: "claimCode",
-    });
-  }
-  return {
-    deviceToken: token,
-    expiresAt: tokenRecord.expiresAt,
-    session: nextSession,
-    link: nextLink,
-  };
-}
-
-/** The session a device token was issued for, or null when the token is not valid. */
-export async function authenticateDevice(
-  kv: Deno.Kv,
-  token: string,
-): Promise<SessionRecord | null> {
-  if (!/^dt_[0-9a-f]{64}$/.test(token)) return null;
-  const entry = await kv.get<DeviceTokenRecord>(deviceTokenKey(await sha256Hex(token)));
-  // expireIn is only a lower bound on deletion: the stored time decides.
-  if (!entry.value || Date.parse(entry.value.expiresAt) <= Date.now()) return null;
-  return (await kv.get<SessionRecord>(sessionKey(entry.value.sessionId))).value;
 }
 
 /**

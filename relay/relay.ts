@@ -41,8 +41,8 @@ import {
   sessionKey,
   telemetryUsageKey,
 } from "../lib/kv_keys.ts";
+import { authenticateDevice } from "../lib/claims.ts";
 import {
-  authenticateDevice,
   deviceConnected,
   deviceDisconnected,
   type DevicePresence,

@@ -2,10 +2,10 @@
 import { getConnInfo } from "hono/deno";
 import type { Context } from "hono";
 import { deviceClaimParamsSchema, deviceClaimSchema } from "@passage/connect/schemas";
-import { getProvider } from "../automations/registry.ts";
+import { getProvider } from "../automations/catalog.ts";
 import { recordClientEvent } from "../lib/client_events.ts";
 import { acceptWebSocket, type Api, type AppEnv } from "../lib/http.ts";
-import { claimSession } from "../lib/sessions.ts";
+import { claimSession } from "../lib/claims.ts";
 
 export function registerDeviceRoutes(api: Api): void {
   api.route({

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { verifyWebhook, type VerifyWebhookOptions, type WebhookPayload } from "@passage/connect";
-import { linkKey, webhookEventKey } from "../lib/kv_keys.ts";
-import type { LinkRecord } from "../lib/links.ts";
+import { webhookEventKey } from "../lib/kv_keys.ts";
+import { transitionLink } from "../lib/links.ts";
 import { addWebhookEvent, type LinkOutcome, type WebhookEventRecord } from "../lib/webhooks.ts";
-import type { TestServer } from "./_harness.ts";
+import { storedLink, type TestServer } from "./_harness.ts";
 import { TMOBILE_BILL } from "./_results.ts";
 
 /** How the receiver answers one request: a status, a status with headers, or never (until closed). */
@@ -143,8 +143,9 @@ export function startReceiver(
 }
 
 /**
- * Finishes a link as the engine does: its final state and its webhook event
- * in one atomic commit. Returns the event id (null without a webhookUrl).
+ * Finishes a link as the engine does, through the lifecycle's door: claimed
+ * and running first if it is not yet, then its final state and its webhook
+ * event in one atomic commit. Returns the event id (null without a webhookUrl).
  */
 export async function finishLink(
   server: TestServer,
@@ -152,12 +153,16 @@ export async function finishLink(
   outcome: LinkOutcome,
   now: Date = new Date(),
 ): Promise<string | null> {
-  const entry = await server.kv.get<LinkRecord>(linkKey(linkId));
-  assert.ok(entry.value, `no stored link ${linkId}`);
-  const link: LinkRecord = { ...entry.value, status: outcome.status, updatedAt: now.toISOString() };
-  const op = server.kv.atomic().check(entry).set(entry.key, link);
-  const eventId = addWebhookEvent(op, server.jobs, link, outcome, now);
-  assert.ok((await op.commit()).ok, "could not commit the link's final state");
+  const link = await storedLink(server.kv, linkId);
+  assert.ok(link, `no stored link ${linkId}`);
+  if (link.status === "pending") await transitionLink(server.kv, linkId, "claimed", { now });
+  if (link.status !== "running") await transitionLink(server.kv, linkId, "running", { now });
+  let eventId: string | null = null;
+  await transitionLink(server.kv, linkId, outcome.status, {
+    now,
+    patch: outcome.error ? { error: outcome.error } : {},
+    extra: (op, next) => eventId = addWebhookEvent(op, server.jobs, next, outcome, now),
+  });
   return eventId;
 }
 

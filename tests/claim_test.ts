@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { sha256Hex } from "../lib/ids.ts";
 import { deviceTokenKey, linksByExpiryPrefix } from "../lib/kv_keys.ts";
 import { expireDueLinks } from "../lib/links.ts";
-import { authenticateDevice, type DeviceTokenRecord } from "../lib/sessions.ts";
+import { authenticateDevice, type DeviceTokenRecord } from "../lib/claims.ts";
 import {
   assertError,
   claim,

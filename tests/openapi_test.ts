@@ -51,6 +51,7 @@ Deno.test("GET /openapi.json documents every /v1 route the app registered, with 
       "get /v1/links",
       "get /v1/links/{id}",
       "get /v1/links/{id}/webhooks",
+      "get /v1/providers",
       "get /v1/sessions",
       "get /v1/sessions/{id}",
       "get /v1/sessions/{id}/events",

@@ -4,28 +4,26 @@
  * rewriting a stored expiry; nothing waits.
  */
 import assert from "node:assert/strict";
-import { linkKey } from "../lib/kv_keys.ts";
-import { type LinkRecord, prepareResults } from "../lib/links.ts";
+import { prepareResults, transitionLink } from "../lib/links.ts";
 import { addWebhookEvent, purgeExpiredWebhookEvents } from "../lib/webhooks.ts";
 import { linkResultsKey } from "../lib/kv_keys.ts";
 import { createLinkViaApi, startServer, type TestServer } from "./_harness.ts";
 
 const RESULTS = { "paymentMethod:read": { paymentMethods: [] } };
 
-/** Finishes a link as the engine does: final state, results and webhook event in one commit. */
+/** Finishes a link as the engine does, through the lifecycle's door: results and webhook event in its commit. */
 async function finish(server: TestServer, linkId: string, webhook: boolean) {
-  const entry = await server.kv.get<LinkRecord>(linkKey(linkId));
   const keep = await prepareResults(server.kv, linkId, RESULTS, 60_000);
-  const next: LinkRecord = {
-    ...entry.value!,
-    status: "complete",
-    completedAt: new Date().toISOString(),
-    webhookUrl: webhook ? "https://receiver.test/hook" : null,
-  };
-  const op = server.kv.atomic().check(entry).set(entry.key, next);
-  keep(op);
-  const eventId = addWebhookEvent(op, server.jobs, next, { status: "complete", results: RESULTS });
-  assert.ok((await op.commit()).ok);
+  await transitionLink(server.kv, linkId, "claimed");
+  await transitionLink(server.kv, linkId, "running");
+  let eventId: string | null = null;
+  await transitionLink(server.kv, linkId, "complete", {
+    patch: { webhookUrl: webhook ? "https://receiver.test/hook" : null },
+    extra: (op, next) => {
+      keep(op);
+      eventId = addWebhookEvent(op, server.jobs, next, { status: "complete", results: RESULTS });
+    },
+  });
   return eventId;
 }
 

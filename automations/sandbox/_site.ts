@@ -40,6 +40,9 @@ export interface SandboxSiteSpec {
   routes(site: SiteBuilder): void;
 }
 
+/** What a provider folder's `sandbox.ts` exports: a site whose id and name come from the provider. */
+export type SandboxSite = Omit<SandboxSiteSpec, "id" | "name">;
+
 /** Adds signed-in pages and APIs to a sandbox site. */
 export interface SiteBuilder {
   /** The site's base path: `/sandbox/tmobile`. */

@@ -1,32 +1,18 @@
 /**
- * Every sandbox site, by provider id. `routes/sandbox.ts` serves them under
- * `/sandbox/<id>`; test links run their automations against them.
+ * Every sandbox site, one per provider of the catalog (each folder's
+ * `sandbox.ts`, named after its provider). `routes/sandbox.ts` serves them
+ * under `/sandbox/<id>`; test links run their automations against them.
  *
  * @module
  */
+import { listProviders } from "../catalog.ts";
 import type { SandboxSiteSpec } from "./_site.ts";
-import { doordashSite } from "./doordash.ts";
-import { geicoSite } from "./geico.ts";
-import { pgeSite } from "./pge.ts";
-import { tmobileSite } from "./tmobile.ts";
-import { verizonSite } from "./verizon.ts";
 
-export { createSandboxSite, type SandboxSiteSpec } from "./_site.ts";
+export { createSandboxSite, type SandboxSite, type SandboxSiteSpec } from "./_site.ts";
 export { SANDBOX_MFA_CODE, SANDBOX_PASSWORD } from "./_users.ts";
+export { SANDBOX_PREFIX, sandboxUrl } from "../catalog.ts";
 
-/** The sandbox sites, one per provider. */
-export const SANDBOX_SITES: readonly SandboxSiteSpec[] = [
-  tmobileSite,
-  verizonSite,
-  pgeSite,
-  doordashSite,
-  geicoSite,
-];
-
-/** The path every sandbox site lives under. */
-export const SANDBOX_PREFIX = "/sandbox";
-
-/** The base URL of a provider's sandbox on a Passage server: `${publicUrl}/sandbox/<id>`. */
-export function sandboxUrl(publicUrl: string, providerId: string): string {
-  return `${publicUrl.replace(/\/+$/, "")}${SANDBOX_PREFIX}/${providerId}`;
-}
+/** The sandbox sites, one per provider, in the catalog's order. */
+export const SANDBOX_SITES: readonly SandboxSiteSpec[] = await Promise.all(
+  listProviders().map(async (p) => ({ ...(await p.sandbox()), id: p.id, name: p.displayName })),
+);

@@ -5,7 +5,7 @@
  * @module
  */
 import { html } from "hono/html";
-import type { SandboxSiteSpec, SandboxUser } from "./_site.ts";
+import type { SandboxSite, SandboxUser } from "../../sandbox/_site.ts";
 
 interface SandboxPolicy {
   number: string;
@@ -97,9 +97,7 @@ const policiesPage = (user: SandboxUser) =>
     `;
 
 /** GEICO's sandbox site. */
-export const geicoSite: SandboxSiteSpec = {
-  id: "geico",
-  name: "GEICO",
+const site: SandboxSite = {
   color: "#154b8b",
   nav: [["/policies", "Policies"]],
   account: (user) =>
@@ -117,3 +115,5 @@ export const geicoSite: SandboxSiteSpec = {
     site.page("/policies", "Your policies", policiesPage);
   },
 };
+
+export default site;

@@ -5,7 +5,7 @@
  * @module
  */
 import { html } from "hono/html";
-import type { SandboxSiteSpec, SandboxUser } from "./_site.ts";
+import type { SandboxSite, SandboxUser } from "../../sandbox/_site.ts";
 
 const CHARGES: Array<[string, string, string]> = [
   ["Unlimited Plus", "Plan", "$80.00"],
@@ -71,9 +71,7 @@ const billPage = (user: SandboxUser) =>
     `;
 
 /** Verizon's sandbox site. */
-export const verizonSite: SandboxSiteSpec = {
-  id: "verizon",
-  name: "Verizon",
+const site: SandboxSite = {
   color: "#cd040b",
   nav: [["/bill", "Bill"], ["/wallet", "Wallet"]],
   account: (user) =>
@@ -103,3 +101,5 @@ export const verizonSite: SandboxSiteSpec = {
     site.jsonPage("/wallet", "Wallet", "/api/wallet");
   },
 };
+
+export default site;

@@ -5,7 +5,7 @@
  * @module
  */
 import { html } from "hono/html";
-import type { SandboxSiteSpec, SandboxUser } from "./_site.ts";
+import type { SandboxSite, SandboxUser } from "../../sandbox/_site.ts";
 
 const orders = (user: SandboxUser) =>
   user === "good"
@@ -67,9 +67,7 @@ const paymentPage = (user: SandboxUser) =>
     `;
 
 /** DoorDash's sandbox site. */
-export const doordashSite: SandboxSiteSpec = {
-  id: "doordash",
-  name: "DoorDash",
+const site: SandboxSite = {
   color: "#eb1700",
   nav: [["/orders", "Orders"], ["/account/payment", "Payment"]],
   account: (user) =>
@@ -90,3 +88,5 @@ export const doordashSite: SandboxSiteSpec = {
     site.page("/account/payment", "Payment", paymentPage);
   },
 };
+
+export default site;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { SandboxSiteSpec, SandboxUser } from "./_site.ts";
+import type { SandboxSite, SandboxUser } from "../../sandbox/_site.ts";
 
 const statement = (user: SandboxUser) =>
   user === "good"
@@ -33,9 +33,7 @@ const statement = (user: SandboxUser) =>
     : { statements: [{ id: "st_1", total: "163.58", issued: "03/07/2025" }] };
 
 /** PG&E's sandbox site. */
-export const pgeSite: SandboxSiteSpec = {
-  id: "pge",
-  name: "PG&E",
+const site: SandboxSite = {
   color: "#0b5fa5",
   nav: [["/billing", "Billing"], ["/payment-methods", "Payment methods"]],
   account: (user) =>
@@ -71,3 +69,5 @@ export const pgeSite: SandboxSiteSpec = {
     site.jsonPage("/payment-methods", "Payment methods", "/api/payment-methods");
   },
 };
+
+export default site;

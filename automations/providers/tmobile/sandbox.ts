@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { SandboxSiteSpec, SandboxUser } from "./_site.ts";
+import type { SandboxSite, SandboxUser } from "../../sandbox/_site.ts";
 
 const account = (user: SandboxUser) =>
   user === "good"
@@ -62,9 +62,7 @@ const paymentMethods = (user: SandboxUser) =>
     : { wallet: { cards: [{ display: "Visa ending 4242" }] } };
 
 /** T-Mobile's sandbox site. */
-export const tmobileSite: SandboxSiteSpec = {
-  id: "tmobile",
-  name: "T-Mobile",
+const site: SandboxSite = {
   color: "#e20074",
   nav: [["/bill", "Bill"], ["/payments", "Payments"]],
   account,
@@ -75,3 +73,5 @@ export const tmobileSite: SandboxSiteSpec = {
     site.jsonPage("/payments", "Payment methods", "/api/payment-methods");
   },
 };
+
+export default site;
