@@ -8,6 +8,7 @@ import { type Config, isKvConnectUrl, loadConfig, openKv } from "./lib/config.ts
 import { type ErrorBody, PassageError } from "./lib/errors.ts";
 import { configureLog, log, requestLog } from "./lib/log.ts";
 import { Api, type AppEnv } from "./lib/http.ts";
+import { openApiDocument } from "./lib/openapi.ts";
 import { expireDueLinks } from "./lib/links.ts";
 import { migrateToAccounts } from "./lib/account_migration.ts";
 import { accountsOfMember, createAccount } from "./lib/accounts.ts";
@@ -63,7 +64,11 @@ export function createApp(
   registerConsole(app);
   registerLogoRoutes(app);
   registerHome(app);
-  app.get("/openapi.json", (c) => c.json(api.openApi(deps.config.publicUrl)));
+  let openApi: Record<string, unknown> | undefined;
+  app.get(
+    "/openapi.json",
+    (c) => c.json(openApi ??= openApiDocument(api.specs, deps.config.publicUrl)),
+  );
   app.get("/healthz", (c) => c.json({ ok: true }));
 
   app.notFound((c) =>

@@ -13,7 +13,6 @@ import type { Jobs } from "./queue.ts";
 import type { ConsoleSession } from "./auth/console_sessions.ts";
 import type { AccountRecord } from "./accounts.ts";
 import { type ErrorCode, PassageError } from "./errors.ts";
-import { openApiDocument } from "./openapi.ts";
 
 /** What every handler can reach through `c.var`. */
 export interface AppEnv {
@@ -150,7 +149,6 @@ export function parseInput<T extends z.ZodType>(
 export class Api {
   readonly #app: Hono<AppEnv>;
   readonly #specs: RouteSpec<z.ZodType | undefined, z.ZodType | undefined>[] = [];
-  #doc?: { serverUrl: string; doc: Record<string, unknown> };
 
   constructor(app: Hono<AppEnv>) {
     this.#app = app;
@@ -168,7 +166,6 @@ export class Api {
     ) => Response | Promise<Response>,
   ): void {
     this.#specs.push(spec);
-    this.#doc = undefined;
     const honoPath = spec.path.replace(/\{(\w+)\}/g, ":$1");
     this.#app.on(spec.method.toUpperCase(), honoPath, async (c) => {
       if (spec.auth === "apiKey") c.set("apiKey", await authenticateRequest(c));
@@ -183,12 +180,9 @@ export class Api {
     });
   }
 
-  /** The OpenAPI 3.1 document of every registered route (built once per server URL). */
-  openApi(serverUrl: string): Record<string, unknown> {
-    if (this.#doc?.serverUrl !== serverUrl) {
-      this.#doc = { serverUrl, doc: openApiDocument(this.#specs, serverUrl) };
-    }
-    return this.#doc.doc;
+  /** Every registered route's spec, for `lib/openapi.ts` to build the document from. */
+  get specs(): readonly RouteSpec<z.ZodType | undefined, z.ZodType | undefined>[] {
+    return this.#specs;
   }
 }
 

@@ -183,7 +183,9 @@ Deno.test("a provider folder under PASSAGE_PROVIDERS_DIR joins the catalog, the 
   assert.equal(acme.displayName, "Acme Internet");
   assert.equal(acme.operations[0].resultSchema.type, "object");
   const openApi = await server.api("/openapi.json", { apiKey: null });
-  const body = openApi.body.paths["/v1/links"].post.requestBody.content["application/json"].schema;
+  const ref = openApi.body.paths["/v1/links"].post.requestBody.content["application/json"].schema;
+  assert.equal(ref.$ref, "#/components/schemas/CreateLinkParams");
+  const body = openApi.body.components.schemas.CreateLinkParams;
   assert.deepEqual(body.properties.provider.enum, ids);
 
   // lib/ validates against the same catalog: a link may name it, and only its operations
