@@ -142,7 +142,6 @@ export function streamSessionEvents(
       bus: relay.bus,
       sessionId,
       after,
-      pollMs: config.relayPollMs,
       signal: stop.signal,
       onEntry: async (seq, entry) => {
         // Command results go only to controllers; SSE carries what happened.
