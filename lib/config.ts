@@ -30,7 +30,10 @@ export interface Config {
   deviceGraceSeconds: number;
   /** How long telemetry, results and commands are kept, in seconds. */
   telemetryRetentionSeconds: number;
-  /** How often a socket re-reads KV when no wake-up arrives, in milliseconds. */
+  /**
+   * How often the relay's safety net (one per isolate) re-reads the heads of the sessions it
+   * follows, in milliseconds: what carries wake-ups between processes on one SQLite file.
+   */
   relayPollMs: number;
   /** Whether KV queues wake workers (false on new Deno Deploy, which has none). */
   useQueues: boolean;
@@ -139,7 +142,7 @@ export function loadConfig(
     sessionMaxDurationSeconds: intVar(env, "PASSAGE_SESSION_MAX_SECONDS", 30 * 60),
     deviceGraceSeconds: intVar(env, "PASSAGE_DEVICE_GRACE_SECONDS", 60),
     telemetryRetentionSeconds: intVar(env, "PASSAGE_TELEMETRY_RETENTION_SECONDS", 24 * 60 * 60),
-    relayPollMs: intVar(env, "PASSAGE_RELAY_POLL_MS", 500),
+    relayPollMs: intVar(env, "PASSAGE_RELAY_POLL_MS", 5_000),
     captureRetentionSeconds: intVar(env, "PASSAGE_CAPTURE_RETENTION_SECONDS", 60 * 60),
     resultRetentionSeconds: intVar(env, "PASSAGE_RESULT_RETENTION_SECONDS", 7 * 24 * 60 * 60),
     loginTimeoutMs: intVar(env, "PASSAGE_LOGIN_TIMEOUT_SECONDS", 5 * 60) * 1000,

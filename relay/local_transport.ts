@@ -80,7 +80,6 @@ export class LocalTransport implements BrowserTransport {
       log: relay.log,
       bus: relay.bus,
       sessionId,
-      pollMs: config.relayPollMs,
       signal: t.#stop.signal,
       onEntry,
     };

@@ -14,6 +14,12 @@
  * A link's session keeps its command results out of `evt` altogether: they go
  * to `eng`, which only the engine reads (`local_transport.ts`), so no developer
  * stream (controller socket, SSE, live or replayed) can ever carry one.
+ *
+ * The hot path is one commit per entry: the head and the write key this
+ * isolate last saw are remembered and checked in the commit instead of read
+ * before it (a commit that finds them moved reads them again). Once committed,
+ * the entry is handed to this isolate's tails with its wake-up (the direct
+ * path), so a socket here never reads back what was just written.
  */
 import type { CommandError, CommandName, TelemetryEvent } from "@passage/connect/protocol";
 import type { SessionStatus } from "@passage/connect/protocol";
@@ -89,6 +95,22 @@ const aadOf = (sessionId: string, stream: LogStream) => `${sessionId}/${stream}`
 
 /** Link ids of sessions, remembered (a session's link never changes). */
 const LINK_CACHE_LIMIT = 10_000;
+/** Heads and write keys remembered, at most (each is one session's stream or key). */
+const HOT_CACHE_LIMIT = 50_000;
+
+/** A committed append: its seq and the commit's versionstamp. */
+export interface Appended {
+  seq: number;
+  versionstamp: string;
+}
+
+/** A map that forgets everything when full (what it holds is only ever a hint). */
+class Hints<V> extends Map<string, V> {
+  override set(key: string, value: V): this {
+    if (this.size >= HOT_CACHE_LIMIT && !this.has(key)) this.clear();
+    return super.set(key, value);
+  }
+}
 
 export class SessionLog {
   readonly #kv: Deno.Kv;
@@ -96,6 +118,10 @@ export class SessionLog {
   readonly #retentionMs: number;
   readonly #resultRetentionMs: number;
   readonly #linkSessions = new Map<string, boolean>();
+  /** The last head seen of each session's stream, by `sessionId/stream`. */
+  readonly #heads = new Hints<Deno.KvEntry<number>>();
+  /** The write key last used for each session and purpose, by `sessionId/purpose`. */
+  readonly #writeKeys = new Hints<{ entry: Deno.KvEntryMaybe<unknown>; key: CryptoKey }>();
   /** The per-session keys every entry is encrypted with. */
   readonly keys: LogKeys;
 
@@ -149,47 +175,95 @@ export class SessionLog {
     entry: CommandLogEntry | EventLogEntry,
     prepare?: () => Promise<AppendExtra | null>,
   ): Promise<number | null> {
+    return (await this.appendEntry(sessionId, stream as "evt", entry as EventLogEntry, prepare))
+      ?.seq ?? null;
+  }
+
+  /** `append`, answering the commit's versionstamp too (what it set can be checked later unread). */
+  async appendEntry(
+    sessionId: string,
+    stream: "cmd",
+    entry: CommandLogEntry,
+    prepare?: () => Promise<AppendExtra | null>,
+  ): Promise<Appended | null>;
+  async appendEntry(
+    sessionId: string,
+    stream: "evt",
+    entry: EventLogEntry,
+    prepare?: () => Promise<AppendExtra | null>,
+  ): Promise<Appended | null>;
+  async appendEntry(
+    sessionId: string,
+    stream: LogStream,
+    entry: CommandLogEntry | EventLogEntry,
+    prepare?: () => Promise<AppendExtra | null>,
+  ): Promise<Appended | null> {
     if (stream === "evt" && entry.type === "result" && await this.isLinkSession(sessionId)) {
       stream = "eng";
     }
     const expireIn = entry.type === "result" ? this.#resultRetentionMs : this.#retentionMs;
-    let stored: Stored<CommandLogEntry | EventLogEntry>;
-    let keyEntry: Deno.KvEntryMaybe<unknown> | null = null;
-    if (isLogEncryptionOn()) {
-      const purpose = purposeOf(entry);
-      const usable = await this.keys.forWrite(sessionId, purpose);
-      if (!usable) return null;
-      keyEntry = usable.entry;
-      const plain = new TextEncoder().encode(JSON.stringify(entry));
-      const { iv, data } = await seal(usable.key, plain, aadOf(sessionId, stream));
-      const bytes = await storeBytes(this.#kv, data, expireIn);
-      stored = isBlobRef(bytes)
-        ? { ...bytes, sealed: { key: purpose, iv } }
-        : { type: "sealed", key: purpose, iv, data: bytes };
-    } else {
-      stored = await storeJson(this.#kv, entry, expireIn);
-    }
+    const headId = `${sessionId}/${stream}`;
     for (;;) {
-      const head = await this.#kv.get<number>(logHeadKey(sessionId, stream));
-      const extra = prepare ? await prepare() : undefined;
-      if (extra === null) return null;
-      const seq = (head.value ?? 0) + 1;
-      const op = this.#kv.atomic()
-        .check(head)
-        .set(head.key, seq, { expireIn: this.#retentionMs })
-        .set(logEntryKey(sessionId, stream, seq), stored, { expireIn });
-      // The key must still be there at commit time: nothing is written after a shred.
-      if (keyEntry) op.check(keyEntry);
-      extra?.(op, seq);
-      if ((await op.commit()).ok) {
-        this.#bus.publish({ kind: "wake", sessionId, stream, seq });
-        return seq;
+      let stored: Stored<CommandLogEntry | EventLogEntry>;
+      let keyEntry: Deno.KvEntryMaybe<unknown> | null = null;
+      let keyId: string | null = null;
+      if (isLogEncryptionOn()) {
+        const purpose = purposeOf(entry);
+        keyId = `${sessionId}/${purpose}`;
+        let usable = this.#writeKeys.get(keyId);
+        if (!usable) {
+          const fresh = await this.keys.forWrite(sessionId, purpose);
+          if (!fresh) return null;
+          this.#writeKeys.set(keyId, usable = fresh);
+        }
+        keyEntry = usable.entry;
+        const plain = new TextEncoder().encode(JSON.stringify(entry));
+        const { iv, data } = await seal(usable.key, plain, aadOf(sessionId, stream));
+        const bytes = await storeBytes(this.#kv, data, expireIn);
+        stored = isBlobRef(bytes)
+          ? { ...bytes, sealed: { key: purpose, iv } }
+          : { type: "sealed", key: purpose, iv, data: bytes };
+      } else {
+        stored = await storeJson(this.#kv, entry, expireIn);
       }
-      if (keyEntry) {
-        const now = await this.#kv.get(keyEntry.key);
-        if (now.versionstamp !== keyEntry.versionstamp) return null;
+      for (;;) {
+        const head: Deno.KvEntryMaybe<number> = this.#heads.get(headId) ??
+          await this.#kv.get<number>(logHeadKey(sessionId, stream));
+        const extra = prepare ? await prepare() : undefined;
+        if (extra === null) return null;
+        const seq = (head.value ?? 0) + 1;
+        const op = this.#kv.atomic()
+          .check(head)
+          .set(head.key, seq, { expireIn: this.#retentionMs })
+          .set(logEntryKey(sessionId, stream, seq), stored, { expireIn });
+        // The key must still be there at commit time: nothing is written after a shred.
+        if (keyEntry) op.check(keyEntry);
+        extra?.(op, seq);
+        const res = await op.commit();
+        if (res.ok) {
+          this.#heads.set(headId, { key: head.key, value: seq, versionstamp: res.versionstamp });
+          this.#bus.publish({ kind: "wake", sessionId, stream, seq }, entry);
+          return { seq, versionstamp: res.versionstamp };
+        }
+        // Something moved: the head (another writer), the key, or what `prepare` guards.
+        this.#heads.delete(headId);
+        if (keyEntry) {
+          const now = await this.#kv.get(keyEntry.key);
+          if (now.versionstamp !== keyEntry.versionstamp) {
+            this.#writeKeys.delete(keyId!);
+            break; // seal again under the key as it is now (or give up if it was shredded)
+          }
+        }
       }
+      // Its chunks (a large entry) were written for the ciphertext given up.
+      if (isBlobRef(stored)) await deleteJson(this.#kv, stored);
     }
+  }
+
+  /** Forgets what this isolate remembers of a session (it has ended). */
+  forget(sessionId: string): void {
+    for (const stream of ["cmd", "evt", "eng"]) this.#heads.delete(`${sessionId}/${stream}`);
+    for (const purpose of ["data", "telemetry"]) this.#writeKeys.delete(`${sessionId}/${purpose}`);
   }
 
   /** Entries after `after`, in order, at most `limit`; an entry that can no longer be read is skipped. */

@@ -1,10 +1,14 @@
 /**
  * The relay: the device socket and the controller sockets of every session that
- * has one in this isolate. Sockets never talk to each other directly: a
- * controller's command is appended to the session's `cmd` log and the device's
- * socket, wherever it lives, tails that log; device results and telemetry go to
- * the `evt` log that controllers and SSE tail. KV is the truth; the bus only
- * wakes the tails early.
+ * has one in this isolate. A controller's command is appended to the session's
+ * `cmd` log and the device's socket, wherever it lives, tails that log; device
+ * results and telemetry go to the `evt` log that controllers and SSE tail. KV
+ * is the truth and numbers every message; once an append is committed, a tail
+ * in this isolate gets the entry straight from it (no read back), and tails
+ * elsewhere are woken by `BroadcastChannel`, `kv.watch` or the slow safety net
+ * (`wakeups.ts`). Nothing runs per socket while it is idle: a session's clocks
+ * are timers (`clocks.ts`), and a device socket looks at its presence only
+ * when the presence or the session's record changed.
  *
  * A link's session belongs to the engine: its controllers may watch (telemetry
  * and session changes) but not command it, and its results never reach `evt`
@@ -52,13 +56,14 @@ import {
   readOwnedSession,
   recordDeviceClient,
   type SessionRecord,
-  sweepSession,
 } from "../lib/sessions.ts";
 import { sanitizeErrorMessage, sanitizeResult, sanitizeTelemetry } from "../lib/redaction.ts";
 import { BroadcastChannelBus, type Bus } from "./bus.ts";
+import { SessionClocks } from "./clocks.ts";
 import { type EventLogEntry, SessionLog } from "./log.ts";
 import { InstanceHeartbeat } from "./presence.ts";
 import { tailCommands, tailEvents } from "./tail.ts";
+import { SessionWakeups } from "./wakeups.ts";
 
 /** Largest message a device may send (a screenshot), in bytes. */
 export const MAX_DEVICE_MESSAGE = 4 * 1024 * 1024;
@@ -95,6 +100,18 @@ export interface TelemetryUsage {
   reached: Array<"telemetry_quota_reached" | "screenshot_quota_reached">;
 }
 
+/** What a device connection last stored, so its next message commits without reading first. */
+interface DeviceState {
+  seq: Deno.KvEntryMaybe<number>;
+  usage: Deno.KvEntryMaybe<TelemetryUsage>;
+}
+
+/** How the relay follows sessions across isolates. */
+export interface RelayOptions {
+  /** Wake-ups through `kv.watch` (on by default; off only to show what else delivers). */
+  watch?: boolean;
+}
+
 /** One socket this relay holds, and the chain its messages are handled on. */
 interface Connection {
   socket: WebSocket;
@@ -106,7 +123,8 @@ export class Relay {
   readonly log: SessionLog;
   readonly #kv: Deno.Kv;
   readonly #config: Config;
-  readonly #bus: Bus;
+  readonly #bus: SessionWakeups;
+  readonly #clocks: SessionClocks;
   readonly #connections = new Set<Connection>();
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #deviceListeners = new Set<(session: SessionRecord) => void>();
@@ -122,10 +140,15 @@ export class Relay {
   /** Aborted when the relay closes: SSE streams end on it. */
   readonly #closing = new AbortController();
 
-  constructor(kv: Deno.Kv, config: Config, bus: Bus = new BroadcastChannelBus()) {
+  constructor(
+    kv: Deno.Kv,
+    config: Config,
+    bus: Bus = new BroadcastChannelBus(),
+    options: RelayOptions = {},
+  ) {
     this.#kv = kv;
     this.#config = config;
-    this.#bus = bus;
+    this.#bus = new SessionWakeups(kv, bus, { pollMs: config.relayPollMs, watch: options.watch });
     this.#heartbeat = new InstanceHeartbeat(kv);
     // A revocation in this isolate, or another isolate of this process, closes at once.
     this.#stopRevocationListener = onApiKeyRevoked((keyId) => this.#revoked(keyId));
@@ -137,10 +160,11 @@ export class Relay {
     };
     this.log = new SessionLog(
       kv,
-      bus,
+      this.#bus,
       config.telemetryRetentionSeconds * 1000,
       config.captureRetentionSeconds * 1000,
     );
+    this.#clocks = new SessionClocks(kv, this.log, this.#bus, config, (p) => this.#track(p));
   }
 
   /** Calls `listener` each time a device connects to a session in this isolate. */
@@ -154,7 +178,7 @@ export class Relay {
     return this.#closing.signal;
   }
 
-  /** The bus, for SSE streams and tests. */
+  /** The bus (with `kv.watch` and the safety net behind it), for SSE streams and tests. */
   get bus(): Bus {
     return this.#bus;
   }
@@ -248,6 +272,7 @@ export class Relay {
     })());
     // Whatever device is still recorded here is seen as gone by the next check anywhere.
     await this.#heartbeat.close();
+    this.#clocks.close();
     this.#bus.close();
   }
 
@@ -331,6 +356,8 @@ export class Relay {
     let session: SessionRecord | null = null;
     /** Whether this socket counts on the heartbeat. */
     let held = false;
+    let releaseClocks = () => {};
+    const state: { known: DeviceState | null } = { known: null };
     this.#serve<DeviceMessage, ServerToDevice>(socket, {
       maxBytes: MAX_DEVICE_MESSAGE,
       schema: deviceMessageSchema,
@@ -363,6 +390,7 @@ export class Relay {
         const lastDeviceSeq = (await this.#kv.get<number>(deviceSeqKey(session.id))).value ?? 0;
         send({ type: "welcome", v: PROTOCOL_VERSION, sessionId: session.id, lastDeviceSeq });
         for (const listener of this.#deviceListeners) listener(session);
+        releaseClocks = this.#clocks.hold(session.id);
         this.#track(
           this.#pumpCommands(session.id, m.lastCommandSeq, connectionId, ctx),
         );
@@ -370,13 +398,14 @@ export class Relay {
       },
       onMessage: async (m, raw, { send, error }) => {
         if (m.type === "hello") return;
-        const stored = await this.#storeDeviceMessage(session!.id, m, raw);
+        const stored = await this.#storeDeviceMessage(session!.id, m, raw, state);
         if (stored === "gap") {
           return error("out_of_order", `expected seq after the last stored one, got ${m.seq}`);
         }
         send({ type: "ack", seq: m.seq });
       },
       onClose: async () => {
+        releaseClocks();
         try {
           if (session) await deviceDisconnected(this.#kv, this.log, session.id, connectionId);
         } finally {
@@ -386,16 +415,9 @@ export class Relay {
     });
   }
 
-  /** What every tail this relay runs shares: its log, bus and poll interval. */
+  /** What every tail this relay runs shares: its log and bus. */
   #tailBase(sessionId: string, after: number, signal: AbortSignal) {
-    return {
-      log: this.log,
-      bus: this.#bus,
-      sessionId,
-      after,
-      pollMs: this.#config.relayPollMs,
-      signal,
-    };
+    return { log: this.log, bus: this.#bus, sessionId, after, signal };
   }
 
   /** Sends the device every command after `after`, until the session ends or the socket goes. */
@@ -429,7 +451,8 @@ export class Relay {
           timeoutMs: remaining,
         });
       },
-      onIdle: async () => {
+      // Replaced, ended or reaped elsewhere: looked at only when the presence or record changed.
+      onState: async () => {
         const [presence, record] = await this.#kv.getMany<[DevicePresence, SessionRecord]>([
           devicePresenceKey(sessionId),
           sessionKey(sessionId),
@@ -466,21 +489,48 @@ export class Relay {
     sessionId: string,
     m: Exclude<DeviceMessage, { type: "hello" }>,
     raw: unknown,
+    state: { known: DeviceState | null },
   ): Promise<"stored" | "duplicate" | "gap"> {
     for (;;) {
-      // One read for the seq, the telemetry usage and (for a result) its pending command.
-      const keys: Deno.KvKey[] = [deviceSeqKey(sessionId), telemetryUsageKey(sessionId)];
-      if (m.type === "result") keys.push(pendingCommandKey(sessionId, m.id));
-      const [seqEntry, usageEntry, pending = null] = (await this.#kv.getMany(keys)) as [
-        Deno.KvEntryMaybe<number>,
-        Deno.KvEntryMaybe<TelemetryUsage>,
-        Deno.KvEntryMaybe<PendingCommand>?,
-      ];
+      // The seq and the telemetry usage as this connection last stored them
+      // (the commit checks they did not move), else one read for them; a
+      // result also reads its pending command.
+      const known = state.known;
+      state.known = null;
+      let seqEntry: Deno.KvEntryMaybe<number>;
+      let usageEntry: Deno.KvEntryMaybe<TelemetryUsage>;
+      let pending: Deno.KvEntryMaybe<PendingCommand> | null = null;
+      if (known && m.type !== "result") {
+        ({ seq: seqEntry, usage: usageEntry } = known);
+      } else {
+        const keys: Deno.KvKey[] = [deviceSeqKey(sessionId), telemetryUsageKey(sessionId)];
+        if (m.type === "result") keys.push(pendingCommandKey(sessionId, m.id));
+        [seqEntry, usageEntry, pending = null] = (await this.#kv.getMany(keys)) as [
+          Deno.KvEntryMaybe<number>,
+          Deno.KvEntryMaybe<TelemetryUsage>,
+          Deno.KvEntryMaybe<PendingCommand>?,
+        ];
+      }
       const last = seqEntry.value ?? 0;
-      if (m.seq <= last) return "duplicate";
-      if (m.seq !== last + 1) return "gap";
-      const advanceOnly = async () =>
-        (await this.#kv.atomic().check(seqEntry, usageEntry).set(seqEntry.key, m.seq).commit()).ok;
+      if (m.seq <= last) {
+        state.known = { seq: seqEntry, usage: usageEntry };
+        return "duplicate";
+      }
+      if (m.seq !== last + 1) {
+        state.known = { seq: seqEntry, usage: usageEntry };
+        return "gap";
+      }
+      const advanceOnly = async () => {
+        const res = await this.#kv.atomic().check(seqEntry, usageEntry).set(seqEntry.key, m.seq)
+          .commit();
+        if (res.ok) {
+          state.known = {
+            seq: { key: seqEntry.key, value: m.seq, versionstamp: res.versionstamp },
+            usage: usageEntry,
+          };
+        }
+        return res.ok;
+      };
       if (pending && !pending.value) {
         // Its command already failed (timeout, session ended): just move on.
         if (await advanceOnly()) return "stored";
@@ -512,7 +562,7 @@ export class Relay {
         ...(pending ? [pending] : []),
       ];
       const retentionMs = this.#config.telemetryRetentionSeconds * 1000;
-      const seq = await this.log.append(sessionId, "evt", entry, async () => {
+      const appended = await this.log.appendEntry(sessionId, "evt", entry, async () => {
         const [s, u, p] = alreadyRead ??
           await this.#kv.getMany([seqEntry.key, usageEntry.key, ...(pending ? [pending.key] : [])]);
         alreadyRead = null;
@@ -525,7 +575,14 @@ export class Relay {
           if (pending) op.check(p).delete(p.key);
         };
       });
-      if (seq !== null) return "stored";
+      if (appended) {
+        const versionstamp = appended.versionstamp;
+        state.known = {
+          seq: { key: seqEntry.key, value: m.seq, versionstamp },
+          usage: usage ? { key: usageEntry.key, value: usage, versionstamp } : usageEntry,
+        };
+        return "stored";
+      }
       // Not stored: either the state moved on (read again) or the session's
       // key is shredded (it has ended): then the message is dropped.
       const [again] = await this.#kv.getMany([seqEntry.key]);
@@ -599,6 +656,7 @@ export class Relay {
           () => close(CLOSE_CODES.keyRevoked, "API key revoked"),
         );
         ctx.signal.addEventListener("abort", unwatch, { once: true });
+        ctx.signal.addEventListener("abort", this.#clocks.hold(sessionId), { once: true });
         linkId = session.linkId;
         send({ type: "welcome", v: PROTOCOL_VERSION, sessionId, status: session.status });
         const after = m.after ?? await this.log.head(sessionId, "evt");
@@ -625,16 +683,21 @@ export class Relay {
             m.id,
           );
         }
-        const session = (await this.#kv.get<SessionRecord>(sessionKey(sessionId))).value;
-        if (!session || session.status === "ended") {
-          return error("session_ended", `${m.name}: the session has ended`, m.id);
-        }
-        await enqueueCommand(this.#kv, this.log, sessionId, {
+        const timeoutMs = m.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+        const queued = await enqueueCommand(this.#kv, this.log, sessionId, {
           id: m.id,
           name: m.name,
           params: params.data,
-          timeoutMs: m.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+          timeoutMs,
         }, this.#config.telemetryRetentionSeconds * 1000);
+        if (queued) this.#clocks.deadline(sessionId, Date.now() + timeoutMs);
+        else {
+          // Not queued: a resend of a command already queued (accepted again), or the session is over.
+          const session = (await this.#kv.get<SessionRecord>(sessionKey(sessionId))).value;
+          if (!session || session.status === "ended") {
+            return error("session_ended", `${m.name}: the session has ended`, m.id);
+          }
+        }
         send({ type: "accepted", id: m.id });
       },
     });
@@ -656,11 +719,6 @@ export class Relay {
         if (entry.type === "session" && entry.status === "ended") {
           close(CLOSE_CODES.sessionEnded, "session ended");
         }
-      },
-      onIdle: async () => {
-        // A controller's socket is also where its session's clocks are checked.
-        const session = (await this.#kv.get<SessionRecord>(sessionKey(sessionId))).value;
-        if (session) await sweepSession(this.#kv, this.log, session, this.#config);
       },
     });
   }

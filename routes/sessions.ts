@@ -149,7 +149,7 @@ export function streamSessionEvents(
 ): Response {
   const resume = c.req.header("last-event-id") ?? c.req.query("after");
   const after = resume && /^\d+$/.test(resume) ? Number(resume) : 0;
-  const { relay, config } = c.var;
+  const { relay } = c.var;
   return streamSSE(c, async (stream) => {
     const stop = new AbortController();
     stream.onAbort(() => stop.abort());
@@ -169,7 +169,6 @@ export function streamSessionEvents(
       bus: relay.bus,
       sessionId,
       after,
-      pollMs: config.relayPollMs,
       signal: stop.signal,
       onEntry: async (seq, entry) => {
         // Command results go only to controllers; SSE carries what happened.

@@ -22,7 +22,7 @@ export async function tempKvFile(prefix: string): Promise<{ path: string } & Asy
 export const wsUrl = (serverUrl: string, path: string) => serverUrl.replace(/^http/, "ws") + path;
 
 /** Creates a session with `apiKey` and claims its code (with no key); returns its id and device token. */
-async function claimedSession(serverUrl: string, apiKey: string) {
+export async function claimedSession(serverUrl: string, apiKey: string) {
   const created = await request(`${serverUrl}/v1/sessions`, { method: "POST", json: {}, apiKey });
   assert.equal(created.status, 201, created.text);
   const claimed = await request(`${serverUrl}/v1/device/claim`, {
@@ -34,7 +34,7 @@ async function claimedSession(serverUrl: string, apiKey: string) {
 }
 
 /** The device's socket, welcomed. */
-async function connectDevice(serverUrl: string, token: string): Promise<TestSocket> {
+export async function connectDevice(serverUrl: string, token: string): Promise<TestSocket> {
   const device = await openSocket(wsUrl(serverUrl, "/v1/device/socket"));
   device.send({ type: "hello", v: 1, token, lastCommandSeq: 0 });
   await device.next((m) => m.type === "welcome");

@@ -11,6 +11,7 @@ import { CLOSE_CODES } from "@passage/connect/protocol";
 import { sweepSessions } from "../lib/sessions.ts";
 import { startServer, type TestServer } from "./_harness.ts";
 import { openSocket, type TestSocket } from "./_socket.ts";
+import { consoleEvent } from "./_relay_helpers.ts";
 
 const ws = (server: TestServer, path: string) => server.url.replace(/^http/, "ws") + path;
 
@@ -498,4 +499,55 @@ Deno.test("the server masks URLs and drops undeclared telemetry fields even when
   assert.match(text, /page=2/, "harmless parameters are kept");
   await controller.close();
   await device.close();
+});
+
+Deno.test("with the direct path, a device and a controller that drop and reconnect mid-stream see every message once, in order", async () => {
+  await using server = await startServer();
+  const { id, token } = await claimedSession(server);
+  let { device } = await connectDevice(server, token);
+  let controller = await connectController(server, id);
+  const events: any[] = [];
+  const commands: any[] = [];
+  let deviceSeq = 0;
+  for (let i = 1; i <= 30; i++) {
+    controller.send({ type: "command", id: `m${i}`, name: "url", params: {} });
+    await controller.next((m) => m.type === "accepted" && m.id === `m${i}`);
+    if (i % 10 === 4) {
+      // The device drops with the command unread, and resumes from the last one it saw.
+      await device.close();
+      device = (await connectDevice(server, token, commands.at(-1)?.seq ?? 0)).device;
+    }
+    const cmd = await device.next((m) => m.type === "command");
+    commands.push(cmd);
+    device.send({ type: "telemetry", seq: ++deviceSeq, event: consoleEvent(`t${i}`) });
+    device.send({
+      type: "result",
+      seq: ++deviceSeq,
+      id: cmd.id,
+      ok: true,
+      value: { url: `u${i}` },
+    });
+    await device.next((m) => m.type === "ack" && m.seq === deviceSeq);
+    if (i % 10 === 7) {
+      // The controller drops with two events unread, and resumes after the last one it saw.
+      await controller.close();
+      controller = await connectController(server, id, events.at(-1)?.seq ?? 0);
+    }
+    for (let k = 0; k < 2; k++) {
+      events.push(
+        await controller.next((m) => m.type === "telemetry" || m.type === "result"),
+      );
+    }
+  }
+  assert.deepEqual(commands.map((c) => c.id), commands.map((_, i) => `m${i + 1}`));
+  assert.deepEqual(commands.map((c) => c.seq), commands.map((_, i) => i + 1));
+  assert.deepEqual(
+    events.map((e) => e.type === "result" ? e.id : e.event.text),
+    commands.flatMap((_, i) => [`t${i + 1}`, `m${i + 1}`]),
+  );
+  const seqs = events.map((e) => e.seq);
+  // Numbered by the log: rising, and the only gaps are the device's own session events.
+  assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), `out of order: ${seqs}`);
+  await device.close();
+  await controller.close();
 });

@@ -1,10 +1,12 @@
 // deno-lint-ignore-file no-explicit-any
 /**
  * The relay across isolates: two Workers of this process each serve the real
- * app over the same KV file, and the device and the controller of one session
- * connect to different Workers. The poll is set to ten minutes, so anything that
- * arrives in time was woken by the `BroadcastChannel` bus; a control with the
- * Workers on different channels shows that nothing arrives without it.
+ * app over the same KV file (each with its own KV handle), and the device and
+ * the controller of one session connect to different Workers. The safety net's
+ * poll is set to ten minutes, so anything that arrives in time was woken by the
+ * `BroadcastChannel` bus (with `kv.watch` off) or by `kv.watch` alone (with no
+ * channel in common, as two Deno Deploy instances); a control with neither
+ * shows that nothing arrives without them.
  */
 import assert from "node:assert/strict";
 import { createApiKey } from "../lib/api_keys.ts";
@@ -27,8 +29,16 @@ interface RelayWorker extends AsyncDisposable {
   url: string;
 }
 
-/** A Worker serving the app over `kvPath` with its bus on `busName` (the default channel if omitted). */
-async function startWorker(kvPath: string, busName?: string): Promise<RelayWorker> {
+/** How a Worker's relay is woken by the other's appends. */
+interface Wiring {
+  /** Its BroadcastChannel (the default one if omitted; null for none). */
+  busName?: string | null;
+  /** Whether `kv.watch` wakes it. */
+  watch: boolean;
+}
+
+/** A Worker serving the app over `kvPath`, wired as `wiring` says. */
+async function startWorker(kvPath: string, wiring: Wiring): Promise<RelayWorker> {
   const worker = new Worker(new URL("./fixtures/relay_worker.ts", import.meta.url), {
     type: "module",
   });
@@ -56,7 +66,7 @@ async function startWorker(kvPath: string, busName?: string): Promise<RelayWorke
     }
   };
   const post = (msg: RelayWorkerRequest) => worker.postMessage(msg);
-  post({ type: "start", kvPath, relayPollMs: NO_POLL_MS, busName });
+  post({ type: "start", kvPath, relayPollMs: NO_POLL_MS, ...wiring });
   let url: string;
   try {
     url = (await reply("ready")).url;
@@ -102,29 +112,41 @@ async function arrivesWithin(
   }
 }
 
-/** Two Workers on the default bus over one fresh KV file with a key in it; `run` gets their URLs and the key. */
+/** Two Workers wired as `wiring` over one fresh KV file with a key in it; `run` gets their URLs and the key. */
 async function acrossTwoWorkers(
+  wiring: (worker: "a" | "b") => Wiring,
   run: (a: string, b: string, apiKey: string) => Promise<void>,
 ): Promise<void> {
   await using kv = await tempKvFile("passage_relay_workers_");
   const apiKey = await createKeyIn(kv.path);
-  await using a = await startWorker(kv.path);
-  await using b = await startWorker(kv.path);
+  await using a = await startWorker(kv.path, wiring("a"));
+  await using b = await startWorker(kv.path, wiring("b"));
   await run(a.url, b.url, apiKey);
 }
 
+/** Both on the default BroadcastChannel, no watch. */
+const broadcastOnly = (): Wiring => ({ watch: false });
+/** No channel in common (each only hears itself), only `kv.watch`: two Deploy instances. */
+const watchOnly = (): Wiring => ({ busName: null, watch: true });
+
 Deno.test("two sockets of one session in two Workers relay correctly through BroadcastChannel", () =>
-  acrossTwoWorkers(async (a, b, apiKey) => {
+  acrossTwoWorkers(broadcastOnly, async (a, b, apiKey) => {
     // Device on A, controller on B; then the converse.
     await relayAcross(a, b, apiKey);
     await relayAcross(b, a, apiKey);
   }));
 
-Deno.test("with the Workers on different bus channels and no poll in reach, nothing crosses: the bus is what delivers", async () => {
+Deno.test("two Workers that share only KV (no channel, no poll in reach) relay through kv.watch", () =>
+  acrossTwoWorkers(watchOnly, async (a, b, apiKey) => {
+    await relayAcross(a, b, apiKey);
+    await relayAcross(b, a, apiKey);
+  }));
+
+Deno.test("with no channel in common, no watch and no poll in reach, nothing crosses: the wake-ups are what deliver", async () => {
   await using kv = await tempKvFile("passage_relay_workers_");
   const apiKey = await createKeyIn(kv.path);
-  await using a = await startWorker(kv.path);
-  await using b = await startWorker(kv.path, `passage-relay-elsewhere-${crypto.randomUUID()}`);
+  await using a = await startWorker(kv.path, { busName: null, watch: false });
+  await using b = await startWorker(kv.path, { busName: null, watch: false });
   const { id, token, device, controller } = await connectedSession(a.url, b.url, apiKey);
 
   controller.send({ type: "command", id: "stranded", name: "url", params: {} });
@@ -133,7 +155,7 @@ Deno.test("with the Workers on different bus channels and no poll in reach, noth
   await device.next((m) => m.type === "ack" && m.seq === 1);
 
   // Both are in KV now. The one bounded wait for an absence in this suite:
-  // without a shared channel, neither tail is woken within the window.
+  // with no wake-up crossing, neither tail is woken within the window.
   const [commandArrived, telemetryArrived] = await Promise.all([
     arrivesWithin(device, (m) => m.type === "command", 700),
     arrivesWithin(controller, (m) => m.type === "telemetry", 700),
@@ -156,4 +178,7 @@ Deno.test("with the Workers on different bus channels and no poll in reach, noth
 
 // Worker B appends the commands while Worker A appends the telemetry and results.
 Deno.test("two Workers writing one session's logs at the same moment lose nothing and close no socket", () =>
-  acrossTwoWorkers(writeConcurrently));
+  acrossTwoWorkers(broadcastOnly, writeConcurrently));
+
+Deno.test("two Workers that share only KV, writing one session's logs at the same moment, lose nothing", () =>
+  acrossTwoWorkers(watchOnly, writeConcurrently));
