@@ -248,12 +248,12 @@ if (import.meta.main) {
         );
       }
       const url = `http://${hostname === "0.0.0.0" ? "localhost" : hostname}:${port}`;
+      if (config.signIn.devSignIn) console.log(webhookHint(url, config));
       console.log(
         `Passage listening on ${url} (public URL ${config.publicUrl}, KV ${
           config.kvPath ?? "Deno Deploy"
         })`,
       );
-      if (config.signIn.devSignIn) console.log(webhookHint(url, config));
       log.info("server.start", {
         url,
         public_url: config.publicUrl,
