@@ -34,7 +34,16 @@ export class BrowserCommandError extends Error {
   /** Why: `timeout`, `selector_not_found`, `yield_timeout`, `session_ended`, … */
   readonly code: CommandErrorCode | "invalid_message" | "connection_lost";
 
-  /** Makes the error for `command` failing with `code`; `message` says why. */
+  /**
+   * Makes the error for `command` failing with `code`; `message` says why.
+   *
+   * @example
+   * ```ts
+   * import { BrowserCommandError } from "@passage/connect";
+   * const err = new BrowserCommandError("click", "selector_not_found", 'No element matches "#go"');
+   * err.message; // 'click failed (selector_not_found): No element matches "#go"'
+   * ```
+   */
   constructor(command: CommandName, code: BrowserCommandError["code"], message: string) {
     super(`${command} failed (${code}): ${message}`);
     this.name = "BrowserCommandError";
@@ -58,7 +67,18 @@ export class BrowserCommandError extends Error {
  * ```
  */
 export interface BrowserTransport {
-  /** Runs one command and resolves with its result, or rejects with a `BrowserCommandError`. */
+  /**
+   * Runs one command and resolves with its result, or rejects with a `BrowserCommandError`.
+   *
+   * @example
+   * ```ts
+   * import type { BrowserTransport } from "@passage/connect";
+   * async function open(transport: BrowserTransport, url: string) {
+   *   const { status } = await transport.run("navigate", { url }, 30_000);
+   *   return status; // the page's HTTP status, or null
+   * }
+   * ```
+   */
   run<K extends CommandName>(
     name: K,
     params: Commands[K]["params"],

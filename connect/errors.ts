@@ -110,7 +110,21 @@ export class PassageApiError extends Error {
   /** The server's `Request-Id` for this answer, to quote to support; null when it sent none. */
   readonly requestId: string | null;
 
-  /** Makes the error from an HTTP status and the `error` object of the response body. */
+  /**
+   * Makes the error from an HTTP status and the `error` object of the response body.
+   *
+   * @example
+   * ```ts
+   * import { PassageApiError } from "@passage/connect";
+   * // as the client throws it for a 404, to test your own error handling
+   * const err = new PassageApiError(404, {
+   *   type: "not_found_error",
+   *   code: "link_not_found",
+   *   message: "No link link_123",
+   * }, "req_123");
+   * err.code; // "link_not_found"
+   * ```
+   */
   constructor(
     status: number,
     body: { type: string; code: string; message: string; param?: string },
@@ -149,7 +163,19 @@ export class PassageConnectionError extends Error {
   /** How many attempts were made. */
   readonly attempts: number;
 
-  /** Makes the error for the last of `attempts` failures, `cause`. */
+  /**
+   * Makes the error for the last of `attempts` failures, `cause`.
+   *
+   * @example
+   * ```ts
+   * import { PassageConnectionError } from "@passage/connect";
+   * const err = new PassageConnectionError(
+   *   "timeout",
+   *   "GET /v1/links took longer than 30000 ms (3 attempts)",
+   *   3,
+   * );
+   * ```
+   */
   constructor(
     code: "timeout" | "network_error",
     message: string,

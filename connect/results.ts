@@ -159,7 +159,16 @@ function checkOrder(ctx: Ctx, start: string, end: string, path: PropertyKey[], w
 
 // ------------------------------------------------------------ billing statements
 
-/** What a line of a bill is for. */
+/**
+ * What a line of a bill is for.
+ *
+ * @example
+ * ```ts
+ * import type { LineItemCategory } from "@passage/connect/results";
+ * // the lines whose amount is negative
+ * const isCredit = (category: LineItemCategory) => category === "discount" || category === "credit";
+ * ```
+ */
 export type LineItemCategory =
   | "service"
   | "usage"
@@ -171,7 +180,19 @@ export type LineItemCategory =
   | "adjustment"
   | "other";
 
-/** One line of a bill. */
+/**
+ * One line of a bill.
+ *
+ * @example
+ * ```ts
+ * import type { StatementLineItem } from "@passage/connect/results";
+ * const line: StatementLineItem = {
+ *   description: "Go5G Plus (2 lines)",
+ *   amount: "140.00",
+ *   category: "service",
+ * };
+ * ```
+ */
 export interface StatementLineItem {
   /** As the provider words it: `"Go5G Plus (2 lines)"`. */
   description: string;
@@ -181,7 +202,16 @@ export interface StatementLineItem {
   category: LineItemCategory;
 }
 
-/** The fields every billing statement has. */
+/**
+ * The fields every billing statement has.
+ *
+ * @example
+ * ```ts
+ * import type { BillingStatement } from "@passage/connect/results";
+ * // works for a phone bill and a utility bill alike
+ * const summary = (bill: BillingStatement) => `${bill.amountDue} ${bill.currency} due ${bill.dueDate}`;
+ * ```
+ */
 export interface BillingStatement {
   /** The last four characters of the account number, when the provider shows it. */
   accountNumberLast4?: string;
@@ -207,10 +237,30 @@ export interface BillingStatement {
   lineItems: StatementLineItem[];
 }
 
-/** A mobile carrier's latest statement (`mobileBillingStatement:read`). */
+/**
+ * A mobile carrier's latest statement (`mobileBillingStatement:read`).
+ *
+ * @example
+ * ```ts
+ * import type { MobileBillingStatement } from "@passage/connect/results";
+ * import type { TypedLink } from "@passage/connect";
+ * function billOf(link: TypedLink<"mobileBillingStatement:read">): MobileBillingStatement | undefined {
+ *   return link.results?.["mobileBillingStatement:read"];
+ * }
+ * ```
+ */
 export type MobileBillingStatement = BillingStatement;
 
-/** A utility's latest statement (`utilityBillingStatement:read`). */
+/**
+ * A utility's latest statement (`utilityBillingStatement:read`).
+ *
+ * @example
+ * ```ts
+ * import type { UtilityBillingStatement } from "@passage/connect/results";
+ * const used = (bill: UtilityBillingStatement) =>
+ *   bill.usage ? `${bill.usage.quantity} ${bill.usage.unit}` : "not shown"; // "412 kWh"
+ * ```
+ */
 export interface UtilityBillingStatement extends BillingStatement {
   /** The address served, on one line. */
   serviceAddress?: string;
@@ -304,7 +354,25 @@ export const utilityBillingStatementSchema: Schema<UtilityBillingStatement> = z
 
 // ------------------------------------------------------------ payment methods
 
-/** A card network. */
+/**
+ * A card network.
+ *
+ * @example
+ * ```ts
+ * import type { CardBrand } from "@passage/connect/results";
+ * // a Record over the union: the compiler asks for a name when a brand is added
+ * const BRAND_NAMES: Record<CardBrand, string> = {
+ *   visa: "Visa",
+ *   mastercard: "Mastercard",
+ *   amex: "American Express",
+ *   discover: "Discover",
+ *   diners: "Diners Club",
+ *   jcb: "JCB",
+ *   unionpay: "UnionPay",
+ *   unknown: "Card",
+ * };
+ * ```
+ */
 export type CardBrand =
   | "visa"
   | "mastercard"
@@ -315,7 +383,18 @@ export type CardBrand =
   | "unionpay"
   | "unknown";
 
-/** A payment method saved on the account. Never a full card or account number. */
+/**
+ * A payment method saved on the account. Never a full card or account number.
+ *
+ * @example
+ * ```ts
+ * import type { PaymentMethod } from "@passage/connect/results";
+ * const label = (method: PaymentMethod) =>
+ *   method.type === "card"
+ *     ? `${method.brand ?? "card"} ending ${method.last4}` // "visa ending 4242"
+ *     : `${method.bankName ?? "bank account"} ending ${method.last4}`;
+ * ```
+ */
 export interface PaymentMethod {
   /** A card (credit, debit or prepaid) or a bank account. */
   type: "card" | "bank_account";
@@ -335,7 +414,15 @@ export interface PaymentMethod {
   isDefault: boolean;
 }
 
-/** The result of `paymentMethod:read`. */
+/**
+ * The result of `paymentMethod:read`.
+ *
+ * @example
+ * ```ts
+ * import type { PaymentMethods } from "@passage/connect/results";
+ * const defaultMethod = (result: PaymentMethods) => result.paymentMethods.find((m) => m.isDefault);
+ * ```
+ */
 export interface PaymentMethods {
   /** Every method saved on the account, the default one included. */
   paymentMethods: PaymentMethod[];
@@ -392,7 +479,15 @@ export const paymentMethodsSchema: Schema<PaymentMethods> = z.strictObject({
 
 // ------------------------------------------------------------ orders
 
-/** Where an order is. */
+/**
+ * Where an order is.
+ *
+ * @example
+ * ```ts
+ * import type { OrderStatus } from "@passage/connect/results";
+ * const ON_ITS_WAY: OrderStatus[] = ["pending", "processing", "shipped"];
+ * ```
+ */
 export type OrderStatus =
   | "pending"
   | "processing"
@@ -402,7 +497,15 @@ export type OrderStatus =
   | "returned"
   | "refunded";
 
-/** One line of an order. */
+/**
+ * One line of an order.
+ *
+ * @example
+ * ```ts
+ * import type { OrderItem } from "@passage/connect/results";
+ * const item: OrderItem = { name: "Morning bun", quantity: 2, unitPrice: "5.75" };
+ * ```
+ */
 export interface OrderItem {
   /** The product as the provider names it. */
   name: string;
@@ -412,7 +515,16 @@ export interface OrderItem {
   unitPrice: string;
 }
 
-/** An order. */
+/**
+ * An order.
+ *
+ * @example
+ * ```ts
+ * import type { Order } from "@passage/connect/results";
+ * const line = (order: Order) =>
+ *   `${order.merchant ?? "order"} ${order.id}: ${order.total} ${order.currency}, ${order.status}`;
+ * ```
+ */
 export interface Order {
   /** The provider's order id. */
   id: string;
@@ -430,7 +542,16 @@ export interface Order {
   items: OrderItem[];
 }
 
-/** The result of `orderHistory:read`, newest order first. */
+/**
+ * The result of `orderHistory:read`, newest order first.
+ *
+ * @example
+ * ```ts
+ * import type { OrderHistory } from "@passage/connect/results";
+ * const delivered = (history: OrderHistory) =>
+ *   history.orders.filter((order) => order.status === "delivered").length;
+ * ```
+ */
 export interface OrderHistory {
   /** The orders the provider lists, newest first. */
   orders: Order[];
@@ -489,7 +610,15 @@ export const orderHistorySchema: Schema<OrderHistory> = z.strictObject({
 
 // ------------------------------------------------------------ insurance
 
-/** A kind of insurance policy. */
+/**
+ * A kind of insurance policy.
+ *
+ * @example
+ * ```ts
+ * import type { PolicyType } from "@passage/connect/results";
+ * const insuresVehicle = (type: PolicyType) => type === "auto" || type === "motorcycle";
+ * ```
+ */
 export type PolicyType =
   | "auto"
   | "motorcycle"
@@ -502,13 +631,45 @@ export type PolicyType =
   | "pet"
   | "other";
 
-/** Where a policy is in its life. */
+/**
+ * Where a policy is in its life.
+ *
+ * @example
+ * ```ts
+ * import type { PolicyStatus } from "@passage/connect/results";
+ * const inForce = (status: PolicyStatus) => status === "active";
+ * ```
+ */
 export type PolicyStatus = "active" | "pending" | "cancelled" | "expired";
 
-/** How often the premium is charged. */
+/**
+ * How often the premium is charged.
+ *
+ * @example
+ * ```ts
+ * import type { PremiumFrequency } from "@passage/connect/results";
+ * const TIMES_A_YEAR: Record<PremiumFrequency, number> = {
+ *   monthly: 12,
+ *   quarterly: 4,
+ *   semiannual: 2,
+ *   annual: 1,
+ * };
+ * ```
+ */
 export type PremiumFrequency = "monthly" | "quarterly" | "semiannual" | "annual";
 
-/** One coverage of a policy. */
+/**
+ * One coverage of a policy.
+ *
+ * @example
+ * ```ts
+ * import type { Coverage } from "@passage/connect/results";
+ * const coverages: Coverage[] = [
+ *   { name: "Bodily injury liability (per person)", limit: "100000.00" },
+ *   { name: "Collision", deductible: "500.00" },
+ * ];
+ * ```
+ */
 export interface Coverage {
   /** As the insurer words it: `"Bodily injury liability (per person)"`. */
   name: string;
@@ -518,7 +679,17 @@ export interface Coverage {
   deductible?: string;
 }
 
-/** An insurance policy. */
+/**
+ * An insurance policy.
+ *
+ * @example
+ * ```ts
+ * import type { InsurancePolicy } from "@passage/connect/results";
+ * const summary = (policy: InsurancePolicy) =>
+ *   `${policy.type} policy …${policy.policyNumberLast4}: ${policy.premium} ${policy.currency} ` +
+ *   `${policy.premiumFrequency}, until ${policy.expirationDate}`;
+ * ```
+ */
 export interface InsurancePolicy {
   /** The last four characters of the policy number. */
   policyNumberLast4: string;
@@ -542,7 +713,16 @@ export interface InsurancePolicy {
   coverages: Coverage[];
 }
 
-/** The result of `insurancePolicy:read`. */
+/**
+ * The result of `insurancePolicy:read`.
+ *
+ * @example
+ * ```ts
+ * import type { InsurancePolicies } from "@passage/connect/results";
+ * const active = (result: InsurancePolicies) =>
+ *   result.policies.filter((policy) => policy.status === "active");
+ * ```
+ */
 export interface InsurancePolicies {
   /** Every policy on the account. */
   policies: InsurancePolicy[];
@@ -608,7 +788,16 @@ export const insurancePoliciesSchema: Schema<InsurancePolicies> = z.strictObject
 
 // ------------------------------------------------------------ account ownership
 
-/** The result of `accountOwnership:verify`. */
+/**
+ * The result of `accountOwnership:verify`.
+ *
+ * @example
+ * ```ts
+ * import type { AccountOwnership } from "@passage/connect/results";
+ * const holds = (owner: AccountOwnership, name: string) =>
+ *   owner.verified && owner.accountHolderName.toLowerCase() === name.toLowerCase();
+ * ```
+ */
 export interface AccountOwnership {
   /** True when the user logged in to the account on their device and its holder was read. */
   verified: boolean;
@@ -655,7 +844,22 @@ export const accountOwnershipSchema: Schema<AccountOwnership> = z.strictObject({
 
 // ------------------------------------------------------------ by operation
 
-/** What declares an operation: the words the user is asked with, and its result's schema. */
+/**
+ * What declares an operation: the words the user is asked with, and its
+ * result's schema.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type OperationDeclaration,
+ *   OPERATIONS,
+ *   type PaymentMethods,
+ * } from "@passage/connect/results";
+ * const declaration: OperationDeclaration<PaymentMethods> = OPERATIONS["paymentMethod:read"];
+ * declaration.label; // "the payment methods saved on your account (never full card numbers)"
+ * declaration.schema.parse({ paymentMethods: [] }); // a PaymentMethods
+ * ```
+ */
 export interface OperationDeclaration<T> {
   /** What the operation reads, in words a user understands: `"your latest phone bill"`. */
   label: string;
@@ -668,6 +872,13 @@ export interface OperationDeclaration<T> {
  * its name and result type, and given its label and schema in `OPERATIONS`
  * (the compiler refuses one without the other). The webhook's `results`
  * object maps each requested operation type to one of these.
+ *
+ * @example
+ * ```ts
+ * import type { OperationResults } from "@passage/connect/results";
+ * type Bill = OperationResults["mobileBillingStatement:read"]; // a MobileBillingStatement
+ * const due = (bill: Bill) => bill.amountDue;
+ * ```
  */
 export interface OperationResults {
   /** The latest phone bill. */
@@ -684,7 +895,17 @@ export interface OperationResults {
   "accountOwnership:verify": AccountOwnership;
 }
 
-/** One operation type, such as `"mobileBillingStatement:read"`. */
+/**
+ * One operation type, such as `"mobileBillingStatement:read"`.
+ *
+ * @example
+ * ```ts
+ * import { OPERATION_TYPES, type OperationType } from "@passage/connect/results";
+ * const isOperationType = (value: string): value is OperationType =>
+ *   (OPERATION_TYPES as readonly string[]).includes(value);
+ * isOperationType("orderHistory:read"); // true
+ * ```
+ */
 export type OperationType = keyof OperationResults;
 
 /**

@@ -17,6 +17,13 @@ export { OPERATION_TYPES, type OperationType } from "./results.ts";
 /**
  * Where a link is in its life. It only moves forward: `pending` → `claimed` →
  * `running` → `complete` | `failed`, or to `expired` | `cancelled`.
+ *
+ * @example
+ * ```ts
+ * import type { LinkStatus } from "@passage/connect/schemas";
+ * const FINAL: LinkStatus[] = ["complete", "failed", "expired", "cancelled"];
+ * const isFinal = (status: LinkStatus) => FINAL.includes(status);
+ * ```
  */
 export type LinkStatus =
   | "pending"
@@ -64,10 +71,33 @@ const webhookEventsOptionSchema = z.enum(["client"]).meta({
   description: "An extra kind of webhook a link sends: `client`, its client events as `link.event`",
 });
 
-/** Free-form string pairs a developer attaches to a link. */
+/**
+ * Free-form string pairs a developer attaches to a link.
+ *
+ * @example
+ * ```ts
+ * import type { Metadata } from "@passage/connect/schemas";
+ * const metadata: Metadata = { userId: "usr_42", plan: "family" };
+ * ```
+ */
 export type Metadata = Record<string, string>;
 
-/** The body of `POST /v1/links`. */
+/**
+ * The body of `POST /v1/links`.
+ *
+ * @example
+ * ```ts
+ * import { type CreateLinkParams, createLinkParamsSchema } from "@passage/connect/schemas";
+ * const params: CreateLinkParams = {
+ *   provider: "tmobile",
+ *   operations: [{ type: "mobileBillingStatement:read" }, { type: "paymentMethod:read" }],
+ *   webhookUrl: "https://api.yourapp.com/passage/webhook",
+ *   metadata: { userId: "usr_42" },
+ *   appName: "Acme Budget",
+ * };
+ * createLinkParamsSchema.parse(params); // what the server accepts
+ * ```
+ */
 export interface CreateLinkParams {
   /** Provider id, such as `"tmobile"`. */
   provider: string;
@@ -89,7 +119,22 @@ export interface CreateLinkParams {
   webhookEvents?: WebhookEventsOption[];
 }
 
-/** Which extra webhooks a link sends: `"client"`, its client events as `link.event`. */
+/**
+ * Which extra webhooks a link sends: `"client"`, its client events as
+ * `link.event`.
+ *
+ * @example
+ * ```ts
+ * import { createLinkParamsSchema, type WebhookEventsOption } from "@passage/connect/schemas";
+ * const webhookEvents: WebhookEventsOption[] = ["client"];
+ * createLinkParamsSchema.parse({
+ *   provider: "tmobile",
+ *   operations: [{ type: "paymentMethod:read" }],
+ *   webhookUrl: "https://api.yourapp.com/passage/webhook", // needed for webhookEvents
+ *   webhookEvents,
+ * });
+ * ```
+ */
 export type WebhookEventsOption = "client";
 
 /**
@@ -108,6 +153,17 @@ export type WebhookEventsOption = "client";
  *   began / ended (`status`: `complete` or `failed`);
  * - `user_exited`: the user stopped or the device went away before the link
  *   finished (`reason`: the link's error code).
+ *
+ * @example
+ * ```ts
+ * import type { ClientEvent } from "@passage/connect/schemas";
+ * function describe(event: ClientEvent): string {
+ *   if (event.type === "login_failed_attempt") {
+ *     return `${event.step} refused, ${event.attemptsLeft} attempts left`;
+ *   }
+ *   return event.operation ? `${event.type} ${event.operation}` : event.type;
+ * }
+ * ```
  */
 export interface ClientEvent {
   /** What happened. */
@@ -128,7 +184,15 @@ export interface ClientEvent {
   reason?: string;
 }
 
-/** The kinds of {@link ClientEvent}. */
+/**
+ * The kinds of {@link ClientEvent}.
+ *
+ * @example
+ * ```ts
+ * import type { ClientEventType } from "@passage/connect/schemas";
+ * const FUNNEL: ClientEventType[] = ["opened", "login_started", "login_succeeded"];
+ * ```
+ */
 export type ClientEventType =
   | "opened"
   | "login_started"
@@ -159,13 +223,44 @@ export const CLIENT_EVENT_TYPES: readonly ClientEventType[] = [
   "user_exited",
 ];
 
-/** How many client events a link keeps (the newest). */
+/**
+ * How many client events a link keeps (the newest).
+ *
+ * @example
+ * ```ts
+ * import { type Link, MAX_LINK_EVENTS } from "@passage/connect/schemas";
+ * // at the cap, older events may have been dropped
+ * const mayBeTrimmed = (link: Link) => link.events.length >= MAX_LINK_EVENTS;
+ * ```
+ */
 export const MAX_LINK_EVENTS = 100;
 
-/** Where one operation of a link is. */
+/**
+ * Where one operation of a link is.
+ *
+ * @example
+ * ```ts
+ * import type { Link, OperationStatus } from "@passage/connect/schemas";
+ * const OVER: OperationStatus[] = ["complete", "failed", "skipped"];
+ * const progress = (link: Link) =>
+ *   `${link.operations.filter((op) => OVER.includes(op.status)).length}/${link.operations.length}`;
+ * ```
+ */
 export type OperationStatus = "pending" | "running" | "complete" | "failed" | "skipped";
 
-/** Why a link failed (or expired): a stable code and a message safe to show the user. */
+/**
+ * Why a link failed (or expired): a stable code and a message safe to show the
+ * user.
+ *
+ * @example
+ * ```ts
+ * import type { LinkError } from "@passage/connect/schemas";
+ * const tellUser = (error: LinkError) =>
+ *   error.code === "account_locked"
+ *     ? "Your account is locked: unlock it with your provider, then try again."
+ *     : error.message;
+ * ```
+ */
 export interface LinkError {
   /**
    * `invalid_credentials`, `invalid_mfa_code`, `mfa_timeout`, `account_locked`,
@@ -178,7 +273,17 @@ export interface LinkError {
   message: string;
 }
 
-/** A link, as every `/v1/links` route returns it. */
+/**
+ * A link, as every `/v1/links` route returns it.
+ *
+ * @example
+ * ```ts
+ * import { type Link, linkSchema } from "@passage/connect/schemas";
+ * async function readLink(res: Response): Promise<Link> {
+ *   return linkSchema.parse(await res.json());
+ * }
+ * ```
+ */
 export interface Link {
   /** The link id, such as `link_…`. */
   id: string;
@@ -245,6 +350,13 @@ export interface Link {
  *   runs (no App Attest, Play Integrity or key attestation yet), so treat the
  *   data as coming from whatever holds the claim code.
  * - `client`: the name and version the device declared, or null.
+ *
+ * @example
+ * ```ts
+ * import type { LinkDevice } from "@passage/connect/schemas";
+ * const ranOn = (device: LinkDevice) =>
+ *   device.client ? `${device.client.name} ${device.client.version} (unverified)` : device.kind;
+ * ```
  */
 export interface LinkDevice {
   /** `"reference"` or `"extension"` for Passage's own devices' declarations, else `"unknown"`. */
@@ -274,7 +386,20 @@ export const linkDeviceSchema: Schema<LinkDevice> = z.object({
     "The device that ran a link, as far as Passage knows: its self-declared kind, and an attestation that is always `none` today",
 });
 
-/** A page of links, newest first. */
+/**
+ * A page of links, newest first.
+ *
+ * @example
+ * ```ts
+ * import { type LinkList, linkListSchema } from "@passage/connect/schemas";
+ * const page: LinkList = linkListSchema.parse({
+ *   object: "list",
+ *   data: [],
+ *   hasMore: false,
+ *   nextCursor: null,
+ * });
+ * ```
+ */
 export interface LinkList {
   /** Always `"list"`. */
   object: "list";
@@ -286,7 +411,22 @@ export interface LinkList {
   nextCursor: string | null;
 }
 
-/** The JSON body of every error response. */
+/**
+ * The JSON body of every error response.
+ *
+ * @example
+ * ```ts
+ * import { type ApiErrorBody, apiErrorSchema } from "@passage/connect/schemas";
+ * const body: ApiErrorBody = apiErrorSchema.parse({
+ *   error: {
+ *     type: "invalid_request_error",
+ *     code: "invalid_request",
+ *     message: 'Unknown body field "colour"',
+ *     param: "colour",
+ *   },
+ * });
+ * ```
+ */
 export interface ApiErrorBody {
   /**
    * `type` is the error family (`invalid_request_error`,
@@ -440,7 +580,16 @@ export const linkListSchema: Schema<LinkList> = z.object({
   nextCursor: z.string().nullable(),
 }).meta({ id: "LinkList", description: "A page of links, newest first" });
 
-/** The query of `GET /v1/links`. */
+/**
+ * The query of `GET /v1/links`.
+ *
+ * @example
+ * ```ts
+ * import type { ListLinksParams } from "@passage/connect/schemas";
+ * const first: ListLinksParams = { limit: 100 };
+ * const next = (nextCursor: string): ListLinksParams => ({ ...first, cursor: nextCursor });
+ * ```
+ */
 export interface ListLinksParams {
   /** Page size, 1 to 100 (default 20). */
   limit?: number;
@@ -470,7 +619,16 @@ export const listLinksQuerySchema: Schema<
     .describe("The `nextCursor` of the previous page; leave it out for the first page"),
 });
 
-/** The body of `POST /v1/device/claim`. */
+/**
+ * The body of `POST /v1/device/claim`.
+ *
+ * @example
+ * ```ts
+ * import { type DeviceClaimParams, deviceClaimParamsSchema } from "@passage/connect/schemas";
+ * const params: DeviceClaimParams = { claimCode: "k7qd2 9xw4m" }; // as typed: K7QD2-9XW4M
+ * deviceClaimParamsSchema.parse(params);
+ * ```
+ */
 export interface DeviceClaimParams {
   /** The claim code, as shown to the user (dashes, spaces and case ignored). */
   claimCode: string;
@@ -490,7 +648,17 @@ export const deviceClaimParamsSchema: Schema<DeviceClaimParams> = z
     claimCode: z.string().min(1).max(64),
   }).meta({ id: "DeviceClaimParams", description: "The body of `POST /v1/device/claim`" });
 
-/** What a device gets for a valid claim code. */
+/**
+ * What a device gets for a valid claim code.
+ *
+ * @example
+ * ```ts
+ * import type { DeviceClaim } from "@passage/connect/schemas";
+ * // whether the claim lets the device open `url` as the top page (private addresses aside)
+ * const listed = (claim: DeviceClaim, url: string) =>
+ *   claim.allowedOrigins === null || claim.allowedOrigins.includes(new URL(url).origin);
+ * ```
+ */
 export interface DeviceClaim {
   /** Bearer token for the device's socket (sent in its hello, never in a URL). */
   deviceToken: string;
@@ -562,10 +730,35 @@ export const apiErrorSchema: Schema<ApiErrorBody> = z.object({
   }),
 });
 
-/** Where a session is: waiting for a device, running, or over. */
+/**
+ * Where a session is: waiting for a device, running, or over.
+ *
+ * @example
+ * ```ts
+ * import type { SessionStatus } from "@passage/connect/schemas";
+ * const SHOWN: Record<SessionStatus, string> = {
+ *   pending: "Waiting for your device",
+ *   active: "Running",
+ *   ended: "Over",
+ * };
+ * ```
+ */
 export type SessionStatus = "pending" | "active" | "ended";
 
-/** The body of `POST /v1/sessions`. */
+/**
+ * The body of `POST /v1/sessions`.
+ *
+ * @example
+ * ```ts
+ * import { type CreateSessionParams, createSessionParamsSchema } from "@passage/connect/schemas";
+ * const params: CreateSessionParams = {
+ *   idleTimeout: 120,
+ *   allowedOrigins: ["https://www.example.com"],
+ *   appName: "Acme Budget",
+ * };
+ * createSessionParamsSchema.parse(params); // what the server accepts
+ * ```
+ */
 export interface CreateSessionParams {
   /** Seconds without a command before the session ends (10 to 3600; default 300). */
   idleTimeout?: number;
@@ -588,7 +781,16 @@ export interface CreateSessionParams {
   appName?: string;
 }
 
-/** A session, as every `/v1/sessions` route returns it. */
+/**
+ * A session, as every `/v1/sessions` route returns it.
+ *
+ * @example
+ * ```ts
+ * import type { Session } from "@passage/connect/schemas";
+ * const state = (session: Session) =>
+ *   session.status === "ended" ? `ended: ${session.endReason}` : `${session.status}, ${session.device}`;
+ * ```
+ */
 export interface Session {
   /** The session id, such as `sess_…`. */
   id: string;
@@ -628,7 +830,15 @@ export interface Session {
   appName: string | null;
 }
 
-/** A page of sessions, newest first. */
+/**
+ * A page of sessions, newest first.
+ *
+ * @example
+ * ```ts
+ * import type { SessionList } from "@passage/connect/schemas";
+ * const running = (page: SessionList) => page.data.filter((session) => session.status === "active");
+ * ```
+ */
 export interface SessionList {
   /** Always `"list"`. */
   object: "list";
