@@ -18,9 +18,11 @@ import type { Browser as Chromium } from "puppeteer-core";
 import { launchChromium, startDevice } from "../device/mod.ts";
 import { linkKey, linkResultsKey } from "../lib/kv_keys.ts";
 import { loadJson } from "../lib/kv_blobs.ts";
+import { transitionLink } from "../lib/lifecycle.ts";
+import { prepareResults } from "../lib/links.ts";
 import { retryLockedCommits } from "../lib/kv_retry.ts";
 import type { LinkRecord, StoredResults } from "../lib/links.ts";
-import { request } from "./_harness.ts";
+import { claim, createLinkViaApi, request, startServer } from "./_harness.ts";
 import { firstTurn, submitCode, submitPassword, Turns } from "./_human.ts";
 import { startFront } from "./_proxy.ts";
 import { tempKvFile } from "./_relay_helpers.ts";
@@ -100,6 +102,7 @@ async function killedMidOperations(
     for (;;) {
       const link = await api(`/v1/links/${linkId}`);
       assert.equal(link.body.status, "running", link.text);
+      assert.equal(link.body.results, null, "results kept so far are never served");
       if (link.body.operations[1].status === "running") break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -219,4 +222,22 @@ Deno.test("a link whose run's process is SIGKILLed mid-operations resumes elsewh
   } finally {
     await chromium.close();
   }
+});
+
+Deno.test("results a run kept go when its link fails, and stay when it completes", async () => {
+  await using server = await startServer();
+  const { kv } = server;
+  const keepAndEnd = async (to: "failed" | "complete") => {
+    const link = await createLinkViaApi(server);
+    assert.equal((await claim(server, link.claimCode)).status, 200);
+    await transitionLink(kv, link.id, "running", { from: ["claimed"] });
+    const keep = await prepareResults(kv, link.id, { "paymentMethod:read": {} }, 60_000);
+    const op = kv.atomic();
+    keep(op);
+    assert.ok((await op.commit()).ok);
+    await transitionLink(kv, link.id, to, { from: ["running"] });
+    return (await kv.get(linkResultsKey(link.id))).value;
+  };
+  assert.equal(await keepAndEnd("failed"), null);
+  assert.notEqual(await keepAndEnd("complete"), null);
 });
