@@ -6,6 +6,9 @@
  * page, and a status saying how many attempts are left) until the provider's
  * `loginAttempts` are used up; a locked account fails at once.
  *
+ * `stillLoggedIn` tells a run taken over from another instance whether the
+ * device's browser still has the session, so it can go on without a new login.
+ *
  * @module
  */
 import { BrowserCommandError } from "@passage/connect";
@@ -238,6 +241,40 @@ export async function handOffLogin(
           `yieldToUser ended on an unknown condition ${outcome.condition.index}`,
         );
     }
+  }
+}
+
+/**
+ * Whether the device's browser is still logged in to the site: the account
+ * API (`LoginSpec.accountApiPath`, the request the login waits for) answers
+ * 2xx to a same-origin GET the device makes with the page's own cookies
+ * (`fetch`). A page that is not on the site (or an answer that is not JSON)
+ * brings the site's start page up first and asks once more. Only the status
+ * is read here: the answer's body stays unused. A command failure (the device
+ * went away) throws an `AutomationError`.
+ */
+export async function stillLoggedIn(
+  ctx: AutomationContext,
+  site: Pick<LoginSpec, "displayName"> & Partial<LoginSpec>,
+): Promise<boolean> {
+  const spec: LoginSpec = { ...STANDARD_LOGIN, ...site };
+  const url = `${ctx.baseUrl}${spec.accountApiPath}`;
+  const ask = async () => {
+    try {
+      const { status } = await ctx.browser.fetch({ url, accept: "application/json" });
+      return status >= 200 && status <= 299;
+    } catch (error) {
+      if (error instanceof BrowserCommandError && error.code === "refused") return null;
+      throw error;
+    }
+  };
+  try {
+    const first = await ask();
+    if (first !== null) return first;
+    await ctx.browser.navigate({ url: ctx.baseUrl });
+    return await ask() ?? false;
+  } catch (error) {
+    throw toAutomationError(error, `checking the ${spec.displayName} login`);
   }
 }
 

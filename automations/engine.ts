@@ -8,6 +8,15 @@
  * the moment the device connects (the fast path, which needs no queue), by a
  * queue message where queues exist, and by the minute sweep otherwise or after
  * a crash (a lease not renewed expires and another instance takes over).
+ *
+ * A run keeps its progress as it goes: the login's success (`loginAt`, with
+ * `login_succeeded`) and each completed operation's validated result (in the
+ * link's results key, with the operation's progress and its
+ * `operation_completed`). A run that takes over a `running` link whose login
+ * succeeded asks the device whether its browser is still logged in: if so it
+ * skips the login and the operations already done (`run_resumed`); if not, it
+ * logs in again and runs every operation, since a new login may be another
+ * account.
  */
 import { Browser } from "@passage/connect";
 import type { LinkError, OperationStatus, OperationType } from "@passage/connect/schemas";
@@ -21,7 +30,7 @@ import {
   runnableLinkPrefix,
   sessionKey,
 } from "../lib/kv_keys.ts";
-import { type LinkRecord, prepareResults } from "../lib/links.ts";
+import { type LinkRecord, prepareResults, readKeptResults } from "../lib/links.ts";
 import { logTransition, planTransition, RUN_LINK_JOB, transitionLink } from "../lib/lifecycle.ts";
 import { PassageError } from "../lib/errors.ts";
 import type { Jobs } from "../lib/queue.ts";
@@ -132,10 +141,12 @@ export class Engine {
       // so the link fails with the reason instead of waiting forever.
       const session = (await kv.get<SessionRecord>(sessionKey(link.sessionId))).value;
       if (session?.status === "active" && session.device !== "connected") return "no_device";
+      // A link already `running` was another run's, on an instance that stopped.
+      const takenOver = link.status === "running";
       if (link.status === "claimed") link = await transitionLink(kv, linkId, "running");
       transport = await LocalTransport.open(kv, relay, config, link.sessionId);
       this.#transports.add(transport);
-      const outcome = await this.#execute(link, new Browser(transport));
+      const outcome = await this.#execute(link, new Browser(transport), takenOver);
       if (this.#closed) return;
       const finished = await this.#finish(link.id, outcome);
       if (finished) {
@@ -159,6 +170,7 @@ export class Engine {
   async #execute(
     link: LinkRecord,
     browser: Browser,
+    takenOver: boolean,
   ): Promise<LinkOutcome & { operations: LinkRecord["operations"] }> {
     const operations = link.operations.map((op) => ({
       ...op,
@@ -187,15 +199,38 @@ export class Engine {
       baseUrl: automationBaseUrl(automation, link, this.#deps.config.publicUrl),
       loginTimeoutMs: this.#deps.config.loginTimeoutMs,
       loginAttempts: automation.loginAttempts ?? DEFAULT_LOGIN_ATTEMPTS,
-      onEvent: (event: ClientEventInput) => this.#event(link.id, event),
+      onEvent: (event: ClientEventInput) =>
+        this.#event(
+          link.id,
+          event,
+          // the login's success is kept with its event, for a run that takes over
+          event.type === "login_succeeded"
+            ? (l) =>
+              l.status === "running" ? { patch: { loginAt: new Date().toISOString() } } : null
+            : undefined,
+        ),
     };
+    let results: Record<string, unknown> | null = null;
     try {
-      await automation.login(ctx);
+      if (takenOver && link.loginAt && await automation.stillLoggedIn?.(ctx)) {
+        results = await this.#kept(link, operations);
+      }
     } catch (err) {
-      return await fail(toLinkError(err, "logging in"));
+      return await fail(toLinkError(err, "checking the login"));
     }
-    const results: Record<string, unknown> = {};
+    if (results) {
+      await this.#event(link.id, { type: "run_resumed" });
+    } else {
+      results = {};
+      try {
+        await automation.login(ctx);
+      } catch (err) {
+        return await fail(toLinkError(err, "logging in"));
+      }
+    }
+    const retentionMs = this.#deps.config.resultRetentionSeconds * 1000;
     for (const [i, op] of operations.entries()) {
+      if (op.status === "complete") continue; // done before this run took over
       const run = automation.operations[op.type];
       if (!run) {
         return await fail(
@@ -216,12 +251,36 @@ export class Engine {
         }
         results[op.type] = parsed.data;
         op.status = "complete";
-        await this.#operationEvent(link.id, operations, op.type, "complete");
+        // Kept as it completes, where the finish keeps them all (never served before).
+        const keep = await prepareResults(this.#deps.kv, link.id, results, retentionMs);
+        await this.#operationEvent(link.id, operations, op.type, "complete", keep);
       } catch (err) {
         return await fail(toLinkError(err, `running ${op.type}`), i);
       }
     }
     return { status: "complete", results, operations };
+  }
+
+  /**
+   * What a run that took over, the device still logged in, keeps: the results
+   * of the operations the link's record has complete (each checked again with
+   * its schema; one missing or off runs again), marked complete in
+   * `operations`.
+   */
+  async #kept(
+    link: LinkRecord,
+    operations: LinkRecord["operations"],
+  ): Promise<Record<string, unknown>> {
+    const kept = await readKeptResults(this.#deps.kv, link.id).catch(() => null) ?? {};
+    const results: Record<string, unknown> = {};
+    for (const [i, op] of operations.entries()) {
+      if (link.operations[i].status !== "complete" || !(op.type in kept)) continue;
+      const parsed = resultSchemas[op.type].safeParse(kept[op.type]);
+      if (!parsed.success) continue;
+      results[op.type] = parsed.data;
+      op.status = "complete";
+    }
+    return results;
   }
 
   /**
@@ -301,13 +360,16 @@ export class Engine {
 
   /**
    * `operation_started` (no `status`) or `operation_completed`, committed with
-   * the operations' progress, so `GET /v1/links/{id}` shows it as it happens.
+   * the operations' progress (and `keep`, the results so far), so
+   * `GET /v1/links/{id}` shows it as it happens and a run that takes over
+   * knows what is done.
    */
   #operationEvent(
     linkId: string,
     operations: LinkRecord["operations"],
     operation: OperationType,
     status?: "complete" | "failed",
+    keep?: (op: Deno.AtomicOperation) => void,
   ): Promise<void> {
     const progress = operations.map((op) => ({ ...op }));
     return this.#event(
@@ -315,7 +377,7 @@ export class Engine {
       status
         ? { type: "operation_completed", operation, status }
         : { type: "operation_started", operation },
-      (link) => link.status === "running" ? { patch: { operations: progress } } : null,
+      (link) => link.status === "running" ? { patch: { operations: progress }, extra: keep } : null,
     );
   }
 

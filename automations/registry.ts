@@ -6,7 +6,7 @@
  * @module
  */
 import { getProvider, listProviders, type Provider } from "./catalog.ts";
-import { handOffLogin } from "./_login.ts";
+import { handOffLogin, stillLoggedIn } from "./_login.ts";
 import type { ProviderAutomation } from "./types.ts";
 
 export {
@@ -30,6 +30,8 @@ async function toAutomation(provider: Provider): Promise<ProviderAutomation> {
     loginAttempts: provider.loginAttempts,
     operations: await provider.readers(),
     login: (ctx) => handOffLogin(ctx, { ...provider.login, displayName: provider.displayName }),
+    stillLoggedIn: (ctx) =>
+      stillLoggedIn(ctx, { ...provider.login, displayName: provider.displayName }),
   };
 }
 

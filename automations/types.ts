@@ -57,6 +57,12 @@ export interface ProviderAutomation {
   operations: { [K in OperationType]?: OperationRunner<K> };
   /** Navigate to the login page and hand control to the user until logged in; throws AutomationError on failure. */
   login(ctx: AutomationContext): Promise<void>;
+  /**
+   * Whether the device's browser is still logged in, asked by a run that
+   * takes over a link whose login succeeded under another instance: true,
+   * and the run goes on without a new login. Absent: it logs in again.
+   */
+  stillLoggedIn?(ctx: AutomationContext): Promise<boolean>;
 }
 
 /** Why an automation failed. */

@@ -149,6 +149,8 @@ export type WebhookEventsOption = "client";
  *   or a code (`step: "mfa"`); `attempt` is its number, `attemptsLeft` how many
  *   tries remain before the link fails;
  * - `login_succeeded`: the user is logged in;
+ * - `run_resumed`: the link's run went on after a server instance stopped,
+ *   the device still logged in: no new login, the operations done stay done;
  * - `operation_started` / `operation_completed`: an operation (`operation`)
  *   began / ended (`status`: `complete` or `failed`);
  * - `user_exited`: the user stopped or the device went away before the link
@@ -199,6 +201,7 @@ export type ClientEventType =
   | "mfa_required"
   | "login_failed_attempt"
   | "login_succeeded"
+  | "run_resumed"
   | "operation_started"
   | "operation_completed"
   | "user_exited";
@@ -218,6 +221,7 @@ export const CLIENT_EVENT_TYPES: readonly ClientEventType[] = [
   "mfa_required",
   "login_failed_attempt",
   "login_succeeded",
+  "run_resumed",
   "operation_started",
   "operation_completed",
   "user_exited",

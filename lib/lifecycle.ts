@@ -11,7 +11,9 @@
  * - to `claimed`: `claimedAt` is set, the link joins the runnable index (the
  *   engine's sweep) and a `link.run` job wakes a worker where queues exist;
  * - to `complete` or `failed`: `completedAt` is set;
- * - to any end state: the link leaves the runnable index.
+ * - to any end state: the link leaves the runnable index;
+ * - to an end state other than `complete`: the results a run kept so far
+ *   (see `prepareResults` in `links.ts`) are deleted, as they are never served.
  *
  * @module
  */
@@ -25,7 +27,7 @@ import type {
 } from "@passage/connect/schemas";
 import { PassageError } from "./errors.ts";
 import { log } from "./log.ts";
-import { linkKey, linksByExpiryKey, runnableLinkKey } from "./kv_keys.ts";
+import { linkKey, linkResultsKey, linksByExpiryKey, runnableLinkKey } from "./kv_keys.ts";
 import type { Jobs } from "./queue.ts";
 
 /** A link as stored in KV. */
@@ -51,6 +53,12 @@ export interface LinkRecord {
   claimedAt: string | null;
   /** The session that runs this link. */
   sessionId: string;
+  /**
+   * When the user's login on the device last succeeded, for this run or one
+   * an instance before it started (a run taken over checks the device is
+   * still logged in and goes on without a new login); absent: not yet.
+   */
+  loginAt?: string | null;
   /** The device that connected to run it (`recordDeviceClient`); absent until one did. */
   device?: LinkDevice | null;
   /** The developer's app name for the claim page; null or absent: the server's default. */
@@ -126,6 +134,7 @@ export function planTransition(
       options.jobs?.enqueueIn(op, { kind: RUN_LINK_JOB, id: current.id });
     }
     if (NEXT[to].length === 0) op.delete(runnableLinkKey(current.id));
+    if (NEXT[to].length === 0 && to !== "complete") op.delete(linkResultsKey(current.id));
   };
   return { next, effects };
 }

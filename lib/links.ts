@@ -348,7 +348,12 @@ export interface StoredResults {
   expiresAt: string;
 }
 
-/** The writes that keep a finished link's results for `retentionMs` (chunks first). */
+/**
+ * The writes that keep a link's results for `retentionMs` (chunks first). The
+ * engine keeps a running link's results here as each operation completes,
+ * and all of them when the link finishes: one key, one retention, and only a
+ * complete link's are ever served (`readResults`).
+ */
 export async function prepareResults(
   kv: Deno.Kv,
   linkId: string,
@@ -362,14 +367,21 @@ export async function prepareResults(
   return (op) => op.set(linkResultsKey(linkId), stored, { expireIn: retentionMs });
 }
 
-/** A complete link's results, or null once their retention has passed. */
-async function readResults(
+/** The results kept for a link (all, or a running link's so far), or null once their retention has passed. */
+export async function readKeptResults(
   kv: Deno.Kv,
-  record: LinkRecord,
+  linkId: string,
 ): Promise<Record<string, unknown> | null> {
-  if (record.status !== "complete") return null;
-  const stored = (await kv.get<StoredResults>(linkResultsKey(record.id))).value;
+  const stored = (await kv.get<StoredResults>(linkResultsKey(linkId))).value;
   // expireIn is a lower bound on deletion: the stored time decides.
   if (!stored || Date.parse(stored.expiresAt) <= Date.now()) return null;
   return await loadJson(kv, stored.results);
+}
+
+/** A complete link's results, or null once their retention has passed. */
+function readResults(
+  kv: Deno.Kv,
+  record: LinkRecord,
+): Promise<Record<string, unknown> | null> {
+  return record.status === "complete" ? readKeptResults(kv, record.id) : Promise.resolve(null);
 }

@@ -15,8 +15,7 @@ import { createKeyWithCli, type ServerProcess, startProcess } from "./_server_pr
 import { openSocket } from "./_socket.ts";
 import { COMPLETE, startReceiver } from "./_webhooks.ts";
 import { addWebhookEvent } from "../lib/webhooks.ts";
-import { linkKey } from "../lib/kv_keys.ts";
-import type { LinkRecord } from "../lib/links.ts";
+import { transitionLink } from "../lib/lifecycle.ts";
 import { retryLockedCommits } from "../lib/kv_retry.ts";
 import { Jobs } from "../lib/queue.ts";
 
@@ -150,21 +149,29 @@ Deno.test("a webhook whose deliverer is SIGKILLed mid-send is sent again by anot
   const a = await startProcess(kvFile.path, env);
   let b: ServerProcess | null = null;
   try {
-    // A finished link's event, written straight into the shared store (no queue):
-    // the frequent check of the only running process, A, picks it up.
+    // A link claimed through A whose device never connects: A's engine never
+    // starts its run (a run waits for the session's device), so this test
+    // finishes it through the lifecycle's door, as the engine would, its event
+    // in the same commit. Queues off: the event waits in the outbox for the
+    // frequent check of the only running process, A.
+    const link = await request(`${a.url}/v1/links`, {
+      method: "POST",
+      json: { ...LINK, webhookUrl: receiver.url },
+      apiKey,
+    });
+    const claimed = await request(`${a.url}/v1/device/claim`, {
+      method: "POST",
+      json: { claimCode: link.body.claimCode },
+    });
+    assert.equal(claimed.status, 200, claimed.text);
     const kv = retryLockedCommits(await Deno.openKv(kvFile.path));
     try {
-      const link = await request(`${a.url}/v1/links`, {
-        method: "POST",
-        json: { ...LINK, webhookUrl: receiver.url },
-        apiKey,
+      await transitionLink(kv, link.body.id, "running", { from: ["claimed"] });
+      await transitionLink(kv, link.body.id, "complete", {
+        from: ["running"],
+        extra: (op, next) =>
+          addWebhookEvent(op, new Jobs(kv, { useQueues: false }), next, COMPLETE, new Date()),
       });
-      const entry = await kv.get<LinkRecord>(linkKey(link.body.id));
-      const done: LinkRecord = { ...entry.value!, status: "complete" };
-      const op = kv.atomic().check(entry).set(entry.key, done);
-      // Queues off: the event waits in the outbox for a sweep.
-      addWebhookEvent(op, new Jobs(kv, { useQueues: false }), done, COMPLETE, new Date());
-      assert.ok((await op.commit()).ok);
     } finally {
       kv.close();
     }
