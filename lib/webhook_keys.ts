@@ -331,8 +331,8 @@ export async function listAccountWebhookKeys(
 ): Promise<WebhookKeyRecord[]> {
   const state = (await kv.get<AccountKeyState>(accountWebhookKeyStateKey(accountId))).value;
   const out: WebhookKeyRecord[] = [];
-  const sharedUntil = state?.sharedUntil ?? 0;
-  if (state && (sharedUntil === null || sharedUntil > seconds(now))) {
+  const sharedUntil = state ? state.sharedUntil : 0;
+  if (sharedUntil === null || sharedUntil > seconds(now)) {
     for (const k of await listWebhookKeys(kv)) {
       if (isServable(k, now)) out.push({ ...k, expiredAt: minExpiry(k.expiredAt, sharedUntil) });
     }

@@ -449,3 +449,37 @@ Deno.test("verifyWebhook() refuses a request whose body was already read", async
   await req.text();
   await assertRejected(verifyWebhook(req, options(server)), "invalid_payload");
 });
+
+Deno.test("verifyWebhook() with baseUrl and audience alone fetches the account's key set", async () => {
+  await using server = await startServer();
+  await using passage = countingJwks(server);
+  const baseUrl = new URL(passage.url).origin;
+  const payload = await verifyWebhook(webhookRequest(BODY, await signed(server)), {
+    baseUrl,
+    audience: server.accountId,
+  });
+  assert.deepEqual(payload, PAYLOAD);
+  // with a trailing slash, the same server and the same cached set
+  await verifyWebhook(webhookRequest(BODY, await signed(server)), {
+    baseUrl: `${baseUrl}/`,
+    audience: server.accountId,
+  });
+  assert.equal(passage.fetches, 1);
+  await assert.rejects(verifyWebhook(webhookRequest(BODY, "x"), {}), TypeError);
+});
+
+Deno.test("verifyWebhook() without audience fetches the key set of the JWT's aud, and forged auds fetch at most once per cool-down", async () => {
+  await using server = await startServer();
+  await using jwks = countingJwks(server);
+  const opts = { jwksUrl: jwks.url, keyCooldownSeconds: 60 };
+  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
+  assert.equal(jwks.fetches, 1);
+  const stranger = await strangerKey();
+  for (let i = 0; i < 40; i++) {
+    const jwt = await forgedKid(`whk_${i}`, stranger, `acct_forged_${crypto.randomUUID()}`);
+    await assertRejected(verifyWebhook(webhookRequest(BODY, jwt), opts), "unknown_key");
+  }
+  assert.equal(jwks.fetches, 1, "no forged aud fetched a key set within the cool-down");
+  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
+  assert.equal(jwks.fetches, 1);
+});
