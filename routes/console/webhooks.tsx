@@ -96,7 +96,7 @@ export function registerWebhookPages(app: Hono<AppEnv>): void {
                     <tr>
                       <td class="mono">
                         {k.kid}
-                        {k.accountId ? null : <span class="muted">(server-wide)</span>}
+                        {k.accountId ? null : <span class="muted">{" "}(server-wide)</span>}
                       </td>
                       <td>{when(unix(k.createdAt))}</td>
                       <td>
