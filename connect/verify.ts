@@ -5,15 +5,24 @@
  * Every webhook carries a `Passage-Verification` header: a JWT signed with
  * ES256 whose claims are `iat`, `request_body_sha256` (the hex SHA-256 of
  * the exact body bytes), `aud` (the id of the account that owns the link,
- * `acct_…`) and `livemode`. The verifier reads the raw body once, checks the
- * JWT with `jose` against Passage's key set (fetched once and cached, and
- * fetched again for an unknown `kid` at most once per cool-down), checks the
- * age, the audience and mode you require, and the body hash, and only then
- * parses the body.
+ * `acct_…`) and `livemode`. Each account has its own signing keys, published
+ * at `/v1/accounts/{aud}/jwks.json` on the Passage server. The verifier reads
+ * the raw body once, checks the JWT with `jose` against the key set of the
+ * account it is addressed to (fetched once and cached, and fetched again for
+ * an unknown `kid` at most once per cool-down), so a `kid` from another
+ * account's set does not verify; it checks the age, the audience and mode you
+ * require, and the body hash, and only then parses the body.
  *
  * @module
  */
-import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import {
+  createRemoteJWKSet,
+  customFetch,
+  decodeJwt,
+  errors,
+  jwtVerify,
+  type JWTVerifyGetKey,
+} from "jose";
 import { z } from "zod";
 import type { OperationResults } from "./results.ts";
 import { resultSchemas } from "./results.ts";
@@ -39,7 +48,7 @@ import {
  * - `missing_signature`: no `Passage-Verification` header.
  * - `malformed_signature`: the header is not a well-formed JWT with `kid`, `iat` and `request_body_sha256`.
  * - `unsupported_algorithm`: the JWT is not ES256 (`none`, `HS256`, …) or its `typ` is not `JWT`.
- * - `unknown_key`: Passage does not know the `kid` (or it has expired), or the key could not be fetched.
+ * - `unknown_key`: the `kid` is not in the key set of the account the JWT is addressed to (another account's, expired, or forged), or the key set could not be fetched.
  * - `invalid_signature`: the signature does not match the key.
  * - `stale_signature`: `iat` is older than `maxAgeSeconds`, or more than a minute in the future.
  * - `wrong_audience`: `audience` was given and the JWT's `aud` is none of it (another developer's event, or a signature without `aud`).
@@ -234,14 +243,18 @@ export interface RawWebhook {
 }
 
 /**
- * Options for {@linkcode verifyWebhook}. Give `jwksUrl` (or the older
- * `publicKeyUrl`).
+ * Options for {@linkcode verifyWebhook}. Say which Passage server sent the
+ * webhook with `baseUrl` (or the older `jwksUrl` or `publicKeyUrl`, whose
+ * server is used the same way), and whose events you accept with
+ * `audience`: the keys are then your account's key set on that server. The
+ * server's URL is always yours to give: a webhook cannot say where its own
+ * keys are, or anyone could sign one and point at their keys.
  *
  * @example
  * ```ts
  * import { verifyWebhook, type VerifyWebhookOptions } from "@passage/connect";
  * const options: VerifyWebhookOptions = {
- *   jwksUrl: "https://passage.example.com/.well-known/jwks.json",
+ *   baseUrl: "https://passage.example.com",
  *   audience: "acct_01KBXYZ",
  *   livemode: false,
  * };
@@ -250,13 +263,21 @@ export interface RawWebhook {
  */
 export interface VerifyWebhookOptions {
   /**
-   * Passage's key set: `https://<your Passage server>/.well-known/jwks.json`.
+   * Your Passage server, as given to `new Passage({ baseUrl })`: keys come
+   * from `<baseUrl>/v1/accounts/<aud>/jwks.json`, the key set of the
+   * account the webhook is addressed to.
+   */
+  baseUrl?: string;
+  /**
+   * A key set URL. `https://<your Passage server>/.well-known/jwks.json` (as
+   * documented before keys were per account) means that server, as
+   * `baseUrl` does. Any other URL, such as one account's
+   * `…/v1/accounts/acct_…/jwks.json`, is used as it is, for every webhook.
    */
   jwksUrl?: string;
   /**
    * Passage's key endpoint, `https://<your Passage server>/webhook_verification_key/get`:
-   * the key set beside it (`/.well-known/jwks.json` on the same server) is
-   * used. Prefer `jwksUrl`.
+   * means that server, as `baseUrl` does. Prefer `baseUrl`.
    */
   publicKeyUrl?: string;
   /**
@@ -278,15 +299,18 @@ export interface VerifyWebhookOptions {
   /**
    * Accept only events whose signed `aud` is this owner id (or one of these):
    * the id of the account that owns the links, `acct_…`, shown in the
-   * console. Rotating API keys does not change it. Without it, an event
-   * signed for any Passage developer on the same server verifies.
+   * console. Rotating API keys does not change it. The keys are that
+   * account's key set, fetched only for these ids. Without it, an event
+   * signed for any Passage developer on the same server verifies (against
+   * the key set of the account its `aud` names, and a new account's set is
+   * fetched at most once per `keyCooldownSeconds`).
    *
    * @example
    * ```ts
    * import { verifyWebhook } from "@passage/connect";
    * async function handle(req: Request) {
    *   return await verifyWebhook(req, {
-   *     jwksUrl: "https://passage.example.com/.well-known/jwks.json",
+   *     baseUrl: "https://passage.example.com",
    *     audience: "acct_01KBXYZ",
    *     livemode: true,
    *   });
@@ -334,52 +358,111 @@ const testPayloadSchema: z.ZodType<WebhookTestPayload> = z.object({
 
 /** Future `iat` tolerated for clock skew, in seconds. */
 const MAX_FUTURE_SECONDS = 60;
-/** Key sets kept at most (one per server and `fetch`). */
+/** Key sets kept at most (one per account, server and `fetch`), the least recently used dropped. */
 const KEY_SETS_SIZE = 100;
+const WELL_KNOWN = "/.well-known/jwks.json";
+const KEY_ENDPOINT = /\/webhook_verification_key\/get\/?$/;
 
 // Key sets by fetch function, then by URL and cool-down: jose's remote key
 // set caches the keys (refetching after 10 minutes) and refetches for an
-// unknown kid at most once per cool-down.
+// unknown kid at most once per cool-down. `discoveredAt`: when a JWT's own
+// `aud` (no `audience` given) last made a new key set, by server and
+// cool-down, so forged `aud`s fetch at most once per cool-down too.
 const DEFAULT_FETCH = {};
-const keySets = new WeakMap<object, Map<string, JWTVerifyGetKey>>();
+const caches = new WeakMap<
+  object,
+  { sets: Map<string, JWTVerifyGetKey>; discoveredAt: Map<string, number> }
+>();
 
 function fail(code: WebhookVerificationErrorCode, message: string, cause?: unknown): never {
   throw new WebhookVerificationError(code, message, cause === undefined ? undefined : { cause });
 }
 
-function jwksUrlOf(options: VerifyWebhookOptions): URL {
-  const given = options.jwksUrl ??
-    options.publicKeyUrl?.replace(/\/webhook_verification_key\/get\/?$/, "/.well-known/jwks.json");
-  if (!given) throw new TypeError("verifyWebhook needs options.jwksUrl");
+/** Where keys come from: one fixed key set, or a server's key set per account. */
+type KeySource = { fixed: URL } | { server: URL };
+
+function keySourceOf(options: VerifyWebhookOptions): KeySource {
+  if (options.jwksUrl !== undefined) {
+    const url = new URL(options.jwksUrl);
+    if (!url.pathname.endsWith(WELL_KNOWN)) return { fixed: url };
+    return { server: new URL(url.pathname.slice(0, -WELL_KNOWN.length) + "/", url) };
+  }
+  const given = options.baseUrl ?? options.publicKeyUrl;
+  if (given === undefined) {
+    throw new TypeError("verifyWebhook needs options.baseUrl, your Passage server's URL");
+  }
   const url = new URL(given);
-  return options.jwksUrl || url.pathname.endsWith("/.well-known/jwks.json")
-    ? url
-    : new URL("/.well-known/jwks.json", url);
+  const path = options.baseUrl !== undefined
+    ? url.pathname
+    : KEY_ENDPOINT.test(url.pathname)
+    ? url.pathname.replace(KEY_ENDPOINT, "")
+    : "";
+  return { server: new URL(path.replace(/\/*$/, "/"), url) };
 }
 
-function keySet(options: VerifyWebhookOptions): JWTVerifyGetKey {
-  const url = jwksUrlOf(options);
+/** The key set for a JWT addressed to `aud`: the account's, or the server-wide one without `aud`. */
+function keySetUrl(source: KeySource, aud: string | undefined): URL {
+  if ("fixed" in source) return source.fixed;
+  return aud === undefined
+    ? new URL(WELL_KNOWN.slice(1), source.server)
+    : new URL(`v1/accounts/${encodeURIComponent(aud)}/jwks.json`, source.server);
+}
+
+function keySet(options: VerifyWebhookOptions, url: URL, discovery?: URL): JWTVerifyGetKey {
   const cooldown = (options.keyCooldownSeconds ?? 60) * 1000;
   const byFetch = options.fetch ?? DEFAULT_FETCH;
-  let sets = keySets.get(byFetch);
-  if (!sets) keySets.set(byFetch, sets = new Map());
+  let cache = caches.get(byFetch);
+  if (!cache) caches.set(byFetch, cache = { sets: new Map(), discoveredAt: new Map() });
   const key = `${url.href} ${cooldown}`;
-  let set = sets.get(key);
-  if (!set) {
+  let set = cache.sets.get(key);
+  if (set) {
+    cache.sets.delete(key); // most recently used last
+  } else {
+    if (discovery) {
+      const server = `${discovery.href} ${cooldown}`;
+      const last = cache.discoveredAt.get(server) ?? -Infinity;
+      if (Date.now() - last < cooldown) {
+        fail(
+          "unknown_key",
+          `Not fetching ${url.href}: a new account's key set was fetched less than ${
+            cooldown / 1000
+          } s ago. Pass audience (your account id) to fetch only yours`,
+        );
+      }
+      cache.discoveredAt.delete(server);
+      if (cache.discoveredAt.size >= KEY_SETS_SIZE) {
+        cache.discoveredAt.delete(cache.discoveredAt.keys().next().value!);
+      }
+      cache.discoveredAt.set(server, Date.now());
+    }
     set = createRemoteJWKSet(url, {
       cooldownDuration: cooldown,
       ...(options.fetch ? { [customFetch]: options.fetch } : {}),
     });
-    if (sets.size >= KEY_SETS_SIZE) sets.delete(sets.keys().next().value!);
-    sets.set(key, set);
+    if (cache.sets.size >= KEY_SETS_SIZE) cache.sets.delete(cache.sets.keys().next().value!);
   }
+  cache.sets.set(key, set);
   return set;
 }
 
+function wrongAudience(aud: unknown, wanted: readonly string[], cause?: unknown): never {
+  fail(
+    "wrong_audience",
+    `JWT aud ${JSON.stringify(aud ?? null)} is not ${
+      wanted.map((a) => JSON.stringify(a)).join(" or ")
+    }: the event is not addressed to you`,
+    cause,
+  );
+}
+
 /** Turns what jose threw into the check that failed. */
-function joseFailure(err: unknown, kid: unknown, options: VerifyWebhookOptions): never {
+function joseFailure(
+  err: unknown,
+  kid: unknown,
+  options: VerifyWebhookOptions,
+  where: string,
+): never {
   if (err instanceof WebhookVerificationError) throw err;
-  const where = jwksUrlOf(options).href;
   if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) {
     fail("unsupported_algorithm", `JWT alg must be ES256: ${err.message}`, err);
   }
@@ -391,16 +474,7 @@ function joseFailure(err: unknown, kid: unknown, options: VerifyWebhookOptions):
   }
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.claim === "typ") fail("unsupported_algorithm", "JWT typ must be JWT", err);
-    if (err.claim === "aud") {
-      const wanted = typeof options.audience === "string" ? [options.audience] : options.audience!;
-      fail(
-        "wrong_audience",
-        `JWT aud ${JSON.stringify(err.payload.aud ?? null)} is not ${
-          wanted.map((a) => JSON.stringify(a)).join(" or ")
-        }: the event is not addressed to you`,
-        err,
-      );
-    }
+    if (err.claim === "aud") wrongAudience(err.payload.aud, [options.audience ?? []].flat(), err);
     fail("malformed_signature", `Passage-Verification claims: ${err.message}`, err);
   }
   if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) {
@@ -440,16 +514,19 @@ async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
  * returned payload, never a re-serialised body. Throws a
  * {@linkcode WebhookVerificationError} whose `code` says which check failed.
  *
- * Keys come from Passage's key set (`jwksUrl`), cached; a `kid` the cached
- * set lacks (after a key rotation, or forged) fetches the set again at most
- * once per `keyCooldownSeconds`.
+ * Keys come from the key set of the account the webhook is addressed to
+ * (`<baseUrl>/v1/accounts/<aud>/jwks.json`, fetched only for an `audience`
+ * you accept), cached; a `kid` the cached set lacks (after a key rotation,
+ * or forged) fetches the set again at most once per `keyCooldownSeconds`.
+ * Another account's rotation fetches nothing.
  *
  * @example
  * ```ts
  * import { verifyWebhook } from "@passage/connect";
  * Deno.serve(async (req) => {
  *   const event = await verifyWebhook(req, {
- *     jwksUrl: "https://passage.example.com/.well-known/jwks.json",
+ *     baseUrl: "https://passage.example.com",
+ *     audience: "acct_01KBXYZ",
  *   });
  *   if (event.type === "link.completed") console.log(event.linkId, event.results);
  *   return new Response(null, { status: 204 });
@@ -463,7 +540,8 @@ async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
  * const app = express();
  * app.post("/passage/webhook", express.raw({ type: "application/json" }), async (req, res) => {
  *   const event = await verifyWebhook({ body: req.body, headers: req.headers }, {
- *     jwksUrl: "https://passage.example.com/.well-known/jwks.json",
+ *     baseUrl: "https://passage.example.com",
+ *     audience: "acct_01KBXYZ",
  *   });
  *   res.sendStatus(204);
  * });
@@ -489,11 +567,23 @@ export async function verifyWebhook(
   }
   if (!token) fail("missing_signature", "The request has no Passage-Verification header");
 
-  const keys = keySet(options);
+  const source = keySourceOf(options);
+  const wanted = options.audience === undefined ? undefined : [options.audience].flat();
   let kid: unknown;
   let claims: Record<string, unknown>;
+  let where = keySetUrl(source, undefined).href;
   const now = clock();
   try {
+    // The addressee picks the key set, so read (not yet trust) `aud` first.
+    const { aud } = decodeJwt(token.trim());
+    const addressee = typeof aud === "string" ? aud : undefined;
+    if (wanted && (addressee === undefined || !wanted.includes(addressee))) {
+      wrongAudience(aud, wanted);
+    }
+    const url = keySetUrl(source, addressee);
+    where = url.href;
+    const byToken = wanted === undefined && addressee !== undefined && "server" in source;
+    const keys = keySet(options, url, byToken ? source.server : undefined);
     ({ payload: claims } = await jwtVerify(token.trim(), (protectedHeader, jws) => {
       kid = protectedHeader.kid;
       if (typeof kid !== "string" || kid === "") {
@@ -508,7 +598,7 @@ export async function verifyWebhook(
       currentDate: new Date(now),
     }));
   } catch (err) {
-    joseFailure(err, kid, options);
+    joseFailure(err, kid, options, where);
   }
 
   const { iat, request_body_sha256: bodyHash } = claims;

@@ -4,10 +4,15 @@
  * links, sessions and webhook events are re-owned by that account and moved
  * to the account's indexes. Idempotent: each step checks what it reads, and a
  * second run finds nothing left to do.
+ *
+ * Then, once per store, the move to per-account webhook signing keys
+ * (`migrateWebhookKeysToAccounts`): every account that exists by then keeps
+ * signing with the server-wide key until its first rotation.
  */
 import type { ApiKeyRecord } from "./api_keys.ts";
 import { newAccountRecord, writeNewAccount } from "./accounts.ts";
 import {
+  accountPrefix,
   apiKeyPrefix,
   apiKeysByAccountKey,
   linkKey,
@@ -20,6 +25,7 @@ import {
   webhookEventPrefix,
   webhookEventsByAccountKey,
 } from "./kv_keys.ts";
+import { adoptServerWebhookKey, listWebhookKeys } from "./webhook_keys.ts";
 import type { LinkRecord } from "./links.ts";
 import type { SessionRecord } from "./sessions.ts";
 import type { WebhookEventRecord } from "./webhooks.ts";
@@ -77,7 +83,31 @@ export async function migrateToAccounts(kv: Deno.Kv): Promise<MigrationReport> {
     if (res.ok) report.events++;
   }
   await kv.set(migrationKey(NAME), new Date().toISOString());
+  await migrateWebhookKeysToAccounts(kv);
   return report;
+}
+
+const WEBHOOK_KEYS = "webhook-keys-per-account-v1";
+
+/**
+ * Once per store: every account made before per-account webhook keys keeps
+ * signing with the server-wide key, so its receivers (whatever key set URL
+ * they fetch) see no change, until an admin rotates its key; the server-wide
+ * keys then stay in its key set for the overlap. Accounts made afterwards get
+ * a key of their own on their first webhook. A store that never signed
+ * anything has no server-wide key, and no account to keep on it. Returns how
+ * many accounts were kept on the server-wide key (0 on every later run).
+ */
+export async function migrateWebhookKeysToAccounts(kv: Deno.Kv): Promise<number> {
+  if ((await kv.get(migrationKey(WEBHOOK_KEYS))).value) return 0;
+  let kept = 0;
+  if ((await listWebhookKeys(kv)).length > 0) {
+    for await (const entry of kv.list({ prefix: accountPrefix() })) {
+      if (await adoptServerWebhookKey(kv, entry.key[1] as string)) kept++;
+    }
+  }
+  await kv.set(migrationKey(WEBHOOK_KEYS), new Date().toISOString());
+  return kept;
 }
 
 /** The key's account, creating it (and indexing the key under it) if the key has none. */

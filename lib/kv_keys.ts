@@ -9,6 +9,8 @@ export type KeyMode = "test" | "live";
 // ---------------------------------------------------------------- accounts
 /** An account (`AccountRecord`): what owns keys, links, sessions and webhook events. */
 export const accountKey = (accountId: string) => ["accounts", accountId] as const;
+/** Prefix of `accountKey`: every account. */
+export const accountPrefix = () => ["accounts"] as const;
 /** Index: a member's email (lower case) → an account they belong to. Value: the account id. */
 export const accountByMemberKey = (email: string, accountId: string) =>
   ["accounts_by_member", email, accountId] as const;
@@ -147,8 +149,22 @@ export const linkResultsKey = (linkId: string) => ["link_results", linkId] as co
 export const webhookKeyKey = (kid: string) => ["webhook_keys", kid] as const;
 /** Prefix of `webhookKeyKey`, for listing (kids sort by creation time). */
 export const webhookKeyPrefix = () => ["webhook_keys"] as const;
-/** The kid of the key that signs new webhooks. Value: the kid. */
+/**
+ * The kid of the server-wide key: the one that signs for accounts made
+ * before per-account keys, until they rotate their own. Value: the kid.
+ */
 export const currentWebhookKeyKey = () => ["webhook_key_current"] as const;
+/** An account's own signing key (`WebhookKeyRecord`), by its kid. */
+export const accountWebhookKeyKey = (accountId: string, kid: string) =>
+  ["account_webhook_keys", accountId, kid] as const;
+/** Prefix of `accountWebhookKeyKey`: one account's keys, oldest first. */
+export const accountWebhookKeyPrefix = (accountId: string) =>
+  ["account_webhook_keys", accountId] as const;
+/** Which key signs an account's webhooks (`AccountKeyState`). */
+export const accountWebhookKeyStateKey = (accountId: string) =>
+  ["account_webhook_key_state", accountId] as const;
+/** Index: an account key's kid → its account, for lookups by kid. Value: the account id. */
+export const webhookKeyOwnerKey = (kid: string) => ["webhook_key_owners", kid] as const;
 /** A webhook event (`WebhookEventRecord`): where it goes and how its delivery stands. */
 export const webhookEventKey = (eventId: string) => ["webhook_events", eventId] as const;
 /** Prefix of `webhookEventKey` (event ids sort by creation time). */

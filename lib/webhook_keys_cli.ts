@@ -1,21 +1,34 @@
 /**
- * `deno task webhook-keys list` · `deno task webhook-keys rotate [--overlap SECONDS]`.
+ * `deno task webhook-keys list [--account ID]` ·
+ * `deno task webhook-keys rotate [--account ID] [--overlap SECONDS]`.
  * Uses the same KV as the server: `PASSAGE_KV_PATH` or `--kv`, a file or a
  * deployment's KV Connect URL (`https://…`, with `DENO_KV_ACCESS_TOKEN`).
+ * With `--account`, one account's keys (the same rotation as its console,
+ * without the console's cap); without it, the server-wide keys, which sign
+ * for accounts made before per-account keys until each rotates its own.
  * Rotating makes a new key current; the previous one stays valid for
  * verification for the overlap (default `PASSAGE_WEBHOOK_KEY_OVERLAP_SECONDS`,
  * 24 h). `--json` prints JSON instead of lines.
  */
 import { parseCli, runCli, UsageError } from "./cli.ts";
 import { loadConfig, openKv } from "./config.ts";
-import { isServable, listWebhookKeys, rotateWebhookKey } from "./webhook_keys.ts";
+import { getAccount } from "./accounts.ts";
+import {
+  isServable,
+  listAccountWebhookKeys,
+  listWebhookKeys,
+  rotateWebhookKey,
+} from "./webhook_keys.ts";
 
 export const USAGE = `Usage:
-  deno task webhook-keys list                          list signing keys (public parts only)
-  deno task webhook-keys rotate [--overlap SECONDS]    make a new key current; the previous one
+  deno task webhook-keys list [--account ID]           list signing keys (public parts only)
+  deno task webhook-keys rotate [--account ID] [--overlap SECONDS]
+                                                       make a new key current; the previous one
                                                        verifies for SECONDS more (default 86400)
 
 Options:
+  --account ID       one account's keys (acct_…); without it, the server-wide keys, which sign
+                     only for accounts made before per-account keys that never rotated
   --kv PATH_OR_URL   the KV store (default $PASSAGE_KV_PATH, else .data/passage.kv3);
                      an https:// KV Connect URL reads DENO_KV_ACCESS_TOKEN
   --json             print JSON
@@ -27,6 +40,7 @@ const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 export function parse(args: string[]) {
   const { values, positionals } = parseCli(args, {
     overlap: { type: "string" },
+    account: { type: "string" },
     kv: { type: "string" },
   });
   if (values.help) return { help: true as const, values };
@@ -35,6 +49,9 @@ export function parse(args: string[]) {
     throw new UsageError(command ? `Unknown command "${command}"` : "No command given");
   }
   if (rest.length > 0) throw new UsageError(`Unexpected argument "${rest[0]}"`);
+  if (values.account !== undefined && !/^acct_\w+$/.test(values.account)) {
+    throw new UsageError(`--account must be an account id (acct_…), got "${values.account}"`);
+  }
   if (values.overlap !== undefined) {
     if (command !== "rotate") throw new UsageError("--overlap only goes with rotate");
     if (!/^\d+$/.test(values.overlap) || !Number.isSafeInteger(Number(values.overlap))) {
@@ -52,10 +69,18 @@ export async function run(
 ): Promise<number> {
   if (parsed.help) return 0;
   const { command, values } = parsed;
+  const accountId = values.account;
+  if (accountId !== undefined && !(await getAccount(kv, accountId))) {
+    throw new Error(`No account with id "${accountId}"`);
+  }
   if (command === "list") {
     const now = new Date();
-    const keys = (await listWebhookKeys(kv)).map((k) => ({
+    const records = accountId === undefined
+      ? await listWebhookKeys(kv)
+      : await listAccountWebhookKeys(kv, accountId, now);
+    const keys = records.map((k) => ({
       kid: k.kid,
+      serverWide: !k.accountId,
       createdAt: iso(k.createdAt),
       expiredAt: k.expiredAt === null ? null : iso(k.expiredAt),
       state: k.expiredAt === null ? "current" : isServable(k, now) ? "valid" : "expired",
@@ -73,14 +98,15 @@ export async function run(
         : k.state === "valid"
         ? `valid until ${k.expiredAt}`
         : `expired ${k.expiredAt}`;
-      console.log(`${k.kid}  created ${k.createdAt}  ${state}`);
+      const where = accountId !== undefined && k.serverWide ? "  (server-wide)" : "";
+      console.log(`${k.kid}  created ${k.createdAt}  ${state}${where}`);
     }
     return 0;
   }
   const overlapSeconds = values.overlap === undefined
     ? defaults.overlapSeconds
     : Number(values.overlap);
-  const { current, previous } = await rotateWebhookKey(kv, { overlapSeconds });
+  const { current, previous } = await rotateWebhookKey(kv, { accountId, overlapSeconds });
   if (values.json) {
     console.log(JSON.stringify({
       current: { kid: current.kid, createdAt: iso(current.createdAt) },

@@ -1,6 +1,6 @@
 /**
  * The `Passage-Verification` header: a compact JWS (a JWT) signed with the
- * current webhook key, protected header `{"alg":"ES256","kid","typ":"JWT"}`,
+ * current webhook key of the account that owns the link, protected header `{"alg":"ES256","kid","typ":"JWT"}`,
  * claims `iat`, `request_body_sha256` (hex SHA-256 of the exact bytes sent),
  * `aud` (the id of the account that owns the link: one developer's event does
  * not verify as another's) and `livemode` (test or live), in the manner of
@@ -48,14 +48,17 @@ export async function signJwt(key: WebhookKeyRecord, claims: VerificationClaims)
     .sign(await privateKey(key));
 }
 
-/** The `Passage-Verification` value for one attempt to send `body`, and the kid that signed it. */
+/**
+ * The `Passage-Verification` value for one attempt to send `body`, signed with
+ * the current key of the account `audience.aud`, and the kid that signed it.
+ */
 export async function signWebhookBody(
   kv: Deno.Kv,
   body: Uint8Array,
   audience: WebhookAudience,
   now: Date = new Date(),
 ): Promise<{ jwt: string; kid: string }> {
-  const key = await currentWebhookKey(kv, now);
+  const key = await currentWebhookKey(kv, audience.aud, now);
   const jwt = await signJwt(key, {
     iat: Math.floor(now.getTime() / 1000),
     request_body_sha256: await sha256Hex(body),

@@ -1,13 +1,19 @@
 /**
  * Webhook routes: the public verification keys (no API key: they are public),
- * and, per link, the events with their attempts and a manual redelivery.
+ * each account's key set and the server-wide one, and, per link, the events
+ * with their attempts and a manual redelivery.
  */
 import { z } from "zod";
 import type { Context } from "hono";
 import { PassageError } from "../lib/errors.ts";
 import type { Api, AppEnv } from "../lib/http.ts";
 import { redeliverLatestWebhook, sendTestWebhook } from "../lib/webhook_delivery.ts";
-import { getWebhookPublicKey, servableWebhookKeys } from "../lib/webhook_keys.ts";
+import { getAccount } from "../lib/accounts.ts";
+import {
+  accountWebhookKeySet,
+  getWebhookPublicKey,
+  servableWebhookKeys,
+} from "../lib/webhook_keys.ts";
 import { listLinkWebhooks } from "../lib/webhooks.ts";
 import { webhookEventTypeSchema } from "../lib/openapi.ts";
 
@@ -71,8 +77,8 @@ export function registerWebhookRoutes(api: Api): void {
     summary: "Retrieve a webhook verification key",
     description:
       "Get the public key that verifies a webhook's `Passage-Verification` JWT, by the `kid` " +
-      "of its header (no API key: the keys are public). A key stays served for a day after a " +
-      "rotation.",
+      "of its header, whichever account's it is (no API key: the keys are public). A key " +
+      "stays served for a day after a rotation.",
     tag: "Webhooks",
     auth: "none" as const,
     responses: {
@@ -110,25 +116,47 @@ export function registerWebhookRoutes(api: Api): void {
     (c, { query }) => keyResponse(c, query.key_id),
   );
 
+  const keySetSchema = z.object({ keys: z.array(publicKeySchema) }).meta({
+    id: "JsonWebKeySet",
+    description: "Webhook verification keys still valid",
+  });
+
+  api.route({
+    method: "get",
+    path: "/v1/accounts/{id}/jwks.json",
+    operationId: "webhookKeys.account",
+    summary: "List an account's webhook verification keys",
+    description:
+      "The keys that verify one account's webhooks, as a JSON Web Key Set: its current key " +
+      "and any still in their overlap after a rotation. The id is the `aud` of the account's " +
+      "webhooks; no API key (the keys are public). `verifyWebhook` fetches it for its " +
+      "`audience`.",
+    params: { id: "The account's id (`acct_…`), the `aud` claim of its webhooks" },
+    tag: "Webhooks",
+    auth: "none",
+    responses: { 200: { description: "The account's key set", schema: keySetSchema } },
+    errors: ["account_not_found"],
+  }, async (c) => {
+    const id = c.req.param("id")!;
+    if (!(await getAccount(c.var.kv, id))) {
+      throw new PassageError("account_not_found", `No account with id "${id}"`, { param: "id" });
+    }
+    return c.json({ keys: await accountWebhookKeySet(c.var.kv, id) });
+  });
+
   api.route({
     method: "get",
     path: "/.well-known/jwks.json",
     operationId: "webhookKeys.list",
-    summary: "List the webhook verification keys",
+    summary: "List the server-wide webhook verification keys",
     description:
-      "Every webhook verification key still valid, as a JSON Web Key Set, for JWT libraries " +
-      "that verify against a JWKS URL.",
+      "The server-wide webhook verification keys still valid, as a JSON Web Key Set: the keys " +
+      "that sign for accounts made before keys were per account, until each rotates its own. " +
+      "Verify against `/v1/accounts/{id}/jwks.json` instead: it holds these while the account " +
+      "uses them.",
     tag: "Webhooks",
     auth: "none",
-    responses: {
-      200: {
-        description: "The key set",
-        schema: z.object({ keys: z.array(publicKeySchema) }).meta({
-          id: "JsonWebKeySet",
-          description: "The webhook verification keys still valid",
-        }),
-      },
-    },
+    responses: { 200: { description: "The key set", schema: keySetSchema } },
   }, async (c) => c.json({ keys: await servableWebhookKeys(c.var.kv) }));
 
   api.route({

@@ -7,6 +7,7 @@ import { createLinkViaApi, LINK_BODY, request, startServer } from "./_harness.ts
 import { COMPLETE, finishLink } from "./_webhooks.ts";
 import { createApiKey } from "../lib/api_keys.ts";
 import { spawnWatched } from "./_spawn.ts";
+import { currentWebhookKey, rotateWebhookKey } from "../lib/webhook_keys.ts";
 
 Deno.test("examples/deno creates a link with the SDK and verifies its webhook", async () => {
   await using server = await startServer({ allowLoopbackWebhooks: true });
@@ -94,4 +95,18 @@ Deno.test("examples/python verifies a webhook with PyJWT and refuses another acc
   const unsigned = await request(hook, { method: "POST", json: { id: "evt_x" } });
   assert.equal(unsigned.status, 400);
   assert.equal(unsigned.text, "missing_signature");
+
+  // The other account rotates its key: nothing changes here. This account rotates: PyJWT's
+  // client fetches the account's set again for the new kid, and verifies.
+  await rotateWebhookKey(server.kv, { accountId: other.key.accountId, overlapSeconds: 60 });
+  const again = await server.api("/v1/webhooks/test", { method: "POST", json: { url: hook } });
+  assert.equal(again.body.statusCode, 204, JSON.stringify(again.body) + receiver.out.stdout);
+  const { current } = await rotateWebhookKey(server.kv, {
+    accountId: server.accountId,
+    overlapSeconds: 60,
+  });
+  const rotated = await server.api("/v1/webhooks/test", { method: "POST", json: { url: hook } });
+  assert.equal(rotated.body.statusCode, 204, JSON.stringify(rotated.body) + receiver.out.stdout);
+  await receiver.waitFor(new RegExp(`verified webhook\\.test ${rotated.body.eventId}`));
+  assert.equal((await currentWebhookKey(server.kv, server.accountId)).kid, current.kid);
 });

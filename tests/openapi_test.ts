@@ -47,6 +47,7 @@ Deno.test("GET /openapi.json documents every /v1 route the app registered, with 
   assert.deepEqual(
     registered.toSorted(),
     [
+      "get /v1/accounts/{id}/jwks.json",
       "get /v1/device/socket",
       "get /v1/links",
       "get /v1/links/{id}",

@@ -64,8 +64,13 @@ async function strangerKey(): Promise<CryptoKeyPair> {
 const ecdsa = (key: CryptoKey) => (input: Uint8Array<ArrayBuffer>) =>
   crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, input);
 
-async function claimsFor(body: string, at = Date.now()) {
-  return { iat: Math.floor(at / 1000), request_body_sha256: await sha256Hex(body) };
+/** Claims for `body`, addressed to `aud` (whose key set the verifier then fetches). */
+async function claimsFor(body: string, aud?: string) {
+  return {
+    iat: Math.floor(Date.now() / 1000),
+    request_body_sha256: await sha256Hex(body),
+    ...(aud === undefined ? {} : { aud }),
+  };
 }
 
 function options(
@@ -123,11 +128,11 @@ Deno.test("verifyWebhook() rejects a re-serialised JSON body: only the raw bytes
 
 Deno.test("verifyWebhook() rejects a JWT signed by a different key under the same kid", async () => {
   await using server = await startServer();
-  const { kid } = await currentWebhookKey(server.kv);
+  const { kid } = await currentWebhookKey(server.kv, server.accountId);
   const stranger = await strangerKey();
   const jwt = await forge(
     { alg: "ES256", kid, typ: "JWT" },
-    await claimsFor(BODY),
+    await claimsFor(BODY, server.accountId),
     ecdsa(stranger.privateKey),
   );
   await assertRejected(
@@ -145,8 +150,8 @@ Deno.test("verifyWebhook() rejects a JWT signed by a different key under the sam
 
 Deno.test("verifyWebhook() rejects alg none and HS256 (keyed with the public key)", async () => {
   await using server = await startServer();
-  const key = await currentWebhookKey(server.kv);
-  const claims = await claimsFor(BODY);
+  const key = await currentWebhookKey(server.kv, server.accountId);
+  const claims = await claimsFor(BODY, server.accountId);
   const none = await forge(
     { alg: "none", kid: key.kid, typ: "JWT" },
     claims,
@@ -285,11 +290,11 @@ function countingJwks(server: TestServer) {
   };
 }
 
-/** A JWT for BODY under a kid the server never made, signed by a stranger. */
-async function forgedKid(kid: string, stranger: CryptoKeyPair): Promise<string> {
+/** A JWT for BODY to `aud` under a kid the server never made, signed by a stranger. */
+async function forgedKid(kid: string, stranger: CryptoKeyPair, aud: string): Promise<string> {
   return await forge(
     { alg: "ES256", kid, typ: "JWT" },
-    await claimsFor(BODY),
+    await claimsFor(BODY, aud),
     ecdsa(stranger.privateKey),
   );
 }
@@ -303,7 +308,7 @@ Deno.test("verifyWebhook() caches the key set: a second verification does not re
   await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
   assert.equal(jwks.fetches, 1);
 
-  await rotateWebhookKey(server.kv, { overlapSeconds: 3600 });
+  await rotateWebhookKey(server.kv, { accountId: server.accountId, overlapSeconds: 3600 });
   await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
   await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
   assert.equal(jwks.fetches, 2);
@@ -313,13 +318,13 @@ Deno.test("verifyWebhook() fetches the key set at most once per cool-down for a 
   await using server = await startServer();
   await using jwks = countingJwks(server);
   const opts = { jwksUrl: jwks.url, keyCooldownSeconds: 0.5 };
-  await currentWebhookKey(server.kv); // the server's key exists (it is made on first signing)
+  await currentWebhookKey(server.kv, server.accountId); // the server's key exists (it is made on first signing)
   const stranger = await strangerKey();
   const burst = async (n: number) => {
     const forged = await Promise.all(
       Array.from(
         { length: n },
-        (_, i) => forgedKid(`whk_forged_${i}_${crypto.randomUUID()}`, stranger),
+        (_, i) => forgedKid(`whk_forged_${i}_${crypto.randomUUID()}`, stranger, server.accountId),
       ),
     );
     // half at once, half one after another
@@ -354,7 +359,10 @@ Deno.test("verifyWebhook() with the default cool-down: 200 forged kids after a v
   const stranger = await strangerKey();
   for (let i = 0; i < 200; i++) {
     await assertRejected(
-      verifyWebhook(webhookRequest(BODY, await forgedKid(`whk_${i}`, stranger)), opts),
+      verifyWebhook(
+        webhookRequest(BODY, await forgedKid(`whk_${i}`, stranger, server.accountId)),
+        opts,
+      ),
       "unknown_key",
     );
   }
@@ -364,7 +372,7 @@ Deno.test("verifyWebhook() with the default cool-down: 200 forged kids after a v
 Deno.test("verifyWebhook() refuses a key Passage no longer serves, and says so when the key set cannot be fetched", async () => {
   await using server = await startServer();
   const jwt = await signed(server);
-  await rotateWebhookKey(server.kv, { overlapSeconds: 0 });
+  await rotateWebhookKey(server.kv, { accountId: server.accountId, overlapSeconds: 0 });
   await assertRejected(
     verifyWebhook(webhookRequest(BODY, jwt), { jwksUrl: `${server.url}/.well-known/jwks.json` }),
     "unknown_key",
@@ -440,4 +448,38 @@ Deno.test("verifyWebhook() refuses a request whose body was already read", async
   const req = webhookRequest(BODY, await signed(server));
   await req.text();
   await assertRejected(verifyWebhook(req, options(server)), "invalid_payload");
+});
+
+Deno.test("verifyWebhook() with baseUrl and audience alone fetches the account's key set", async () => {
+  await using server = await startServer();
+  await using passage = countingJwks(server);
+  const baseUrl = new URL(passage.url).origin;
+  const payload = await verifyWebhook(webhookRequest(BODY, await signed(server)), {
+    baseUrl,
+    audience: server.accountId,
+  });
+  assert.deepEqual(payload, PAYLOAD);
+  // with a trailing slash, the same server and the same cached set
+  await verifyWebhook(webhookRequest(BODY, await signed(server)), {
+    baseUrl: `${baseUrl}/`,
+    audience: server.accountId,
+  });
+  assert.equal(passage.fetches, 1);
+  await assert.rejects(verifyWebhook(webhookRequest(BODY, "x"), {}), TypeError);
+});
+
+Deno.test("verifyWebhook() without audience fetches the key set of the JWT's aud, and forged auds fetch at most once per cool-down", async () => {
+  await using server = await startServer();
+  await using jwks = countingJwks(server);
+  const opts = { jwksUrl: jwks.url, keyCooldownSeconds: 60 };
+  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
+  assert.equal(jwks.fetches, 1);
+  const stranger = await strangerKey();
+  for (let i = 0; i < 40; i++) {
+    const jwt = await forgedKid(`whk_${i}`, stranger, `acct_forged_${crypto.randomUUID()}`);
+    await assertRejected(verifyWebhook(webhookRequest(BODY, jwt), opts), "unknown_key");
+  }
+  assert.equal(jwks.fetches, 1, "no forged aud fetched a key set within the cool-down");
+  await verifyWebhook(webhookRequest(BODY, await signed(server)), opts);
+  assert.equal(jwks.fetches, 1);
 });

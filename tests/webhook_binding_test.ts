@@ -13,7 +13,7 @@ import { deviceMessageSchema, REFERENCE_DEVICE_NAME } from "@passage/connect/pro
 import { createApiKey } from "../lib/api_keys.ts";
 import { sha256Hex } from "../lib/ids.ts";
 import { recordDeviceClient } from "../lib/sessions.ts";
-import { currentWebhookKey } from "../lib/webhook_keys.ts";
+import { currentServerWebhookKey } from "../lib/webhook_keys.ts";
 import { signJwt, signWebhookBody, type VerificationClaims } from "../lib/webhook_signing.ts";
 import { claim, createLinkViaApi, LINK_BODY, startServer, type TestServer } from "./_harness.ts";
 import { openSocket } from "./_socket.ts";
@@ -51,19 +51,21 @@ async function assertRejected(promise: Promise<unknown>, code: string): Promise<
 
 Deno.test("verifyWebhook() with audience rejects another owner's event and accepts its own", async () => {
   await using server = await startServer();
+  const a = server.accountId;
+  const b = (await createApiKey(server.kv, { name: "B", mode: "test" })).key.accountId;
   const jwt = async () =>
     (await signWebhookBody(server.kv, new TextEncoder().encode(BODY), {
-      aud: "key_A",
+      aud: a,
       livemode: false,
     })).jwt;
   const base = { publicKeyUrl: keyUrl(server) };
   assert.equal((await verifyWebhook(webhookRequest(await jwt()), base)).provider, "tmobile");
-  const own = await verifyWebhook(webhookRequest(await jwt()), { ...base, audience: "key_A" });
+  const own = await verifyWebhook(webhookRequest(await jwt()), { ...base, audience: a });
   assert.equal(own.livemode, false);
   assert.equal(own.device, null);
-  await verifyWebhook(webhookRequest(await jwt()), { ...base, audience: ["key_B", "key_A"] });
+  await verifyWebhook(webhookRequest(await jwt()), { ...base, audience: [b, a] });
   await assertRejected(
-    verifyWebhook(webhookRequest(await jwt()), { ...base, audience: "key_B" }),
+    verifyWebhook(webhookRequest(await jwt()), { ...base, audience: b }),
     "wrong_audience",
   );
   await assertRejected(
@@ -75,7 +77,10 @@ Deno.test("verifyWebhook() with audience rejects another owner's event and accep
 Deno.test("verifyWebhook() with livemode rejects an event of the other mode", async () => {
   await using server = await startServer();
   const sign = async (livemode: boolean) =>
-    (await signWebhookBody(server.kv, new TextEncoder().encode(BODY), { aud: "key_A", livemode }))
+    (await signWebhookBody(server.kv, new TextEncoder().encode(BODY), {
+      aud: server.accountId,
+      livemode,
+    }))
       .jwt;
   const base = { publicKeyUrl: keyUrl(server) };
   await verifyWebhook(webhookRequest(await sign(true)), { ...base, livemode: true });
@@ -92,8 +97,8 @@ Deno.test("verifyWebhook() with livemode rejects an event of the other mode", as
 
 Deno.test("verifyWebhook() refuses a genuine signature without aud or livemode when they are required", async () => {
   await using server = await startServer();
-  const key = await currentWebhookKey(server.kv);
-  // as an older server signed: no aud, no livemode
+  // as an older server signed, with its server-wide key: no aud, no livemode
+  const key = await currentServerWebhookKey(server.kv);
   const old = await signJwt(key, {
     iat: Math.floor(Date.now() / 1000),
     request_body_sha256: await sha256Hex(BODY),
@@ -101,7 +106,7 @@ Deno.test("verifyWebhook() refuses a genuine signature without aud or livemode w
   const base = { publicKeyUrl: keyUrl(server) };
   await verifyWebhook(webhookRequest(old), base);
   await assertRejected(
-    verifyWebhook(webhookRequest(old), { ...base, audience: "key_A" }),
+    verifyWebhook(webhookRequest(old), { ...base, audience: server.accountId }),
     "wrong_audience",
   );
   await assertRejected(

@@ -23,9 +23,11 @@ function startListen(args: string[], env: Record<string, string> = {}) {
   ], env);
 }
 
-/** Verifies a received delivery as any receiver would: JWKS, ES256, audience, body hash. */
+/** Verifies a received delivery as any receiver would: the account's JWKS, ES256, audience, body hash. */
 async function verifyReceived(server: TestServer, got: Received) {
-  const jwks = createRemoteJWKSet(new URL(`${server.url}/.well-known/jwks.json`));
+  const jwks = createRemoteJWKSet(
+    new URL(`${server.url}/v1/accounts/${server.accountId}/jwks.json`),
+  );
   const { payload } = await jwtVerify(got.headers.get("passage-verification")!, jwks, {
     algorithms: ["ES256"],
     audience: server.accountId,

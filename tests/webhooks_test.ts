@@ -21,7 +21,11 @@ import {
   RETRY_JITTER,
   RETRY_WINDOW_MS,
 } from "../lib/webhook_delivery.ts";
-import { currentWebhookKey, rotateWebhookKey } from "../lib/webhook_keys.ts";
+import {
+  currentServerWebhookKey,
+  currentWebhookKey,
+  rotateWebhookKey,
+} from "../lib/webhook_keys.ts";
 import {
   addWebhookEvent,
   listAttempts,
@@ -129,7 +133,7 @@ Deno.test("a finished link's event reaches its receiver signed, and verifyWebhoo
   assert.equal(got.headers.get("content-type"), "application/json");
   assert.equal(got.headers.get("user-agent"), "Passage-Webhooks/1");
   const { header, claims } = jwtParts(got);
-  const key = await currentWebhookKey(server.kv);
+  const key = await currentWebhookKey(server.kv, server.accountId);
   assert.deepEqual(header, { alg: "ES256", kid: key.kid, typ: "JWT" });
   assert.deepEqual(Object.keys(claims).toSorted(), [
     "aud",
@@ -141,8 +145,8 @@ Deno.test("a finished link's event reaches its receiver signed, and verifyWebhoo
   assert.equal(claims.livemode, false);
   assert.ok(Math.abs((claims.iat as number) - Date.now() / 1000) < 5);
 
-  // A second, independent implementation (jose) accepts it against the JWKS too.
-  const jwks = await request(`${server.url}/.well-known/jwks.json`);
+  // A second, independent implementation (jose) accepts it against the account's JWKS too.
+  const jwks = await request(`${server.url}/v1/accounts/${server.accountId}/jwks.json`);
   const verified = await jwtVerify(
     got.headers.get("passage-verification")!,
     createLocalJWKSet(jwks.body),
@@ -703,7 +707,7 @@ Deno.test("an event held by a deliverer that died is sent once its lease runs ou
 
 Deno.test("GET and POST /webhook_verification_key/get serve the public key without an API key; an unknown kid is 404", async () => {
   await using server = await startServer();
-  const key = await currentWebhookKey(server.kv);
+  const key = await currentWebhookKey(server.kv, server.accountId);
 
   const byGet = await request(`${keyUrl(server)}?key_id=${encodeURIComponent(key.kid)}`);
   assert.equal(byGet.status, 200, byGet.text);
@@ -762,6 +766,7 @@ Deno.test("after a rotation new events are signed with the new kid, and old-kid 
 
   const before = Math.floor(Date.now() / 1000);
   const { current, previous } = await rotateWebhookKey(server.kv, {
+    accountId: server.accountId,
     overlapSeconds: server.config.webhookKeyOverlapSeconds,
   });
   assert.equal(previous?.kid, oldKid);
@@ -781,17 +786,21 @@ Deno.test("after a rotation new events are signed with the new kid, and old-kid 
     old.expired_at >= before + 86400 && old.expired_at <= Math.ceil(Date.now() / 1000) + 86400,
     `expired_at ${old.expired_at}`,
   );
-  const jwks = (await request(`${server.url}/.well-known/jwks.json`)).body;
+  const accountJwks = `${server.url}/v1/accounts/${server.accountId}/jwks.json`;
+  const jwks = (await request(accountJwks)).body;
   assert.deepEqual(jwks.keys.map((k: any) => k.kid), [oldKid, current.kid]);
 
   // A key past its expired_at is no longer served.
-  const third = await rotateWebhookKey(server.kv, { overlapSeconds: 0 });
+  const third = await rotateWebhookKey(server.kv, {
+    accountId: server.accountId,
+    overlapSeconds: 0,
+  });
   assertError(
     await request(`${keyUrl(server)}?key_id=${current.kid}`),
     404,
     "webhook_key_not_found",
   );
-  const after = (await request(`${server.url}/.well-known/jwks.json`)).body;
+  const after = (await request(accountJwks)).body;
   assert.deepEqual(after.keys.map((k: any) => k.kid), [oldKid, third.current.kid]);
 });
 
@@ -832,10 +841,29 @@ Deno.test("webhook-keys CLI: list shows the keys, rotate makes a new one current
     assert.equal((await cli("rotate", "--overlap", "soon")).code, 2);
     assert.equal((await cli("spin")).code, 2);
 
+    // Without --account: the server-wide keys, which only pre-per-account accounts sign with.
     await using server = await startServer({ kvPath });
-    assert.equal((await currentWebhookKey(server.kv)).kid, secondKid);
+    assert.equal((await currentServerWebhookKey(server.kv)).kid, secondKid);
     const jwks = (await request(`${server.url}/.well-known/jwks.json`)).body;
     assert.deepEqual(jwks.keys.map((k: any) => k.kid), [firstKid, secondKid]);
+
+    // With --account: that account's key, and no other's.
+    const other = await createApiKey(server.kv, { name: "other", mode: "test" });
+    const otherKid = (await currentWebhookKey(server.kv, other.key.accountId)).kid;
+    const own = await cli("rotate", "--account", server.accountId, "--json");
+    assert.equal(own.code, 0, own.stderr);
+    const ownKid = JSON.parse(own.stdout).current.kid;
+    assert.equal((await currentWebhookKey(server.kv, server.accountId)).kid, ownKid);
+    assert.equal((await currentWebhookKey(server.kv, other.key.accountId)).kid, otherKid);
+    const set = (await request(`${server.url}/v1/accounts/${server.accountId}/jwks.json`)).body;
+    assert.deepEqual(set.keys.map((k: any) => k.kid), [ownKid]);
+    const ownList = await cli("list", "--account", server.accountId);
+    assert.match(ownList.stdout, new RegExp(`${ownKid} .*current`));
+    assert.doesNotMatch(ownList.stdout, new RegExp(otherKid));
+    const nobody = await cli("rotate", "--account", "acct_nobody");
+    assert.equal(nobody.code, 1);
+    assert.match(nobody.stderr, /No account with id "acct_nobody"/);
+    assert.equal((await cli("list", "--account", "someone")).code, 2);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

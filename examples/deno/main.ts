@@ -29,7 +29,8 @@ async function receiveWebhook(req: Request): Promise<Response> {
   try {
     // Pass the request untouched: the signature covers the exact body bytes.
     const event = await verifyWebhook(req, {
-      publicKeyUrl: `${passageUrl}/webhook_verification_key/get`,
+      // Your Passage server and account: the keys are your account's key set there.
+      baseUrl: passageUrl,
       audience: accountId,
       livemode: false,
     });

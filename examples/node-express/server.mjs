@@ -15,7 +15,6 @@ import {
 const baseUrl = process.env.PASSAGE_URL ?? "http://localhost:8000";
 // Node 20 has no global WebSocket: pass ws's for sessions (Node 22+ may omit it).
 const passage = new Passage({ apiKey: process.env.PASSAGE_API_KEY, baseUrl, WebSocket });
-const jwksUrl = `${baseUrl}/.well-known/jwks.json`;
 
 const app = express();
 
@@ -40,7 +39,7 @@ app.post("/links", express.json(), async (req, res) => {
 app.post("/passage/webhook", express.raw({ type: "*/*" }), async (req, res) => {
   try {
     const event = await verifyWebhook({ body: req.body, headers: req.headers }, {
-      jwksUrl,
+      baseUrl, // the keys: your account's key set on this Passage server
       audience: process.env.PASSAGE_ACCOUNT_ID, // acct_…: only your events (optional)
     });
     if (event.type === "link.completed") {

@@ -1,7 +1,8 @@
 """A Passage webhook receiver in Python, verifying with PyJWT.
 
 Every webhook carries a ``Passage-Verification`` header: a JWT signed with
-ES256 by a key Passage publishes at ``/.well-known/jwks.json``. Its claims:
+ES256 by your account's key, which Passage publishes in your account's key
+set, ``/v1/accounts/<your account id>/jwks.json``. Its claims:
 ``iat`` (when this attempt was signed), ``aud`` (your account id, ``acct_…``),
 ``livemode`` and ``request_body_sha256`` (the hex SHA-256 of the exact body
 bytes). Check all of them, then parse the body.
@@ -26,8 +27,9 @@ LIVEMODE = os.environ.get("PASSAGE_LIVEMODE", "false") == "true"
 MAX_AGE_SECONDS = 300
 MAX_BODY_BYTES = 1024 * 1024
 
-# Fetches the key set once and again only for a kid it has not seen (a rotation).
-jwks = jwt.PyJWKClient(f"{PASSAGE_URL}/.well-known/jwks.json")
+# Your account's key set: fetched once, and again only for a kid it has not seen (after you
+# rotate your key). Another account's rotation changes nothing in it.
+jwks = jwt.PyJWKClient(f"{PASSAGE_URL}/v1/accounts/{ACCOUNT_ID}/jwks.json")
 
 
 class Refused(Exception):
@@ -42,6 +44,10 @@ def verify(token, body):
         header = jwt.get_unverified_header(token)
         if header.get("alg") != "ES256" or header.get("typ") != "JWT":
             raise Refused("unsupported_algorithm")
+        # Another account's event is signed with a key your set does not hold: say so before
+        # looking for it (the signed aud is checked again below).
+        if jwt.decode(token, options={"verify_signature": False}).get("aud") != ACCOUNT_ID:
+            raise Refused("wrong_audience")
         key = jwks.get_signing_key_from_jwt(token)
         claims = jwt.decode(
             token,

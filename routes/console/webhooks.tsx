@@ -1,7 +1,8 @@
 /** @jsxImportSource hono/jsx */
 /**
- * `/console/webhooks`: the server's signing keys (an admin rotates them, the
- * same `rotateWebhookKey` as `deno task webhook-keys rotate`), a "send test
+ * `/console/webhooks`: the account's signing keys (an admin rotates them, the
+ * same `rotateWebhookKey` as `deno task webhook-keys rotate --account`; other
+ * accounts' keys are untouched), its key set URL, a "send test
  * webhook" form (the same `sendTestWebhook` as `POST /v1/webhooks/test`), and
  * the account's recent events across its links with every attempt.
  */
@@ -10,7 +11,7 @@ import { z } from "zod";
 import type { AppEnv } from "../../lib/http.ts";
 import { sendTestWebhook } from "../../lib/webhook_delivery.ts";
 import { roleOf } from "../../lib/accounts.ts";
-import { listWebhookKeys, rotateWebhookKey } from "../../lib/webhook_keys.ts";
+import { listAccountWebhookKeys, rotateWebhookKey } from "../../lib/webhook_keys.ts";
 import { listAccountWebhooks } from "../../lib/webhooks.ts";
 import { testWebhookBodySchema } from "../webhooks.ts";
 import { Badge, consolePage, Csrf, when } from "./_layout.tsx";
@@ -19,14 +20,15 @@ import { requireConsoleAdmin } from "./_middleware.ts";
 
 const testFormSchema = testWebhookBodySchema.extend({ mode: z.enum(["test", "live"]) });
 
-/** Keys shared by every account: a console rotation leaves at most this many in the key set. */
-const MAX_SERVABLE_KEYS = 3;
+/** A console rotation leaves at most this many of the account's own keys in its key set. */
+const MAX_SERVABLE_KEYS = 5;
 
 const unix = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString());
 
 export function registerWebhookPages(app: Hono<AppEnv>): void {
   app.get("/console/webhooks", async (c) => {
-    const keys = await listWebhookKeys(c.var.kv);
+    const keys = await listAccountWebhookKeys(c.var.kv, c.var.account.id);
+    const jwksUrl = new URL(`/v1/accounts/${c.var.account.id}/jwks.json`, c.var.config.publicUrl);
     const events = await listAccountWebhooks(c.var.kv, c.var.account.id, 50);
     const sent = c.req.query("sent");
     const rotated = c.req.query("rotated");
@@ -92,7 +94,10 @@ export function registerWebhookPages(app: Hono<AppEnv>): void {
                 <tbody>
                   {keys.map((k) => (
                     <tr>
-                      <td class="mono">{k.kid}</td>
+                      <td class="mono">
+                        {k.kid}
+                        {k.accountId ? null : <span class="muted">{" "}(server-wide)</span>}
+                      </td>
                       <td>{when(unix(k.createdAt))}</td>
                       <td>
                         {k.expiredAt === null ? <Badge status="active" /> : when(unix(k.expiredAt))}
@@ -103,10 +108,16 @@ export function registerWebhookPages(app: Hono<AppEnv>): void {
               </table>
               {keys.length ? null : <p class="muted">None yet: the first webhook creates one.</p>}
               <p class="muted">
-                Keys sign every account's webhooks on this server. Rotating makes a new key sign
-                from now on; the previous one stays in the key set for {Math.round(overlap / 3600)}
+                Your receivers verify against this account's key set, <code>{jwksUrl.href}</code>
                 {" "}
-                h, so webhooks already sent still verify.
+                (<code>verifyWebhook</code> with <code>audience</code>{" "}
+                <code>{c.var.account.id}</code>{" "}
+                finds it). Rotating makes a new key sign this account's webhooks from now on, and no
+                other account's; the previous one stays in the key set for{" "}
+                {Math.round(overlap / 3600)} h, so webhooks already sent still verify.
+                {keys.some((k) => !k.accountId)
+                  ? " The server-wide key signs for this account until its first rotation: a receiver that fetches /.well-known/jwks.json must move to the URL above before then."
+                  : null}
               </p>
               {admin
                 ? (
@@ -165,6 +176,7 @@ export function registerWebhookPages(app: Hono<AppEnv>): void {
   app.post("/console/webhooks/rotate", async (c) => {
     requireConsoleAdmin(c, "rotate webhook signing keys");
     const { current } = await rotateWebhookKey(c.var.kv, {
+      accountId: c.var.account.id,
       overlapSeconds: c.var.config.webhookKeyOverlapSeconds,
       maxServable: MAX_SERVABLE_KEYS,
     });
