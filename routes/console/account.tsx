@@ -176,7 +176,7 @@ export function registerAccountPages(app: Hono<AppEnv>): void {
                 <tr>
                   <th scope="col">Email</th>
                   <th scope="col">Role</th>
-                  <th scope="col">Active keys they made</th>
+                  <th scope="col">Keys they made</th>
                   {admin ? <th scope="col">Remove</th> : null}
                 </tr>
               </thead>
@@ -198,10 +198,10 @@ export function registerAccountPages(app: Hono<AppEnv>): void {
                               class="quiet"
                               type="submit"
                               aria-label={keysBy.has(m)
-                                ? `Remove ${m} and revoke the keys they made`
+                                ? `Remove and revoke keys of ${m}`
                                 : `Remove ${m}`}
                             >
-                              {keysBy.has(m) ? "Remove, revoke keys" : "Remove"}
+                              {keysBy.has(m) ? "Remove and revoke keys" : "Remove"}
                             </button>
                           </form>
                         </td>

@@ -51,7 +51,7 @@ export function registerInvitationPages(app: Hono<AppEnv>): void {
                 <form method="post" action="/console/invitations/accept">
                   <Csrf c={c} />
                   <input type="hidden" name="accountId" value={accountId} />
-                  <button type="submit" aria-label={`Accept the invitation to ${accountName}`}>
+                  <button type="submit" aria-label={`Accept and open ${accountName}`}>
                     Accept and open
                   </button>
                 </form>

@@ -67,6 +67,12 @@ const INSPECTOR_SCRIPT = `
   $("live").textContent = "Connecting…";
   es.onopen = () => { $("live").textContent = "Live"; };
   es.onerror = () => { if (es.readyState === 2) $("live").textContent = "Disconnected"; };
+  // The server ends the stream with an error event when the console session or membership ends.
+  es.addEventListener("error", (m) => {
+    if (!m.data) return;
+    es.close();
+    $("live").textContent = "Stopped: " + JSON.parse(m.data).error.message;
+  });
   es.addEventListener("telemetry", (m) => {
     const e = JSON.parse(m.data).event;
     $("count").textContent = String(Number($("count").textContent) + 1);
