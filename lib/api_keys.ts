@@ -13,6 +13,7 @@ import {
   type KeyMode,
 } from "./kv_keys.ts";
 import { newAccountRecord, writeNewAccount } from "./accounts.ts";
+import { announceRevoked } from "./credentials.ts";
 import { PassageError } from "./errors.ts";
 import { newId, sha256Hex, timingSafeEqual } from "./ids.ts";
 
@@ -31,8 +32,18 @@ export interface ApiKeyRecord {
   hint: string;
   secretHash: string;
   createdAt: string;
+  /**
+   * Who made it: a console member's email, or `cli` (`deno task keys`, the dev
+   * server's seed key, anything made outside the console). Absent on keys
+   * made before creators were recorded. Removing a member revokes the keys
+   * whose `createdBy` is their email.
+   */
+  createdBy?: string;
   revokedAt: string | null;
 }
+
+/** `createdBy` of keys made outside the console. */
+export const CLI_CREATOR = "cli";
 
 /** An API key as listed: everything but the hash. */
 export type ApiKeyInfo = Omit<ApiKeyRecord, "secretHash">;
@@ -97,12 +108,13 @@ function info({ secretHash: _, ...rest }: ApiKeyRecord): ApiKeyInfo {
 
 /**
  * Creates a key for `options.accountId` (without one, for a new account of its
- * own, named after the key); the returned `secret` is never stored and cannot
- * be shown again.
+ * own, named after the key), made by `options.createdBy` (a member's email;
+ * by default `cli`); the returned `secret` is never stored and cannot be
+ * shown again.
  */
 export async function createApiKey(
   kv: Deno.Kv,
-  options: { name: string; mode?: KeyMode; accountId?: string },
+  options: { name: string; mode?: KeyMode; accountId?: string; createdBy?: string },
 ): Promise<{ secret: string; key: ApiKeyInfo }> {
   const mode = options.mode ?? "test";
   const body = `sk_${mode}_${randomBase62(32)}`;
@@ -116,6 +128,7 @@ export async function createApiKey(
     hint: secret.slice(0, 12) + "…",
     secretHash: await sha256Hex(secret),
     createdAt: new Date().toISOString(),
+    createdBy: options.createdBy ?? CLI_CREATOR,
     revokedAt: null,
   };
   const op = kv.atomic()
@@ -197,22 +210,6 @@ async function touchApiKey(kv: Deno.Kv, keyId: string): Promise<void> {
   await kv.set(apiKeyLastUsedKey(keyId), now).catch(() => {});
 }
 
-/** The BroadcastChannel a revocation is announced on, to the other isolates of this process. */
-export const KEY_REVOKED_CHANNEL = "passage-key-revoked";
-
-const revocationListeners = new Set<(keyId: string) => void>();
-
-/**
- * Calls `listener` with the id of every key revoked in this isolate, right
- * after the revocation is committed; returns an unsubscribe function. Other
- * isolates hear of it on `KEY_REVOKED_CHANNEL`, other processes through their
- * periodic check (`revokedKeyIds`).
- */
-export function onApiKeyRevoked(listener: (keyId: string) => void): () => void {
-  revocationListeners.add(listener);
-  return () => revocationListeners.delete(listener);
-}
-
 /**
  * Revokes a key; later requests with it get 401 `revoked_api_key`, and the
  * sockets and streams already open with it are closed (see `relay/relay.ts`).
@@ -228,23 +225,28 @@ export async function revokeApiKey(
     const record = { ...entry.value, revokedAt: new Date().toISOString() };
     const res = await kv.atomic().check(entry).set(entry.key, record).commit();
     if (res.ok) {
-      announceRevocation(keyId);
+      announceRevoked(keyId);
       return info(record);
     }
   }
 }
 
-function announceRevocation(keyId: string): void {
-  for (const listener of revocationListeners) {
-    try {
-      listener(keyId);
-    } catch (err) {
-      console.error("revocation listener failed:", err);
-    }
+/**
+ * Revokes every live key of `accountId` that `createdBy` made (see
+ * `revokeApiKey`: their sockets and streams close); returns them.
+ */
+export async function revokeKeysCreatedBy(
+  kv: Deno.Kv,
+  accountId: string,
+  createdBy: string,
+): Promise<ApiKeyInfo[]> {
+  const revoked: ApiKeyInfo[] = [];
+  for (const key of await listAccountApiKeys(kv, accountId)) {
+    if (key.createdBy !== createdBy || key.revokedAt) continue;
+    const done = await revokeApiKey(kv, key.id);
+    if (done) revoked.push(done);
   }
-  const channel = new BroadcastChannel(KEY_REVOKED_CHANNEL);
-  channel.postMessage({ kind: "key_revoked", keyId });
-  channel.close();
+  return revoked;
 }
 
 /** Of `keyIds`, those that are revoked or no longer exist, in batched reads of 10 keys. */

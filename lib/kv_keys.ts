@@ -16,6 +16,16 @@ export const accountByMemberKey = (email: string, accountId: string) =>
   ["accounts_by_member", email, accountId] as const;
 /** Prefix of `accountByMemberKey`: every account of one member. */
 export const accountByMemberPrefix = (email: string) => ["accounts_by_member", email] as const;
+/**
+ * Index: an email → an account that invited it and has no answer yet. Value:
+ * `{accountId, expiresAt}`; the account's own `invitations` decide.
+ */
+export const invitationByEmailKey = (email: string, accountId: string) =>
+  ["invitations_by_email", email, accountId] as const;
+/** Prefix of `invitationByEmailKey`: every pending invitation of one email. */
+export const invitationByEmailPrefix = (email: string) => ["invitations_by_email", email] as const;
+/** The account a member last used in the console, where their next sign-in opens. Value: its id. */
+export const memberLastAccountKey = (email: string) => ["member_last_account", email] as const;
 /** An account's uploaded logo (`StoredLogo`), by its content-derived id. */
 export const accountLogoKey = (logoId: string) => ["account_logos", logoId] as const;
 /** Index: an account's API keys, in id (= time) order. Value: the key id. */

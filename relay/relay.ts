@@ -31,12 +31,9 @@ import {
   type ServerToDevice,
   type TelemetryEvent,
 } from "@passage/connect/protocol";
-import {
-  authenticate,
-  KEY_REVOKED_CHANNEL,
-  onApiKeyRevoked,
-  revokedKeyIds,
-} from "../lib/api_keys.ts";
+import { authenticate } from "../lib/api_keys.ts";
+import { CREDENTIAL_REVOKED_CHANNEL, onCredentialRevoked } from "../lib/credentials.ts";
+import { revokedCredentials } from "../lib/revoked_credentials.ts";
 import type { Config } from "../lib/config.ts";
 import {
   devicePresenceKey,
@@ -151,11 +148,11 @@ export class Relay {
     this.#bus = new SessionWakeups(kv, bus, { pollMs: config.relayPollMs, watch: options.watch });
     this.#heartbeat = new InstanceHeartbeat(kv);
     // A revocation in this isolate, or another isolate of this process, closes at once.
-    this.#stopRevocationListener = onApiKeyRevoked((keyId) => this.#revoked(keyId));
-    this.#revocationChannel = new BroadcastChannel(KEY_REVOKED_CHANNEL);
+    this.#stopRevocationListener = onCredentialRevoked((id) => this.#revoked(id));
+    this.#revocationChannel = new BroadcastChannel(CREDENTIAL_REVOKED_CHANNEL);
     this.#revocationChannel.onmessage = (e: MessageEvent) => {
-      if (e.data?.kind === "key_revoked" && typeof e.data.keyId === "string") {
-        this.#revoked(e.data.keyId);
+      if (e.data?.kind === "credential_revoked" && typeof e.data.credential === "string") {
+        this.#revoked(e.data.credential);
       }
     };
     this.log = new SessionLog(
@@ -190,6 +187,14 @@ export class Relay {
    * distinct keys of every live watcher, in batched KV reads.
    */
   watchApiKey(keyId: string, onRevoked: () => void): () => void {
+    return this.watchCredential(keyId, onRevoked);
+  }
+
+  /**
+   * `watchApiKey` for any credential (`lib/credentials.ts`): a key's id, a
+   * console session, a member's place in an account.
+   */
+  watchCredential(keyId: string, onRevoked: () => void): () => void {
     let set = this.#keyWatchers.get(keyId);
     if (!set) this.#keyWatchers.set(keyId, set = new Set());
     set.add(onRevoked);
@@ -217,7 +222,7 @@ export class Relay {
     if (this.#checkingRevocations || this.#keyWatchers.size === 0) return;
     this.#checkingRevocations = true;
     try {
-      for (const keyId of await revokedKeyIds(this.#kv, this.#keyWatchers.keys())) {
+      for (const keyId of await revokedCredentials(this.#kv, this.#keyWatchers.keys())) {
         this.#revoked(keyId);
       }
     } finally {

@@ -16,6 +16,7 @@ import {
   readOwnedSession,
   toSession,
 } from "../lib/sessions.ts";
+import { revocationError } from "../lib/credentials.ts";
 import { tailEvents } from "../relay/tail.ts";
 
 export function registerSessionRoutes(api: Api): void {
@@ -132,20 +133,21 @@ export function registerSessionRoutes(api: Api): void {
     errors: ["session_not_found"],
   }, async (c) => {
     const record = await readOwnedSession(c.var.kv, c.var.apiKey, c.req.param("id")!);
-    return streamSessionEvents(c, record.id, c.var.apiKey.id);
+    return streamSessionEvents(c, record.id, [c.var.apiKey.id]);
   });
 }
 
 /**
  * The session's `evt` log as Server-Sent Events from `Last-Event-ID` (or
- * `?after=`), live, until the session ends. With `keyId`, revoking that key
+ * `?after=`), live, until the session ends. Revoking any of `credentials`
+ * (`lib/credentials.ts`: the API key, or the console session and membership)
  * ends the stream with an `error` event. The API route and the console's live
  * inspector both answer with it.
  */
 export function streamSessionEvents(
   c: Context<AppEnv>,
   sessionId: string,
-  keyId: string | null,
+  credentials: string[],
 ): Response {
   const resume = c.req.header("last-event-id") ?? c.req.query("after");
   const after = resume && /^\d+$/.test(resume) ? Number(resume) : 0;
@@ -153,15 +155,16 @@ export function streamSessionEvents(
   return streamSSE(c, async (stream) => {
     const stop = new AbortController();
     stream.onAbort(() => stop.abort());
-    // Revoking the key ends the stream, in this process at once, elsewhere within
-    // `revocationCheckMs`.
-    let revoked = false;
-    const unwatch = keyId
-      ? relay.watchApiKey(keyId, () => {
-        revoked = true;
+    // Revoking a credential ends the stream, in this process at once, elsewhere
+    // within `revocationCheckMs`.
+    let revoked: string | null = null;
+    const unwatches = credentials.map((credential) =>
+      relay.watchCredential(credential, () => {
+        revoked ??= credential;
         stop.abort();
       })
-      : () => {};
+    );
+    const unwatch = () => unwatches.forEach((u) => u());
     stream.onAbort(unwatch);
     let lastPing = Date.now();
     await tailEvents({
@@ -188,15 +191,10 @@ export function streamSessionEvents(
       },
     }).finally(unwatch);
     if (revoked) {
+      const { type, code, message } = revocationError(revoked);
       await stream.writeSSE({
         event: "error",
-        data: JSON.stringify({
-          error: {
-            type: "authentication_error",
-            code: "revoked_api_key",
-            message: `API key ${keyId} was revoked`,
-          },
-        }),
+        data: JSON.stringify({ error: { type, code, message } }),
       }).catch(() => {});
     }
   });

@@ -4,20 +4,29 @@
  * another account's answers 404; the claim page falls back to the account's app
  * name and its uploaded logo (served from this origin, refused unless it is a
  * PNG, JPEG or WebP of at most 256 KB); roles (the creator is the admin, the
- * last admin stays); and the startup migration gives data stored before
- * accounts an owner, idempotently.
+ * last admin stays); invitations, which make nobody a member until accepted;
+ * the account a sign-in opens; removing a member revokes the keys they made;
+ * and the startup migration gives data stored before accounts an owner,
+ * idempotently.
  */
 import assert from "node:assert/strict";
 import { migrateToAccounts } from "../lib/account_migration.ts";
 import {
+  acceptInvitation,
+  type AccountRecord,
   accountsOfMember,
   addMember,
   createAccount,
+  dropInvitation,
   getAccount,
+  invitationsFor,
+  inviteMember,
   removeMember,
   roleOf,
   updateAccount,
 } from "../lib/accounts.ts";
+import { startConsoleSession } from "../lib/auth/console_sessions.ts";
+import { removeMemberAndTheirKeys } from "../lib/member_removal.ts";
 import {
   MAX_LOGO_BYTES,
   readLogo,
@@ -26,6 +35,7 @@ import {
 } from "../lib/account_logos.ts";
 import { createApiKey, listAccountApiKeys, revokeApiKey } from "../lib/api_keys.ts";
 import {
+  accountKey,
   apiKeyKey,
   linkKey,
   linksByAccountPrefix,
@@ -334,4 +344,120 @@ Deno.test("any key of the account, in its mode, may open a session's controller 
     });
   assert.equal(await hello(rotated.secret), "welcome");
   assert.equal(await hello(other.secret), "closed 4404");
+});
+
+Deno.test("an invitation makes nobody a member until they accept it, with the role offered", async () => {
+  await using server = await startServer();
+  const acme = await createAccount(server.kv, { name: "Acme", members: ["owner@acme.example"] });
+  const { account, invited } = await inviteMember(
+    server.kv,
+    acme.id,
+    "Dev@Acme.example",
+    "admin",
+    "owner@acme.example",
+  );
+  assert.equal(invited, true);
+  assert.equal(roleOf(account, "dev@acme.example"), null, "an invitation is not membership");
+  assert.deepEqual(await accountsOfMember(server.kv, "dev@acme.example"), []);
+  const [offer] = await invitationsFor(server.kv, "dev@acme.example");
+  assert.equal(offer.accountId, acme.id);
+  assert.equal(offer.invitation.role, "admin");
+  assert.equal(offer.invitation.invitedBy, "owner@acme.example");
+  // Someone else cannot accept it: the invitation is for one email.
+  await assert.rejects(
+    acceptInvitation(server.kv, acme.id, "mallory@acme.example"),
+    (err: PassageError) => err.code === "account_not_found",
+  );
+  const joined = await acceptInvitation(server.kv, acme.id, "dev@acme.example");
+  assert.equal(roleOf(joined, "dev@acme.example"), "admin");
+  assert.deepEqual(joined.invitations, []);
+  assert.deepEqual(await invitationsFor(server.kv, "dev@acme.example"), []);
+  // Once answered, it cannot be answered again; inviting a member changes their role.
+  await assert.rejects(
+    acceptInvitation(server.kv, acme.id, "dev@acme.example"),
+    (err: PassageError) => err.code === "account_not_found",
+  );
+  const demoted = await inviteMember(server.kv, acme.id, "dev@acme.example", "member", "o@x");
+  assert.equal(demoted.invited, false);
+  assert.equal(roleOf(demoted.account, "dev@acme.example"), "member");
+  // Declined (or withdrawn), it is gone; dropping none is a 404.
+  await inviteMember(server.kv, acme.id, "late@acme.example", "member", "owner@acme.example");
+  await dropInvitation(server.kv, acme.id, "late@acme.example");
+  assert.deepEqual(await invitationsFor(server.kv, "late@acme.example"), []);
+  await assert.rejects(
+    dropInvitation(server.kv, acme.id, "late@acme.example"),
+    (err: PassageError) => err.code === "account_not_found",
+  );
+  // An expired one is offered to nobody and cannot be accepted (the stored expiry decides).
+  await inviteMember(server.kv, acme.id, "slow@acme.example", "member", "owner@acme.example");
+  const entry = await server.kv.get<AccountRecord>(accountKey(acme.id));
+  const past = new Date(Date.now() - 1000).toISOString();
+  await server.kv.set(accountKey(acme.id), {
+    ...entry.value!,
+    invitations: entry.value!.invitations!.map((i) => ({ ...i, expiresAt: past })),
+  });
+  assert.deepEqual(await invitationsFor(server.kv, "slow@acme.example"), []);
+  await assert.rejects(
+    acceptInvitation(server.kv, acme.id, "slow@acme.example"),
+    (err: PassageError) => err.code === "account_not_found",
+  );
+});
+
+Deno.test("a sign-in opens the account last used, else one the person created, else a new one: memberships made before invitations stay", async () => {
+  await using server = await startServer();
+  const session = (email: string) =>
+    startConsoleSession(server.kv, { email, via: "test", ttlSeconds: 60 });
+  // A record as the old rule left it: two members added directly, no creator recorded.
+  const old = await createAccount(server.kv, { name: "Old", members: ["a@old.example"] });
+  await addMember(server.kv, old.id, "b@old.example");
+  const { createdBy: _, ...legacy } = (await getAccount(server.kv, old.id))!;
+  await server.kv.set(accountKey(old.id), legacy);
+  // Its first member counts as its creator and lands there.
+  assert.equal((await session("a@old.example")).session.accountId, old.id);
+  // The other stays a member, but a sign-in opens an account of their own first.
+  const b = await session("b@old.example");
+  assert.notEqual(b.session.accountId, old.id);
+  assert.deepEqual(
+    (await accountsOfMember(server.kv, "b@old.example")).map((a) => a.id).sort(),
+    [old.id, b.session.accountId].sort(),
+  );
+  assert.equal((await session("b@old.example")).session.accountId, b.session.accountId);
+});
+
+Deno.test("keys record who made them, and removing a member revokes theirs only", async () => {
+  await using server = await startServer();
+  const acme = await createAccount(server.kv, { name: "Acme", members: ["owner@acme.example"] });
+  await addMember(server.kv, acme.id, "bob@acme.example");
+  const mine = await createApiKey(server.kv, {
+    name: "bob",
+    mode: "live",
+    accountId: acme.id,
+    createdBy: "bob@acme.example",
+  });
+  const theirs = await createApiKey(server.kv, {
+    name: "owner",
+    mode: "live",
+    accountId: acme.id,
+    createdBy: "owner@acme.example",
+  });
+  const cli = await createApiKey(server.kv, { name: "cli", accountId: acme.id });
+  assert.equal(mine.key.createdBy, "bob@acme.example");
+  assert.equal(cli.key.createdBy, "cli");
+  const listed = await listAccountApiKeys(server.kv, acme.id);
+  assert.deepEqual(listed.map((k) => k.createdBy), [
+    "bob@acme.example",
+    "owner@acme.example",
+    "cli",
+  ]);
+  const { revoked } = await removeMemberAndTheirKeys(server.kv, acme.id, "Bob@Acme.example");
+  assert.deepEqual(revoked.map((k) => k.id), [mine.key.id]);
+  for (const [secret, status] of [[mine.secret, 401], [theirs.secret, 200], [cli.secret, 200]]) {
+    const res = await request(`${server.url}/v1/links`, { apiKey: secret as string });
+    assert.equal(res.status, status);
+  }
+  // Again (as after an interrupted run): nothing left to do, nothing else touched.
+  assert.deepEqual(
+    (await removeMemberAndTheirKeys(server.kv, acme.id, "bob@acme.example")).revoked,
+    [],
+  );
 });

@@ -4,8 +4,8 @@
  * Console admin work in one headless Chromium, signed in through a real
  * OpenID provider on loopback: an admin uploads a logo and the claim page
  * shows it; bad uploads are refused with a clear page and change nothing; an
- * admin invites a member by email, who gets in with that verified email but
- * gets 403 on rotating signing keys; the admin's rotation makes new webhooks
+ * admin invites a member by email, who signs in to an account of their own,
+ * sees the invitation and accepts it, then gets 403 on rotating signing keys; the admin's rotation makes new webhooks
  * carry the new kid while an old one still verifies during the overlap; a
  * member of two accounts switches between them and each sees only its own
  * objects; the new forms refuse a post without the CSRF token. Pages are
@@ -233,16 +233,37 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
     for await (const e of server.kv.list({ prefix: ["account_logos"] })) logoRecords.push(e.key);
     assert.equal(logoRecords.length, 1, "only the good logo is stored");
 
-    // -- an admin invites bob by email; he gets in when he signs in with it
+    // -- an admin invites bob by email: an offer, which he sees when he signs in with it
     await page.goto(server.url + "/console/account");
     await page.type("#member-email", "Bob@Example.com");
     assert.equal(await submit(page, "form[action='/console/account/members'] button"), 200);
-    assert.match(await page.content(), /bob@example\.com/);
+    assert.match(await page.$eval("[role=status]", (el) => el.textContent!), /Invitation sent/);
+    assert.match(
+      await page.$eval("table[aria-labelledby=invitations]", (el) => el.textContent!),
+      /bob@example\.com/,
+    );
+    assert.equal(roleOf((await getAccount(server.kv, server.accountId))!, "bob@example.com"), null);
+    problems.push(...await capture(page, "account-invited"));
     const bobContext = await browser.createBrowserContext();
     const bob = await bobContext.newPage();
     await bob.setViewport(VIEWPORTS[0]);
     await signIn(bob, server, "bob@example.com");
+    // His first sign-in opens an account of his own; the invitation waits for his answer.
+    assert.equal(await bob.$eval("#role", (el) => el.textContent), "admin");
+    assert.match(await bob.$eval(".who", (el) => el.textContent!), /bob's account/);
+    assert.equal(await bob.$("#account-switch"), null, "a member of one account: his own");
+    assert.equal(await submit(bob, "a[href='/console/invitations']"), 200);
+    const offer = await bob.$eval("main", (el) => el.textContent!);
+    assert.match(offer, /ada@example\.com invites you to join as\s*member/);
+    problems.push(...await capture(bob, "invitations"));
+    assert.equal(await submit(bob, "form[action='/console/invitations/accept'] button"), 200);
+    assert.equal(new URL(bob.url()).pathname, "/console");
     assert.equal(await bob.$eval("#role", (el) => el.textContent), "member");
+    assert.equal(
+      await bob.$eval("#account-switch", (el) => (el as HTMLSelectElement).value),
+      server.accountId,
+    );
+    assert.equal(await bob.$("a[href='/console/invitations']"), null, "nothing left to answer");
     await bob.goto(server.url + "/console/webhooks");
     assert.equal(await bob.$("form[action='/console/webhooks/rotate']"), null);
     assert.match(await bob.content(), /Only an admin of this account can rotate/);
@@ -381,6 +402,9 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
       ["/console/account/logo/remove", {}],
       ["/console/account/members", { email: "mallory@example.com", role: "admin" }],
       ["/console/account/members/remove", { email: "bob@example.com" }],
+      ["/console/account/invitations/withdraw", { email: "bob@example.com" }],
+      ["/console/invitations/accept", { accountId: carol.id }],
+      ["/console/invitations/decline", { accountId: carol.id }],
       ["/console/webhooks/rotate", {}],
       ["/console/switch", { accountId: carol.id }],
     ];

@@ -2,12 +2,23 @@
  * Console sessions: a random id in the browser's cookie, and in KV only its
  * SHA-256 with the member's email, their current account, a CSRF token and an
  * expiry (checked on every read: `expireIn` is only a lower bound). A member
- * of several accounts switches the one the session shows.
+ * of several accounts switches the one the session shows; the account last
+ * shown is remembered per member and is where their next sign-in opens.
+ * A console stream is held to its session and to the membership it was
+ * opened under (`consoleStreamCredentials`): signing out, the session's
+ * expiry and the member's removal end it.
  */
-import { accountForMember, accountsOfMember, createAccount, normalizeEmail } from "../accounts.ts";
+import {
+  accountForMember,
+  accountsOfMember,
+  createAccount,
+  isCreator,
+  normalizeEmail,
+} from "../accounts.ts";
+import { announceRevoked, consoleSessionCredential, memberCredential } from "../credentials.ts";
 import { PassageError } from "../errors.ts";
 import { randomHex, sha256Hex, timingSafeEqual } from "../ids.ts";
-import { consoleSessionKey } from "../kv_keys.ts";
+import { consoleSessionKey, memberLastAccountKey } from "../kv_keys.ts";
 
 /** A console session as stored. */
 export interface ConsoleSession {
@@ -25,17 +36,22 @@ export interface ConsoleSession {
 const ID_PATTERN = /^cs_[0-9a-f]{64}$/;
 
 /**
- * Signs `email` in: their first account, or a new one they are the only
- * member of. Returns the cookie value (never stored) and the session.
+ * Signs `email` in, to the account they last used if they are still in it,
+ * else one they created, else a new one of their own: never to an account
+ * they did not choose (an invitation waits for their answer). Returns the
+ * cookie value (never stored) and the session.
  */
 export async function startConsoleSession(
   kv: Deno.Kv,
   options: { email: string; via: string; ttlSeconds: number },
 ): Promise<{ id: string; session: ConsoleSession }> {
   const email = normalizeEmail(options.email);
-  const [account] = await accountsOfMember(kv, email);
-  const accountId = account?.id ??
+  const accounts = await accountsOfMember(kv, email);
+  const last = (await kv.get<string>(memberLastAccountKey(email))).value;
+  const accountId = accounts.find((a) => a.id === last)?.id ??
+    accounts.find((a) => isCreator(a, email))?.id ??
     (await createAccount(kv, { name: `${email.split("@")[0]}'s account`, members: [email] })).id;
+  if (accountId !== last) await kv.set(memberLastAccountKey(email), accountId);
   const id = `cs_${randomHex(32)}`;
   const now = Date.now();
   const session: ConsoleSession = {
@@ -83,14 +99,55 @@ export async function switchConsoleAccount(
     await accountForMember(kv, accountId, session.email);
     const next = { ...session, accountId };
     const expireIn = Math.max(1, Date.parse(session.expiresAt) - Date.now());
-    if ((await kv.atomic().check(entry).set(key, next, { expireIn }).commit()).ok) return next;
+    const op = kv.atomic().check(entry).set(key, next, { expireIn })
+      .set(memberLastAccountKey(session.email), accountId);
+    if ((await op.commit()).ok) return next;
   }
 }
 
-/** Ends the session behind a cookie value (nothing if there is none). */
+/**
+ * Ends the session behind a cookie value (nothing if there is none), and
+ * every console stream opened with it.
+ */
 export async function deleteConsoleSession(kv: Deno.Kv, id: string | null): Promise<void> {
   if (!id || !ID_PATTERN.test(id)) return;
-  await kv.delete(consoleSessionKey(await sha256Hex(id)));
+  const idHash = await sha256Hex(id);
+  await kv.delete(consoleSessionKey(idHash));
+  announceRevoked(consoleSessionCredential(idHash));
+}
+
+/**
+ * What a console stream opened with the session behind `id`, on `accountId`,
+ * is held to: the session itself and its member's place in the account.
+ */
+export async function consoleStreamCredentials(
+  id: string | null,
+  session: ConsoleSession,
+  accountId: string,
+): Promise<string[]> {
+  const idHash = await sha256Hex(id && ID_PATTERN.test(id) ? id : "");
+  return [consoleSessionCredential(idHash), memberCredential(accountId, session.email)];
+}
+
+/** Of console session credentials (by their id hashes), those signed out or expired. */
+export async function revokedConsoleSessions(
+  kv: Deno.Kv,
+  credentials: Array<{ credential: string; idHash: string }>,
+): Promise<Set<string>> {
+  const revoked = new Set<string>();
+  const now = Date.now();
+  for (let i = 0; i < credentials.length; i += 10) {
+    const batch = credentials.slice(i, i + 10);
+    const entries = await kv.getMany<ConsoleSession[]>(
+      batch.map((c) => consoleSessionKey(c.idHash)),
+    );
+    entries.forEach((entry, j) => {
+      if (!entry.value || Date.parse(entry.value.expiresAt) <= now) {
+        revoked.add(batch[j].credential);
+      }
+    });
+  }
+  return revoked;
 }
 
 /** Whether `token` is the session's CSRF token. */

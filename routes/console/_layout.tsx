@@ -58,6 +58,7 @@ input,select{font:inherit;padding:.4rem .5rem;border:1px solid var(--muted);bord
 .row a[aria-current]{font-weight:700;text-decoration:none;color:var(--ink)}
 td.nowrap{white-space:nowrap}
 .notice{border-left:.3rem solid var(--ok);background:#fff;padding:.6rem .8rem;border-radius:.35rem;margin:0 0 1rem}
+.invite{border-left-color:var(--accent)}
 .error{border-left:.3rem solid var(--bad);background:#fff;padding:.6rem .8rem;border-radius:.35rem;margin:0 0 1rem}
 .secret{font:700 1rem/1.4 ui-monospace,Menlo,monospace;background:var(--bg);border:1px dashed var(--muted);padding:.4rem .6rem;display:block;overflow-wrap:anywhere;user-select:all}
 .shot{max-width:100%;border:1px solid var(--line);border-radius:.35rem;background:#fff;display:block}
@@ -76,7 +77,14 @@ dd{margin:0 0 .5rem}
 `;
 
 /** The console's sections, for the navigation. */
-export type Section = "overview" | "keys" | "links" | "sessions" | "webhooks" | "account";
+export type Section =
+  | "overview"
+  | "keys"
+  | "links"
+  | "sessions"
+  | "webhooks"
+  | "account"
+  | "invitations";
 
 const NAV: Array<[Section, string, string]> = [
   ["overview", "Overview", "/console"],
@@ -101,6 +109,8 @@ export interface ConsoleLayoutProps {
     accountName: string;
     accounts: Array<{ id: string; name: string }>;
     csrfToken: string;
+    /** Invitations to other accounts waiting for an answer: a notice on every page but theirs. */
+    invitations: number;
   };
   script?: string;
   children?: Child;
@@ -171,7 +181,20 @@ export function ConsoleLayout(props: ConsoleLayoutProps) {
               : null}
           </div>
         </header>
-        <main id="main">{props.children}</main>
+        <main id="main">
+          {props.who?.invitations && props.section !== "invitations"
+            ? (
+              <p class="notice invite" role="status">
+                {props.who.invitations === 1
+                  ? "An invitation to join another account is waiting for your answer."
+                  : `${props.who.invitations} invitations to join other accounts are waiting for your answer.`}
+                {" "}
+                <a href="/console/invitations">Review invitations</a>
+              </p>
+            )
+            : null}
+          {props.children}
+        </main>
         {props.script
           ? <script nonce={props.nonce} dangerouslySetInnerHTML={{ __html: props.script }} />
           : null}
@@ -216,6 +239,7 @@ export function consolePage(
     accountName: c.var.account.name,
     accounts: c.var.memberAccounts.map(({ id, name }) => ({ id, name })),
     csrfToken,
+    invitations: c.var.pendingInvitations,
   };
   return sendConsolePage(
     c,

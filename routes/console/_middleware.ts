@@ -4,13 +4,19 @@
  * of at most 1 MB, the session's CSRF token in the form (`_csrf`) and an
  * Origin of this server (hono's `csrf`). The sign-in routes are the only ones
  * outside it. It sets the session, the account it shows and every account of
- * its member (for the account switcher); `requireAdmin` guards admin actions.
+ * its member (for the account switcher) and how many invitations wait for
+ * their answer; `requireAdmin` guards admin actions.
  */
 import type { Context, MiddlewareHandler, Next } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
-import { type AccountRecord, accountsOfMember, requireAdmin } from "../../lib/accounts.ts";
+import {
+  type AccountRecord,
+  accountsOfMember,
+  countInvitations,
+  requireAdmin,
+} from "../../lib/accounts.ts";
 import { checkCsrfToken, getConsoleSession } from "../../lib/auth/console_sessions.ts";
 import { getSessionId } from "../../lib/auth/get_session_id.ts";
 import { PassageError } from "../../lib/errors.ts";
@@ -20,6 +26,8 @@ declare module "hono" {
   interface ContextVariableMap {
     /** Every account the signed-in member belongs to, oldest first. */
     memberAccounts: AccountRecord[];
+    /** How many invitations to other accounts wait for the member's answer. */
+    pendingInvitations: number;
   }
 }
 
@@ -60,12 +68,21 @@ export function consoleGuard(): MiddlewareHandler<AppEnv> {
       return c.redirect("/console/sign-in", 303);
     }
     // Each listed account still names them as a member (checked by `accountsOfMember`).
-    const accounts = await accountsOfMember(c.var.kv, session.email);
+    const [accounts, invitations] = await Promise.all([
+      accountsOfMember(c.var.kv, session.email),
+      countInvitations(c.var.kv, session.email),
+    ]);
     const account = accounts.find((a) => a.id === session.accountId);
-    if (!account) throw new PassageError("account_not_found", "Your account is no longer here");
+    if (!account) {
+      throw new PassageError(
+        "account_not_found",
+        "You are no longer a member of this account; sign in again",
+      );
+    }
     c.set("consoleSession", session);
     c.set("account", account);
     c.set("memberAccounts", accounts);
+    c.set("pendingInvitations", invitations);
     if (c.req.method === "POST") return await limit(c, () => checkForm(c, next));
     await next();
   };

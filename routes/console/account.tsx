@@ -1,26 +1,31 @@
 /** @jsxImportSource hono/jsx */
 /**
  * `/console/account`: the account's name, the app name and logo its claim
- * pages show, and its members with their roles. Everyone in the account sees
- * it; only admins change it (anyone else gets the 403 page). `POST
- * /console/switch` changes the account the console shows, for a member of
- * several.
+ * pages show, its members with their roles and the keys each made, and the
+ * invitations waiting for an answer. Everyone in the account sees it; only
+ * admins change it (anyone else gets the 403 page). Adding an email invites
+ * it (the person joins by accepting, `invitations.tsx`); removing a member
+ * also revokes the keys they made. `POST /console/switch` changes the account
+ * the console shows, for a member of several.
  */
 import type { Hono } from "hono";
 import { z } from "zod";
 import {
   accountSettingsSchema,
-  addMember,
-  removeMember,
+  dropInvitation,
+  inviteMember,
+  pendingInvitations,
   roleOf,
   updateAccount,
 } from "../../lib/accounts.ts";
 import { logoPath, removeAccountLogo, setAccountLogo } from "../../lib/account_logos.ts";
+import { listAccountApiKeys } from "../../lib/api_keys.ts";
+import { removeMemberAndTheirKeys } from "../../lib/member_removal.ts";
 import { switchConsoleAccount } from "../../lib/auth/console_sessions.ts";
 import { getSessionId } from "../../lib/auth/get_session_id.ts";
 import { PassageError } from "../../lib/errors.ts";
 import type { AppEnv } from "../../lib/http.ts";
-import { consolePage, Csrf } from "./_layout.tsx";
+import { consolePage, Csrf, when } from "./_layout.tsx";
 import { readForm } from "./_form.ts";
 import { requireConsoleAdmin } from "./_middleware.ts";
 
@@ -28,9 +33,14 @@ const NOTICES: Record<string, string> = {
   settings: "Settings saved.",
   logo: "Logo saved: claim pages show it now.",
   "logo-removed": "Logo removed.",
-  member: "Member saved: they get in when they sign in with that email.",
+  invited:
+    "Invitation sent: they see it when they sign in with that email, and join only if they accept.",
+  member: "Role saved.",
+  withdrawn: "Invitation withdrawn.",
   "member-removed": "Member removed.",
 };
+
+const emailSchema = z.strictObject({ email: z.string().max(320) });
 
 const memberSchema = z.strictObject({
   email: z.string().max(320),
@@ -38,10 +48,18 @@ const memberSchema = z.strictObject({
 });
 
 export function registerAccountPages(app: Hono<AppEnv>): void {
-  app.get("/console/account", (c) => {
+  app.get("/console/account", async (c) => {
     const a = c.var.account;
     const admin = roleOf(a, c.var.consoleSession.email) === "admin";
     const notice = NOTICES[c.req.query("saved") ?? ""];
+    // A count only: nothing from the URL is echoed into the page.
+    const revokedKeys = Number(/^\d{1,4}$/.exec(c.req.query("revoked") ?? "")?.[0] ?? 0);
+    const keysBy = new Map<string, string[]>();
+    for (const k of await listAccountApiKeys(c.var.kv, a.id)) {
+      if (k.revokedAt || !k.createdBy) continue;
+      keysBy.set(k.createdBy, [...keysBy.get(k.createdBy) ?? [], `${k.name} (${k.mode})`]);
+    }
+    const invitations = pendingInvitations(a);
     const appName = a.appName ?? a.name;
     return consolePage(
       c,
@@ -49,7 +67,18 @@ export function registerAccountPages(app: Hono<AppEnv>): void {
       (
         <>
           <h1>Account</h1>
-          {notice ? <div class="notice" role="status">{notice}</div> : null}
+          {notice
+            ? (
+              <div class="notice" role="status">
+                {notice}
+                {revokedKeys
+                  ? ` ${revokedKeys} API key${revokedKeys === 1 ? "" : "s"} they made ${
+                    revokedKeys === 1 ? "was" : "were"
+                  } revoked.`
+                  : null}
+              </div>
+            )
+            : null}
           <p class="muted">
             Id <code>{a.id}</code>: webhooks are signed with it as <code>aud</code>.
           </p>
@@ -147,6 +176,7 @@ export function registerAccountPages(app: Hono<AppEnv>): void {
                 <tr>
                   <th scope="col">Email</th>
                   <th scope="col">Role</th>
+                  <th scope="col">Keys they made</th>
                   {admin ? <th scope="col">Remove</th> : null}
                 </tr>
               </thead>
@@ -157,14 +187,21 @@ export function registerAccountPages(app: Hono<AppEnv>): void {
                     <td>
                       <span class="badge">{roleOf(a, m)}</span>
                     </td>
+                    <td>{keysBy.get(m)?.join(", ") ?? "—"}</td>
                     {admin
                       ? (
                         <td>
                           <form method="post" action="/console/account/members/remove">
                             <Csrf c={c} />
                             <input type="hidden" name="email" value={m} />
-                            <button class="quiet" type="submit" aria-label={`Remove ${m}`}>
-                              Remove
+                            <button
+                              class="quiet"
+                              type="submit"
+                              aria-label={keysBy.has(m)
+                                ? `Remove and revoke keys of ${m}`
+                                : `Remove ${m}`}
+                            >
+                              {keysBy.has(m) ? "Remove and revoke keys" : "Remove"}
                             </button>
                           </form>
                         </td>
@@ -174,6 +211,53 @@ export function registerAccountPages(app: Hono<AppEnv>): void {
                 ))}
               </tbody>
             </table>
+            {invitations.length
+              ? (
+                <>
+                  <h3 id="invitations">Invitations waiting for an answer</h3>
+                  <table aria-labelledby="invitations">
+                    <thead>
+                      <tr>
+                        <th scope="col">Email</th>
+                        <th scope="col">Role offered</th>
+                        <th scope="col">Invited by</th>
+                        <th scope="col">Expires</th>
+                        {admin ? <th scope="col">Withdraw</th> : null}
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {invitations.map((i) => (
+                        <tr key={i.email}>
+                          <td>{i.email}</td>
+                          <td>
+                            <span class="badge">{i.role}</span>
+                          </td>
+                          <td>{i.invitedBy}</td>
+                          <td>{when(i.expiresAt)}</td>
+                          {admin
+                            ? (
+                              <td>
+                                <form method="post" action="/console/account/invitations/withdraw">
+                                  <Csrf c={c} />
+                                  <input type="hidden" name="email" value={i.email} />
+                                  <button
+                                    class="quiet"
+                                    type="submit"
+                                    aria-label={`Withdraw the invitation of ${i.email}`}
+                                  >
+                                    Withdraw
+                                  </button>
+                                </form>
+                              </td>
+                            )
+                            : null}
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </>
+              )
+              : null}
             {admin
               ? (
                 <form method="post" action="/console/account/members" class="row">
@@ -189,13 +273,15 @@ export function registerAccountPages(app: Hono<AppEnv>): void {
                       <option value="admin">Admin</option>
                     </select>
                   </div>
-                  <button type="submit">Add member</button>
+                  <button type="submit">Invite</button>
                 </form>
               )
               : null}
             <p class="muted">
-              A member gets in by signing in with that email, verified by the identity provider.
-              Admins manage members, the logo and webhook signing keys.
+              An invited person joins when they sign in with that email, verified by the identity
+              provider, and accept; inviting a member changes their role. Removing a member revokes
+              the API keys they made. Admins manage members, the logo, webhook signing keys and live
+              keys.
             </p>
           </section>
         </>
@@ -229,17 +315,30 @@ export function registerAccountPages(app: Hono<AppEnv>): void {
   });
 
   app.post("/console/account/members", async (c) => {
-    requireConsoleAdmin(c, "add members");
+    requireConsoleAdmin(c, "invite members");
     const { email, role } = await readForm(c, memberSchema);
-    await addMember(c.var.kv, c.var.account.id, email, role);
-    return c.redirect("/console/account?saved=member", 303);
+    const { invited } = await inviteMember(
+      c.var.kv,
+      c.var.account.id,
+      email,
+      role,
+      c.var.consoleSession.email,
+    );
+    return c.redirect(`/console/account?saved=${invited ? "invited" : "member"}`, 303);
+  });
+
+  app.post("/console/account/invitations/withdraw", async (c) => {
+    requireConsoleAdmin(c, "withdraw invitations");
+    const { email } = await readForm(c, emailSchema);
+    await dropInvitation(c.var.kv, c.var.account.id, email);
+    return c.redirect("/console/account?saved=withdrawn", 303);
   });
 
   app.post("/console/account/members/remove", async (c) => {
     requireConsoleAdmin(c, "remove members");
-    const { email } = await readForm(c, z.strictObject({ email: z.string().max(320) }));
-    await removeMember(c.var.kv, c.var.account.id, email);
-    return c.redirect("/console/account?saved=member-removed", 303);
+    const { email } = await readForm(c, emailSchema);
+    const { revoked } = await removeMemberAndTheirKeys(c.var.kv, c.var.account.id, email);
+    return c.redirect(`/console/account?saved=member-removed&revoked=${revoked.length}`, 303);
   });
 
   app.post("/console/switch", async (c) => {

@@ -13,6 +13,7 @@ import { registerLinkPages } from "./links.tsx";
 import { registerSessionPages } from "./sessions.tsx";
 import { registerWebhookPages } from "./webhooks.tsx";
 import { registerAccountPages } from "./account.tsx";
+import { registerInvitationPages } from "./invitations.tsx";
 
 export function registerConsole(app: Hono<AppEnv>): void {
   app.use("/console", consoleGuard());
@@ -24,4 +25,5 @@ export function registerConsole(app: Hono<AppEnv>): void {
   registerSessionPages(app);
   registerWebhookPages(app);
   registerAccountPages(app);
+  registerInvitationPages(app);
 }

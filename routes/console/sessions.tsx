@@ -4,10 +4,13 @@
  * the newest screenshot as it arrives, the navigation timeline, console,
  * network, the command log and who has control, over the session's SSE stream
  * (the same `streamSessionEvents` as `GET /v1/sessions/{id}/events`). An ended
- * session replays what its telemetry retention still holds.
+ * session replays what its telemetry retention still holds. The stream ends
+ * when the member signs out, is removed or their console session expires.
  */
 import type { Context, Hono } from "hono";
 import type { Owner } from "../../lib/api_keys.ts";
+import { consoleStreamCredentials } from "../../lib/auth/console_sessions.ts";
+import { getSessionId } from "../../lib/auth/get_session_id.ts";
 import { PassageError } from "../../lib/errors.ts";
 import type { AppEnv } from "../../lib/http.ts";
 import { listSessions, readOwnedSession, type SessionRecord } from "../../lib/sessions.ts";
@@ -64,6 +67,12 @@ const INSPECTOR_SCRIPT = `
   $("live").textContent = "Connecting…";
   es.onopen = () => { $("live").textContent = "Live"; };
   es.onerror = () => { if (es.readyState === 2) $("live").textContent = "Disconnected"; };
+  // The server ends the stream with an error event when the console session or membership ends.
+  es.addEventListener("error", (m) => {
+    if (!m.data) return;
+    es.close();
+    $("live").textContent = "Stopped: " + JSON.parse(m.data).error.message;
+  });
   es.addEventListener("telemetry", (m) => {
     const e = JSON.parse(m.data).event;
     $("count").textContent = String(Number($("count").textContent) + 1);
@@ -264,6 +273,12 @@ export function registerSessionPages(app: Hono<AppEnv>): void {
 
   app.get("/console/sessions/:id/events", async (c) => {
     const { record } = await accountSession(c, c.req.param("id"));
-    return streamSessionEvents(c, record.id, null);
+    // Held to the console session and the membership, as an API stream is to its key.
+    const credentials = await consoleStreamCredentials(
+      getSessionId(c.req.raw, c.var.config),
+      c.var.consoleSession,
+      c.var.account.id,
+    );
+    return streamSessionEvents(c, record.id, credentials);
   });
 }
