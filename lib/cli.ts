@@ -3,6 +3,7 @@
  * clear line (never a stack trace) for a mistake or a failure.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type Config, loadConfig, openKv } from "./config.ts";
 
 /** A mistake in how the tool was called: one line, then exit 2. */
 export class UsageError extends Error {
@@ -70,4 +71,30 @@ export function describe(err: unknown): string {
   }
   if (err instanceof Error) return err.message.split("\n")[0];
   return String(err);
+}
+
+/**
+ * Runs a CLI over the store: parses, answers `--help`, opens the KV that
+ * `--kv` or the configuration names (a file or a KV Connect URL) for `main`,
+ * and closes it after.
+ */
+export function runKvCli<P extends { values: { help: boolean; kv?: string } }>(
+  usage: string,
+  parse: (args: string[]) => P,
+  main: (parsed: P, kv: Deno.Kv, config: Config) => Promise<number>,
+): Promise<never> {
+  return runCli(usage, async () => {
+    const parsed = parse(Deno.args);
+    if (parsed.values.help) {
+      console.log(usage);
+      return 0;
+    }
+    const config = loadConfig();
+    const kv = await openKv({ kvPath: parsed.values.kv ?? config.kvPath });
+    try {
+      return await main(parsed, kv, config);
+    } finally {
+      kv.close();
+    }
+  });
 }

@@ -6,8 +6,7 @@
  */
 import { type ApiKeyInfo, createApiKey, listApiKeys, revokeApiKey } from "./api_keys.ts";
 import { getAccount } from "./accounts.ts";
-import { CliError, parseCli, runCli, UsageError } from "./cli.ts";
-import { loadConfig, openKv } from "./config.ts";
+import { CliError, parseCli, runKvCli, UsageError } from "./cli.ts";
 
 export const USAGE = `Usage:
   deno task keys create --name NAME [--live] [--account acct_…]
@@ -105,18 +104,5 @@ function publicKey(k: ApiKeyInfo): ApiKeyInfo {
 }
 
 if (import.meta.main) {
-  await runCli(USAGE, async () => {
-    const parsed = parse(Deno.args);
-    if (parsed.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    const config = loadConfig();
-    const kv = await openKv({ kvPath: parsed.values.kv ?? config.kvPath });
-    try {
-      return await run(parsed, kv);
-    } finally {
-      kv.close();
-    }
-  });
+  await runKvCli(USAGE, parse, (parsed, kv, config) => run(parsed, kv));
 }

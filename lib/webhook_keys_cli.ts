@@ -10,8 +10,7 @@
  * verification for the overlap (default `PASSAGE_WEBHOOK_KEY_OVERLAP_SECONDS`,
  * 24 h). `--json` prints JSON instead of lines.
  */
-import { parseCli, runCli, UsageError } from "./cli.ts";
-import { loadConfig, openKv } from "./config.ts";
+import { parseCli, runKvCli, UsageError } from "./cli.ts";
 import { getAccount } from "./accounts.ts";
 import {
   isServable,
@@ -122,18 +121,9 @@ export async function run(
 }
 
 if (import.meta.main) {
-  await runCli(USAGE, async () => {
-    const parsed = parse(Deno.args);
-    if (parsed.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    const config = loadConfig();
-    const kv = await openKv({ kvPath: parsed.values.kv ?? config.kvPath });
-    try {
-      return await run(parsed, kv, { overlapSeconds: config.webhookKeyOverlapSeconds });
-    } finally {
-      kv.close();
-    }
-  });
+  await runKvCli(
+    USAGE,
+    parse,
+    (parsed, kv, config) => run(parsed, kv, { overlapSeconds: config.webhookKeyOverlapSeconds }),
+  );
 }
