@@ -13,52 +13,17 @@
  * and checked with axe-core.
  */
 import assert from "node:assert/strict";
-import axe from "axe-core";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { verifyWebhook } from "@passage/connect";
 import { addMember, createAccount, getAccount, roleOf } from "../lib/accounts.ts";
 import { createApiKey } from "../lib/api_keys.ts";
 import { currentWebhookKey } from "../lib/webhook_keys.ts";
+import { capture, VIEWPORTS } from "./_pages.ts";
 import { createLinkViaApi, LINK_BODY, startServer, type TestServer } from "./_harness.ts";
 import { CookieJar, signInWithOidc, startIdp } from "./_oidc.ts";
 import { COMPLETE, finishLink, jwtParts, type Received, startReceiver } from "./_webhooks.ts";
 
 const SCREENSHOTS = new URL("../.data/screenshots/console-admin/", import.meta.url).pathname;
-const VIEWPORTS = [
-  { width: 1280, height: 800, deviceScaleFactor: 1 },
-  { width: 390, height: 844, deviceScaleFactor: 1, isMobile: true, hasTouch: true },
-];
-
-async function axeViolations(page: Page): Promise<string[]> {
-  // Evaluated over CDP, which the page's CSP does not govern.
-  await page.evaluate(axe.source);
-  return await page.evaluate(async () => {
-    const result = await (globalThis as any).axe.run(document, { resultTypes: ["violations"] });
-    return result.violations
-      .filter((v: any) => v.impact === "serious" || v.impact === "critical")
-      .map((v: any) =>
-        `${v.id} (${v.impact}): ${v.help} ×${v.nodes.length} ${
-          v.nodes.slice(0, 2).map((n: any) => n.target.join(" ")).join(", ")
-        }`
-      );
-  });
-}
-
-/** Screenshots the page at both sizes; returns axe's serious findings and any overflow. */
-async function capture(page: Page, name: string): Promise<string[]> {
-  const problems: string[] = [];
-  for (const viewport of VIEWPORTS) {
-    await page.setViewport(viewport);
-    await page.screenshot({ path: `${SCREENSHOTS}${name}-${viewport.width}.png`, fullPage: true });
-    // Against the viewport asked for: a phone's layout viewport grows with what overflows.
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth) -
-      viewport.width;
-    if (overflow > 1) problems.push(`${name} ${viewport.width}: overflows by ${overflow}px`);
-    for (const v of await axeViolations(page)) problems.push(`${name} ${viewport.width}: ${v}`);
-  }
-  await page.setViewport(VIEWPORTS[0]);
-  return problems;
-}
 
 /** Signs `email` in through the IdP's own pages in `page`. */
 async function signIn(page: Page, server: TestServer, email: string): Promise<void> {
@@ -174,7 +139,7 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
     assert.ok(
       await page.$eval(".logo-preview", (el) => (el as HTMLImageElement).naturalWidth === 256),
     );
-    problems.push(...await capture(page, "account-admin"));
+    problems.push(...await capture(page, SCREENSHOTS, "account-admin"));
 
     // -- the claim page shows it, phone-first
     const link = await createLinkViaApi(server);
@@ -186,7 +151,7 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
     assert.equal(logo.alt, "Acme Budget");
     assert.equal(logo.loaded, 256, "loaded under the page's own CSP");
     assert.equal(new URL(logo.src).origin, server.url);
-    problems.push(...await capture(page, "claim-with-logo"));
+    problems.push(...await capture(page, SCREENSHOTS, "claim-with-logo"));
 
     // -- bad uploads: a clear page, nothing stored changes
     const bad: Array<[string, Uint8Array, RegExp, number]> = [
@@ -228,7 +193,7 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
       );
       assert.deepEqual((await getAccount(server.kv, server.accountId))!.logo, stored.logo, name);
     }
-    problems.push(...await capture(page, "logo-refused"));
+    problems.push(...await capture(page, SCREENSHOTS, "logo-refused"));
     const logoRecords: unknown[] = [];
     for await (const e of server.kv.list({ prefix: ["account_logos"] })) logoRecords.push(e.key);
     assert.equal(logoRecords.length, 1, "only the good logo is stored");
@@ -243,7 +208,7 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
       /bob@example\.com/,
     );
     assert.equal(roleOf((await getAccount(server.kv, server.accountId))!, "bob@example.com"), null);
-    problems.push(...await capture(page, "account-invited"));
+    problems.push(...await capture(page, SCREENSHOTS, "account-invited"));
     const bobContext = await browser.createBrowserContext();
     const bob = await bobContext.newPage();
     await bob.setViewport(VIEWPORTS[0]);
@@ -255,7 +220,7 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
     assert.equal(await submit(bob, "a[href='/console/invitations']"), 200);
     const offer = await bob.$eval("main", (el) => el.textContent!);
     assert.match(offer, /ada@example\.com invites you to join as\s*member/);
-    problems.push(...await capture(bob, "invitations"));
+    problems.push(...await capture(bob, SCREENSHOTS, "invitations"));
     assert.equal(await submit(bob, "form[action='/console/invitations/accept'] button"), 200);
     assert.equal(new URL(bob.url()).pathname, "/console");
     assert.equal(await bob.$eval("#role", (el) => el.textContent), "member");
@@ -290,7 +255,7 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
     assert.match(forbiddenText, /Only an admin of .* can rotate webhook signing keys/);
     assert.match(forbiddenText, /ada@example\.com/);
     assert.match(forbiddenText, /admin_required/);
-    problems.push(...await capture(bob, "rotate-forbidden"));
+    problems.push(...await capture(bob, SCREENSHOTS, "rotate-forbidden"));
     assert.equal(
       (await currentWebhookKey(server.kv, server.accountId)).kid,
       kidBefore,
@@ -298,7 +263,7 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
     );
     await bob.goto(server.url + "/console/account");
     assert.equal(await bob.$("#acct-logo"), null, "no logo form for a member");
-    problems.push(...await capture(bob, "account-member"));
+    problems.push(...await capture(bob, SCREENSHOTS, "account-member"));
     await bobContext.close();
 
     // -- rotation: a webhook signed before it still verifies; new ones carry the new kid
@@ -311,7 +276,7 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
     const kidAfter = (await currentWebhookKey(server.kv, server.accountId)).kid;
     assert.notEqual(kidAfter, kidBefore);
     assert.match(await page.content(), new RegExp(`signed with <code>${kidAfter}</code>`));
-    problems.push(...await capture(page, "webhooks-rotated"));
+    problems.push(...await capture(page, SCREENSHOTS, "webhooks-rotated"));
     const after = await createLinkViaApi(server, { ...LINK_BODY, webhookUrl: receiver.url });
     await finishLink(server, after.id, COMPLETE);
     const [, fresh] = await receiver.waitFor(2);
@@ -360,7 +325,7 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
       carol.id,
     );
     assert.equal(await page.$eval("#role", (el) => el.textContent), "member");
-    problems.push(...await capture(page, "switched"));
+    problems.push(...await capture(page, SCREENSHOTS, "switched"));
     const theirs = await page.goto(`${server.url}/console/links/${carolLink.id}`);
     assert.equal(theirs!.status(), 200);
     const ours = await page.goto(`${server.url}/console/links/${link.id}`);

@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any
 /// <reference lib="dom" />
 /**
  * The developer console in one headless Chromium: sign in through a real
@@ -10,53 +9,15 @@
  * under `.data/screenshots/console/` and checked with axe-core.
  */
 import assert from "node:assert/strict";
-import axe from "axe-core";
 import puppeteer, { type Page } from "puppeteer-core";
 import { startDevice } from "../device/mod.ts";
+import { capture, VIEWPORTS } from "./_pages.ts";
 import { startServer } from "./_harness.ts";
 import { Turns } from "./_human.ts";
 import { signInWithOidc, startIdp } from "./_oidc.ts";
 import { startReceiver } from "./_webhooks.ts";
 
 const SCREENSHOTS = new URL("../.data/screenshots/console/", import.meta.url).pathname;
-const VIEWPORTS = [
-  { width: 1280, height: 800, deviceScaleFactor: 1 },
-  { width: 390, height: 844, deviceScaleFactor: 1, isMobile: true, hasTouch: true },
-];
-
-async function axeViolations(page: Page): Promise<string[]> {
-  // Evaluated over CDP, which the page's CSP does not govern (a <script> tag would be refused).
-  await page.evaluate(axe.source);
-  return await page.evaluate(async () => {
-    const result = await (globalThis as any).axe.run(document, { resultTypes: ["violations"] });
-    return result.violations
-      .filter((v: any) => v.impact === "serious" || v.impact === "critical")
-      .map((v: any) =>
-        `${v.id} (${v.impact}): ${v.help} ×${v.nodes.length} ${
-          v.nodes.slice(0, 2).map((n: any) => n.target.join(" ")).join(", ")
-        }`
-      );
-  });
-}
-
-/** Screenshots the page at both sizes and returns axe's serious findings and the overflow. */
-async function capture(page: Page, name: string): Promise<string[]> {
-  const problems: string[] = [];
-  for (const viewport of VIEWPORTS) {
-    await page.setViewport(viewport);
-    await page.screenshot({
-      path: `${SCREENSHOTS}${name}-${viewport.width}.png`,
-      fullPage: true,
-    });
-    // Against the viewport asked for: a phone's layout viewport grows with what overflows.
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth) -
-      viewport.width;
-    if (overflow > 1) problems.push(`${name} ${viewport.width}: overflows by ${overflow}px`);
-    for (const v of await axeViolations(page)) problems.push(`${name} ${viewport.width}: ${v}`);
-  }
-  await page.setViewport(VIEWPORTS[0]);
-  return problems;
-}
 
 async function logInAsHuman(page: Page) {
   await page.waitForSelector("#username");
@@ -102,7 +63,7 @@ Deno.test("the console end to end: sign in, a key, a link run live in the inspec
 
     // -- the front door and the reference
     await page.goto(server.url + "/");
-    problems.push(...await capture(page, "home"));
+    problems.push(...await capture(page, SCREENSHOTS, "home"));
     await page.goto(server.url + "/docs");
     await page.waitForSelector("[role=search], .api-content, h1", { timeout: 30_000 });
     await page.waitForFunction(() => document.body.innerText.includes("Create a link"), {
@@ -116,7 +77,7 @@ Deno.test("the console end to end: sign in, a key, a link run live in the inspec
     // -- sign in through the IdP's own pages
     await page.goto(server.url + "/console");
     assert.equal(new URL(page.url()).pathname, "/console/sign-in");
-    problems.push(...await capture(page, "sign-in"));
+    problems.push(...await capture(page, SCREENSHOTS, "sign-in"));
     await Promise.all([page.waitForNavigation(), page.click("a.button")]);
     await page.waitForSelector("input[name=login]");
     await page.type("input[name=login]", "grace@example.com");
@@ -133,7 +94,7 @@ Deno.test("the console end to end: sign in, a key, a link run live in the inspec
     assert.equal(session.httpOnly, true);
     assert.equal(session.sameSite, "Lax");
     assert.equal(session.path, "/");
-    problems.push(...await capture(page, "overview-empty"));
+    problems.push(...await capture(page, SCREENSHOTS, "overview-empty"));
 
     // -- a key, its secret shown once
     await page.goto(server.url + "/console/keys");
@@ -144,7 +105,7 @@ Deno.test("the console end to end: sign in, a key, a link run live in the inspec
     ]);
     const secret = await page.$eval("#new-secret", (el) => el.textContent!.trim());
     assert.match(secret, /^sk_test_/);
-    problems.push(...await capture(page, "keys-created"));
+    problems.push(...await capture(page, SCREENSHOTS, "keys-created"));
     await page.goto(server.url + "/console/keys");
     assert.ok(!(await page.content()).includes(secret), "the secret is shown once");
 
@@ -188,7 +149,7 @@ Deno.test("the console end to end: sign in, a key, a link run live in the inspec
       /user has control/,
       "the inspector says who has control",
     );
-    problems.push(...await capture(page, "inspector-live"));
+    problems.push(...await capture(page, SCREENSHOTS, "inspector-live"));
     await logInAsHuman(device.page);
     await receiver.waitFor(1, 60_000);
     await device.ended;
@@ -205,7 +166,7 @@ Deno.test("the console end to end: sign in, a key, a link run live in the inspec
     await receiver.waitFor(2);
     assert.match(await page.content(), /Redelivered: the receiver answered 200/);
     assert.equal(await page.$$eval("tr.attempt", (rows) => rows.length), 2);
-    problems.push(...await capture(page, "link"));
+    problems.push(...await capture(page, SCREENSHOTS, "link"));
 
     // -- the other pages, with data
     for (
@@ -220,7 +181,7 @@ Deno.test("the console end to end: sign in, a key, a link run live in the inspec
       ]
     ) {
       await page.goto(server.url + path);
-      problems.push(...await capture(page, name));
+      problems.push(...await capture(page, SCREENSHOTS, name));
     }
     await page.goto(`${server.url}/console/sessions/${link.sessionId}`);
     await page.waitForFunction(() => /Ended/.test(document.getElementById("live")!.textContent!));
@@ -228,7 +189,7 @@ Deno.test("the console end to end: sign in, a key, a link run live in the inspec
       !(await page.$eval("#shot", (el) => (el as HTMLImageElement).hidden)),
       "an ended session still shows its retained screenshot",
     );
-    problems.push(...await capture(page, "inspector-ended"));
+    problems.push(...await capture(page, SCREENSHOTS, "inspector-ended"));
 
     // -- a test webhook from the console
     await page.goto(server.url + "/console/webhooks");
@@ -267,7 +228,7 @@ Deno.test("the console end to end: sign in, a key, a link run live in the inspec
       page.click(`form[action='/console/keys/${keyId}/revoke'] button`),
     ]);
     assert.match(await page.content(), /Revoked/);
-    problems.push(...await capture(page, "keys-revoked"));
+    problems.push(...await capture(page, SCREENSHOTS, "keys-revoked"));
     assert.equal((await server.api("/v1/links", { apiKey: secret })).status, 401);
 
     // Our pages only (not the IdP's); the deliberate 404 page; Redoc's attribution logo, which
