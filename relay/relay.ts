@@ -56,6 +56,7 @@ import {
   readOwnedSession,
   recordDeviceClient,
   type SessionRecord,
+  takeQueuedCommand,
 } from "../lib/sessions.ts";
 import { sanitizeErrorMessage, sanitizeResult, sanitizeTelemetry } from "../lib/redaction.ts";
 import { BroadcastChannelBus, type Bus } from "./bus.ts";
@@ -110,6 +111,8 @@ interface DeviceState {
 export interface RelayOptions {
   /** Wake-ups through `kv.watch` (on by default; off only to show what else delivers). */
   watch?: boolean;
+  /** Group commit of appends (on by default; off only for the benchmark's "before"). */
+  groupCommit?: boolean;
 }
 
 /** One socket this relay holds, and the chain its messages are handled on. */
@@ -163,6 +166,7 @@ export class Relay {
       this.#bus,
       config.telemetryRetentionSeconds * 1000,
       config.captureRetentionSeconds * 1000,
+      options.groupCommit ?? true,
     );
     this.#clocks = new SessionClocks(kv, this.log, this.#bus, config, (p) => this.#track(p));
   }
@@ -492,15 +496,17 @@ export class Relay {
     state: { known: DeviceState | null },
   ): Promise<"stored" | "duplicate" | "gap"> {
     for (;;) {
-      // The seq and the telemetry usage as this connection last stored them
-      // (the commit checks they did not move), else one read for them; a
-      // result also reads its pending command.
+      // The seq and the telemetry usage as this connection last stored them,
+      // and for a result its pending command as this isolate queued it (the
+      // commit checks none of them moved), else one read for them.
       const known = state.known;
       state.known = null;
       let seqEntry: Deno.KvEntryMaybe<number>;
       let usageEntry: Deno.KvEntryMaybe<TelemetryUsage>;
-      let pending: Deno.KvEntryMaybe<PendingCommand> | null = null;
-      if (known && m.type !== "result") {
+      let pending: Deno.KvEntryMaybe<PendingCommand> | null = m.type === "result"
+        ? takeQueuedCommand(this.#kv, sessionId, m.id)
+        : null;
+      if (known && (m.type !== "result" || pending)) {
         ({ seq: seqEntry, usage: usageEntry } = known);
       } else {
         const keys: Deno.KvKey[] = [deviceSeqKey(sessionId), telemetryUsageKey(sessionId)];
