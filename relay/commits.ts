@@ -76,21 +76,20 @@ interface Waiting {
 
 export class GroupCommit {
   readonly #kv: Deno.Kv;
-  readonly #enabled: boolean;
+  /** Off: every append commits alone (the benchmark's "before"). */
+  enabled = true;
   #queue: Waiting[] = [];
   #running = false;
   /** Commits made, and appends they carried (for the benchmark). */
   readonly stats = { commits: 0, appends: 0 };
 
-  /** With `enabled: false`, every append commits alone (the benchmark's "before"). */
-  constructor(kv: Deno.Kv, enabled = true) {
+  constructor(kv: Deno.Kv) {
     this.#kv = kv;
-    this.#enabled = enabled;
   }
 
   /** Commits `writes`, alone or together with other groups' appends waiting at the same time. */
   commit(group: string, writes: Writes): Promise<Result> {
-    if (!this.#enabled) return this.#alone(writes);
+    if (!this.enabled) return this.#alone(writes);
     const recorded = new Recorded(writes);
     return new Promise((resolve, reject) => {
       this.#queue.push({ group, recorded, resolve, reject });

@@ -133,18 +133,11 @@ export class SessionLog {
   /**
    * Entries are kept `retentionMs`; command results (which may carry captured
    * response bodies) only `resultRetentionMs`, and are shredded and deleted
-   * when the session ends (see `purgeAfterEnd`). With `groupCommit: false`
-   * every append commits alone (the benchmark's "before").
+   * when the session ends (see `purgeAfterEnd`).
    */
-  constructor(
-    kv: Deno.Kv,
-    bus: Bus,
-    retentionMs: number,
-    resultRetentionMs = retentionMs,
-    groupCommit = true,
-  ) {
+  constructor(kv: Deno.Kv, bus: Bus, retentionMs: number, resultRetentionMs = retentionMs) {
     this.#kv = kv;
-    this.commits = new GroupCommit(kv, groupCommit);
+    this.commits = new GroupCommit(kv);
     this.#bus = bus;
     this.#retentionMs = retentionMs;
     this.#resultRetentionMs = Math.min(resultRetentionMs, retentionMs);

@@ -111,8 +111,6 @@ interface DeviceState {
 export interface RelayOptions {
   /** Wake-ups through `kv.watch` (on by default; off only to show what else delivers). */
   watch?: boolean;
-  /** Group commit of appends (on by default; off only for the benchmark's "before"). */
-  groupCommit?: boolean;
 }
 
 /** One socket this relay holds, and the chain its messages are handled on. */
@@ -166,7 +164,6 @@ export class Relay {
       this.#bus,
       config.telemetryRetentionSeconds * 1000,
       config.captureRetentionSeconds * 1000,
-      options.groupCommit ?? true,
     );
     this.#clocks = new SessionClocks(kv, this.log, this.#bus, config, (p) => this.#track(p));
   }
