@@ -242,12 +242,13 @@ if (want("parallel")) {
     },
     stdin: "null",
     stdout: "piped",
-    stderr: "inherit",
+    stderr: "piped",
   }).spawn();
+  // The workers' lines come on stderr, `deno serve`'s own on stdout.
   let out = "";
-  const drained = (async () => {
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
-  })();
+  const drained = Promise.all([child.stdout, child.stderr].map(async (stream) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) out += chunk;
+  }));
   const lineCount = async (pattern: RegExp, count: number) => {
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -527,7 +528,13 @@ if (want("load")) {
     pair.device.ws.addEventListener("message", (e) => {
       const m = JSON.parse(e.data);
       if (m.type !== "command") return;
-      pair.device.send({ type: "result", seq: ++pair.seq, id: m.id, ok: true, value: { url: "u" } });
+      pair.device.send({
+        type: "result",
+        seq: ++pair.seq,
+        id: m.id,
+        ok: true,
+        value: { url: "u" },
+      });
     });
   }
   const samples: number[] = [];
