@@ -41,8 +41,12 @@ interface Row {
   target?: string;
 }
 const rows: Row[] = [];
-const add = (row: Omit<Row, "ratio">) =>
-  rows.push({ ...row, ratio: row.value / row.baselineValue });
+const add = (row: Omit<Row, "ratio">) => {
+  const full = { ...row, ratio: row.value / row.baselineValue };
+  rows.push(full);
+  // As it comes, so a section that fails later loses nothing measured before it.
+  console.error(`${full.figure}: ${full.value} ${full.unit} (${full.ratio}× ${full.baseline})`);
+};
 
 function percentiles(samples: number[]) {
   const s = [...samples].sort((a, b) => a - b);
@@ -445,7 +449,11 @@ async function serverProcess(name: string) {
   const kvFile = await tempKvFile(`passage_bench_${name}_`);
   const apiKey = await createKeyWithCli(kvFile.path);
   const pollMs = loadConfig({ PASSAGE_KV_PATH: ":memory:" }).relayPollMs;
-  const server = await startProcess(kvFile.path, { PASSAGE_RELAY_POLL_MS: String(pollMs) });
+  const server = await startProcess(kvFile.path, {
+    PASSAGE_RELAY_POLL_MS: String(pollMs),
+    // Setting up 10,000 sessions takes minutes: none may idle out meanwhile.
+    PASSAGE_SESSION_IDLE_SECONDS: "3600",
+  });
   // The server's pid: the newest `deno run … main.ts` child of this process.
   const ps = new TextDecoder().decode(
     (await new Deno.Command("ps", { args: ["-o", "pid=,args=", "--ppid", String(Deno.pid)] })
@@ -510,8 +518,8 @@ if (want("idle")) {
       target: idle === 10_000 ? "< 1,024 MiB" : undefined,
     });
     // The telemetry still flows after all that idling (a sanity check, not a figure).
-    sockets[0].send({ type: "telemetry", seq: 1, event: consoleEvent("still there") });
-    await sockets[1].next((m) => m.type === "telemetry");
+    sockets.at(-2)!.send({ type: "telemetry", seq: 1, event: consoleEvent("still there") });
+    await sockets.at(-1)!.next((m) => m.type === "telemetry");
     for (const s of sockets) s.ws.close();
     await server.close();
   }
