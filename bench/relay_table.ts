@@ -17,6 +17,7 @@
  * @module
  */
 import { createApiKey } from "../lib/api_keys.ts";
+import { loadConfig } from "../lib/config.ts";
 import { startServer } from "../tests/_harness.ts";
 import {
   claimedSession,
@@ -40,8 +41,12 @@ interface Row {
   target?: string;
 }
 const rows: Row[] = [];
-const add = (row: Omit<Row, "ratio">) =>
-  rows.push({ ...row, ratio: row.value / row.baselineValue });
+const add = (row: Omit<Row, "ratio">) => {
+  const full = { ...row, ratio: row.value / row.baselineValue };
+  rows.push(full);
+  // As it comes, so a section that fails later loses nothing measured before it.
+  console.error(`${full.figure}: ${full.value} ${full.unit} (${full.ratio}× ${full.baseline})`);
+};
 
 function percentiles(samples: number[]) {
   const s = [...samples].sort((a, b) => a - b);
@@ -111,11 +116,18 @@ function roundTripRows(
   }
 }
 
+/**
+ * `BENCH_ONLY=a,b` runs only those sections (names below); the default runs all.
+ * Sections: isolate, workers, processes, parallel, throughput, links, load, idle.
+ */
+const only = Deno.env.get("BENCH_ONLY")?.split(",");
+const want = (section: string) => !only || only.includes(section);
+
 const echoSamples = await echoRoundTrips(3000);
 const echoP = percentiles(echoSamples);
 
 // ---- one isolate, KV in a file
-{
+if (want("isolate")) {
   await using kvFile = await tempKvFile("passage_bench_");
   await using server = await startServer({ kvPath: kvFile.path });
   const { id, token } = await claimedSession(server.url, server.apiKey);
@@ -156,7 +168,7 @@ async function startWorker(kvPath: string) {
     },
   };
 }
-{
+if (want("workers")) {
   await using kvFile = await tempKvFile("passage_bench_workers_");
   const kv = await Deno.openKv(kvFile.path);
   const apiKey = (await createApiKey(kv, { name: "bench", mode: "test" })).secret;
@@ -180,7 +192,7 @@ async function startWorker(kvPath: string) {
 
 // ---- two processes on one KV file: only the safety net's poll crosses
 const CROSS_POLL_MS = 250;
-{
+if (want("processes")) {
   await using kvFile = await tempKvFile("passage_bench_processes_");
   const apiKey = await createKeyWithCli(kvFile.path);
   const env = { PASSAGE_RELAY_POLL_MS: String(CROSS_POLL_MS) };
@@ -202,6 +214,81 @@ const CROSS_POLL_MS = 250;
   await b[Symbol.asyncDispose]();
 }
 
+// ---- across `deno serve --parallel` workers (serve.ts): BroadcastChannel and kv.watch cross
+/** A free loopback port (there is a small race until the server binds it). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+if (want("parallel")) {
+  await using kvFile = await tempKvFile("passage_bench_parallel_");
+  const apiKey = await createKeyWithCli(kvFile.path);
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "serve",
+      "--allow-all",
+      "--parallel",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "tests/fixtures/parallel_serve.ts",
+    ],
+    env: {
+      NO_COLOR: "1",
+      DENO_JOBS: "2",
+      PASSAGE_KV_PATH: kvFile.path,
+      PASSAGE_RELAY_POLL_MS: "600000",
+      PASSAGE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // The workers' lines come on stderr, `deno serve`'s own on stdout.
+  let out = "";
+  const drained = Promise.all([child.stdout, child.stderr].map(async (stream) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) out += chunk;
+  }));
+  const lineCount = async (pattern: RegExp, count: number) => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const found = [...out.matchAll(pattern)];
+      if (found.length >= count) return found;
+      if (Date.now() > deadline) throw new Error(`no ${pattern} ×${count}:\n${out}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  await lineCount(/Listening on/g, 1);
+  const url = `http://127.0.0.1:${port}`;
+  const sockets: TestSocket[] = [];
+  let apart: { device: TestSocket; controller: TestSocket } | null = null;
+  for (let i = 0; i < 30 && !apart; i++) {
+    const { id, token } = await claimedSession(url, apiKey);
+    const device = await connectDevice(url, token);
+    sockets.push(device);
+    const deviceOn = (await lineCount(/isolate (\w+) /g, sockets.length)).at(-1)![1];
+    const controller = await connectController(url, id, apiKey);
+    sockets.push(controller);
+    const controllerOn = (await lineCount(/isolate (\w+) /g, sockets.length)).at(-1)![1];
+    if (deviceOn !== controllerOn) apart = { device, controller };
+  }
+  if (!apart) throw new Error("every device landed with its controller");
+  roundTripRows(
+    "across deno serve --parallel workers (BroadcastChannel)",
+    await relayRoundTrips(apart.device, apart.controller, 1000),
+    echoP,
+    { p50: "≤ 5×" },
+  );
+  for (const s of sockets) await s.close();
+  child.kill("SIGINT");
+  await child.status;
+  await drained;
+}
+
 // ---- throughput: pipelined commands against pipelined echoes
 async function echoThroughput(sockets: number, each: number): Promise<number> {
   const all = await Promise.all(Array.from({ length: sockets }, () => openSocket(echoUrl)));
@@ -215,61 +302,94 @@ async function echoThroughput(sockets: number, each: number): Promise<number> {
   return rate;
 }
 
-async function relayThroughput(
-  server: { url: string; apiKey: string },
-  sessions: number,
-  each: number,
-): Promise<number> {
+async function connectedPairs(server: { url: string; apiKey: string }, sessions: number) {
   const pairs = [];
   for (let i = 0; i < sessions; i++) {
     const { id, token } = await claimedSession(server.url, server.apiKey);
     pairs.push({
       device: await connectDevice(server.url, token),
       controller: await connectController(server.url, id, server.apiKey),
+      seq: 0,
     });
   }
+  return pairs;
+}
+
+async function relayThroughput(
+  pairs: Array<{ device: TestSocket; controller: TestSocket; seq: number }>,
+  each: number,
+  tag: string,
+): Promise<number> {
   const t = performance.now();
-  await Promise.all(pairs.map(async ({ device, controller }) => {
-    let seq = 0;
+  await Promise.all(pairs.map(async (pair) => {
+    const { device, controller } = pair;
     const answering = (async () => {
       for (let i = 0; i < each; i++) {
         const cmd = await device.next((m) => m.type === "command", 120_000);
-        device.send({ type: "result", seq: ++seq, id: cmd.id, ok: true, value: { url: "u" } });
+        device.send({
+          type: "result",
+          seq: ++pair.seq,
+          id: cmd.id,
+          ok: true,
+          value: { url: "u" },
+        });
       }
     })();
     for (let i = 0; i < each; i++) {
-      controller.send({ type: "command", id: `t${i}`, name: "url", params: {} });
+      controller.send({ type: "command", id: `${tag}${i}`, name: "url", params: {} });
     }
     await answering;
-    await controller.next((m) => m.type === "result" && m.id === `t${each - 1}`, 120_000);
+    await controller.next((m) => m.type === "result" && m.id === `${tag}${each - 1}`, 120_000);
   }));
-  const rate = (sessions * each) / ((performance.now() - t) / 1000);
-  for (const { device, controller } of pairs) {
-    await device.close();
-    await controller.close();
-  }
-  return rate;
+  return (pairs.length * each) / ((performance.now() - t) / 1000);
 }
-{
+if (want("throughput")) {
   await using kvFile = await tempKvFile("passage_bench_throughput_");
   await using server = await startServer({ kvPath: kvFile.path });
+  const commits = server.relay.log.commits;
   const echoOne = await echoThroughput(1, 5000);
+  const one = await connectedPairs(server, 1);
   add({
     figure: "throughput, one session",
-    value: await relayThroughput(server, 1, 2000),
+    value: await relayThroughput(one, 2000, "o"),
     unit: "commands/s",
     baseline: "echo, one socket",
     baselineValue: echoOne,
   });
   const echoMany = await echoThroughput(100, 200);
+  const many = await connectedPairs(server, 100);
+  commits.enabled = false;
   add({
-    figure: "throughput, 100 sessions at once",
-    value: await relayThroughput(server, 100, 20),
+    figure: "throughput, 100 sessions at once, before: one commit per append",
+    value: await relayThroughput(many, 20, "b"),
     unit: "commands/s",
     baseline: "echo, 100 sockets",
     baselineValue: echoMany,
     target: "≥ 0.3×",
   });
+  commits.enabled = true;
+  const before = { ...commits.stats };
+  add({
+    figure: "throughput, 100 sessions at once, after: group commit",
+    value: await relayThroughput(many, 20, "a"),
+    unit: "commands/s",
+    baseline: "echo, 100 sockets",
+    baselineValue: echoMany,
+    target: "≥ 0.3×",
+  });
+  const appendsPerCommit = (commits.stats.appends - before.appends) /
+    (commits.stats.commits - before.commits);
+  add({
+    figure: "appends per KV commit, 100 sessions at once (group commit)",
+    value: appendsPerCommit,
+    unit: "appends",
+    baseline: "one per commit before",
+    baselineValue: 1,
+  });
+  for (const { device, controller } of [...one, ...many]) {
+    await device.close();
+    await controller.close();
+  }
 }
 
 // ---- GET /v1/links/:id against a bare hello
@@ -285,7 +405,7 @@ async function requestsPerSecond(url: string, init: RequestInit, ms = 3000, conc
   }));
   return count / (ms / 1000);
 }
-{
+if (want("links")) {
   await using server = await startServer();
   const link = await server.api("/v1/links", {
     method: "POST",
@@ -310,9 +430,7 @@ async function requestsPerSecond(url: string, init: RequestInit, ms = 3000, conc
   await hello.shutdown();
 }
 
-// ---- 1,000 idle sessions in a server process: its CPU and memory
-const IDLE = Number(Deno.env.get("BENCH_IDLE_SESSIONS") ?? 1000);
-const WINDOW_MS = 10_000;
+// ---- server processes: idle sessions (CPU, memory), and 1,000 sessions under a steady load
 /** CPU seconds (user + system) and resident bytes of process `pid`. */
 async function processUsage(pid: number) {
   const stat = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
@@ -326,50 +444,169 @@ async function cpuOver(pid: number, ms: number) {
   await new Promise((r) => setTimeout(r, ms));
   return ((await processUsage(pid)).cpu - before.cpu) / (ms / 1000);
 }
-{
-  await using kvFile = await tempKvFile("passage_bench_idle_");
+/** A `main.ts` process on a fresh KV file with the default safety net, its pid and a key. */
+async function serverProcess(name: string) {
+  const kvFile = await tempKvFile(`passage_bench_${name}_`);
   const apiKey = await createKeyWithCli(kvFile.path);
-  const server = await startProcess(kvFile.path, { PASSAGE_RELAY_POLL_MS: "5000" });
+  const pollMs = loadConfig({ PASSAGE_KV_PATH: ":memory:" }).relayPollMs;
+  const server = await startProcess(kvFile.path, {
+    PASSAGE_RELAY_POLL_MS: String(pollMs),
+    // Setting up 10,000 sessions takes minutes: none may idle out meanwhile.
+    PASSAGE_SESSION_IDLE_SECONDS: "3600",
+  });
   // The server's pid: the newest `deno run … main.ts` child of this process.
   const ps = new TextDecoder().decode(
     (await new Deno.Command("ps", { args: ["-o", "pid=,args=", "--ppid", String(Deno.pid)] })
       .output()).stdout,
   );
-  const serverPid = Number(
+  const pid = Number(
     ps.trim().split("\n").filter((l) => l.includes("main.ts")).at(-1)!.trim().split(/\s+/)[0],
   );
-  await new Promise((r) => setTimeout(r, 2000));
-  const idleCpu = await cpuOver(serverPid, WINDOW_MS);
-  const idleRss = (await processUsage(serverPid)).rss;
-  const sockets: TestSocket[] = [];
-  for (let i = 0; i < IDLE; i++) {
-    const { id, token } = await claimedSession(server.url, apiKey);
-    sockets.push(await connectDevice(server.url, token));
-    sockets.push(await connectController(server.url, id, apiKey));
+  return {
+    url: server.url,
+    apiKey,
+    pid,
+    pollMs,
+    async close() {
+      await server[Symbol.asyncDispose]();
+      await kvFile[Symbol.asyncDispose]();
+    },
+  };
+}
+const WINDOW_MS = 10_000;
+const IDLE_COUNTS = (Deno.env.get("BENCH_IDLE_SESSIONS") ?? "1000,10000").split(",").map(Number);
+if (want("idle")) {
+  for (const idle of IDLE_COUNTS) {
+    const server = await serverProcess("idle");
+    await new Promise((r) => setTimeout(r, 2000));
+    const idleCpu = await cpuOver(server.pid, WINDOW_MS);
+    const idleRss = (await processUsage(server.pid)).rss;
+    const sockets: TestSocket[] = [];
+    for (let i = 0; i < idle; i++) {
+      const { id, token } = await claimedSession(server.url, server.apiKey);
+      sockets.push(await connectDevice(server.url, token));
+      sockets.push(await connectController(server.url, id, server.apiKey));
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    // Over at least two of the safety net's ticks.
+    const busyCpu = await cpuOver(server.pid, Math.max(WINDOW_MS, 2 * server.pollMs));
+    const rss = (await processUsage(server.pid)).rss;
+    add({
+      figure: `CPU of ${idle.toLocaleString("en-US")} idle sessions (safety net every ${
+        server.pollMs / 1000
+      } s)`,
+      value: busyCpu * 100,
+      unit: "% of a core",
+      baseline: "the same process with no session",
+      baselineValue: idleCpu * 100,
+      target: idle === 1000 ? "< 5% of a core" : undefined,
+    });
+    add({
+      figure: `memory per idle session, at ${idle.toLocaleString("en-US")}`,
+      value: (rss - idleRss) / idle / 1024,
+      unit: "KiB (RSS)",
+      baseline: "the idle process's RSS",
+      baselineValue: idleRss / 1024,
+      target: idle === 10_000 ? "< 1 GiB in all (≤ 105 KiB each)" : undefined,
+    });
+    add({
+      figure: `RSS of the process with ${idle.toLocaleString("en-US")} idle sessions`,
+      value: rss / 1024 / 1024,
+      unit: "MiB",
+      baseline: "the idle process",
+      baselineValue: idleRss / 1024 / 1024,
+      target: idle === 10_000 ? "< 1,024 MiB" : undefined,
+    });
+    // The telemetry still flows after all that idling (a sanity check, not a figure).
+    sockets.at(-2)!.send({ type: "telemetry", seq: 1, event: consoleEvent("still there") });
+    await sockets.at(-1)!.next((m) => m.type === "telemetry");
+    for (const s of sockets) s.ws.close();
+    await server.close();
   }
-  await new Promise((r) => setTimeout(r, 3000));
-  const busyCpu = await cpuOver(serverPid, WINDOW_MS);
-  const rss = (await processUsage(serverPid)).rss;
+}
+
+// ---- 1,000 sessions, each sending a command every second, in a server process
+const LOAD = Number(Deno.env.get("BENCH_LOAD_SESSIONS") ?? 1000);
+const LOAD_SECONDS = 20;
+if (want("load")) {
+  const server = await serverProcess("load");
+  const pairs = await connectedPairs(server, LOAD);
+  // Each device answers every command at once.
+  for (const pair of pairs) {
+    pair.device.ws.addEventListener("message", (e) => {
+      const m = JSON.parse(e.data);
+      if (m.type !== "command") return;
+      pair.device.send({
+        type: "result",
+        seq: ++pair.seq,
+        id: m.id,
+        ok: true,
+        value: { url: "u" },
+      });
+    });
+  }
+  const samples: number[] = [];
+  const sent = new Map<string, number>();
+  for (const pair of pairs) {
+    pair.controller.ws.addEventListener("message", (e) => {
+      const m = JSON.parse(e.data);
+      if (m.type !== "result") return;
+      const t = sent.get(m.id);
+      if (t !== undefined) samples.push(performance.now() - t);
+    });
+  }
+  // Each session's second starts at its own offset, so the load is even.
+  const timers: Array<ReturnType<typeof setTimeout>> = [];
+  const stopAt = performance.now() + LOAD_SECONDS * 1000;
+  const cpuWindow = cpuOver(server.pid, LOAD_SECONDS * 1000);
+  await Promise.all(pairs.map((pair, i) =>
+    new Promise<void>((resolve) => {
+      let n = 0;
+      const fire = () => {
+        if (performance.now() >= stopAt) return resolve();
+        const id = `l${i}_${n++}`;
+        sent.set(id, performance.now());
+        pair.controller.send({ type: "command", id, name: "url", params: {} });
+      };
+      timers.push(setTimeout(() => {
+        fire();
+        timers.push(setInterval(fire, 1000));
+      }, (i * 1000) / pairs.length));
+    })
+  ));
+  for (const t of timers) clearInterval(t);
+  const cpu = await cpuWindow;
+  await new Promise((r) => setTimeout(r, 1000));
+  const p = percentiles(samples);
+  for (const q of ["p50", "p99"] as const) {
+    add({
+      figure: `round trip ${q}, ${LOAD.toLocaleString("en-US")} sessions × 1 command/s`,
+      value: p[q] * 1000,
+      unit: "µs",
+      baseline: `echo ${q}`,
+      baselineValue: echoP[q] * 1000,
+      target: q === "p99" ? "< 50 ms" : undefined,
+    });
+  }
   add({
-    figure: `CPU of ${IDLE} idle sessions (share of one core)`,
-    value: busyCpu * 100,
+    figure: `answered, ${LOAD.toLocaleString("en-US")} sessions × 1 command/s`,
+    value: samples.length,
+    unit: "results",
+    baseline: "commands sent",
+    baselineValue: sent.size,
+  });
+  add({
+    figure: `server CPU, ${LOAD.toLocaleString("en-US")} sessions × 1 command/s`,
+    value: cpu * 100,
     unit: "% of a core",
-    baseline: "the same process with no session",
-    baselineValue: idleCpu * 100,
-    target: "< 5% of a core",
+    baseline: "one core",
+    baselineValue: 100,
   });
-  add({
-    figure: `memory per idle session, at ${IDLE}`,
-    value: (rss - idleRss) / IDLE / 1024,
-    unit: "KiB (RSS)",
-    baseline: "the idle process's RSS",
-    baselineValue: idleRss / 1024,
-  });
-  // The telemetry still flows after all that idling (a sanity check, not a figure).
-  sockets[0].send({ type: "telemetry", seq: 1, event: consoleEvent("still there") });
-  await sockets[1].next((m) => m.type === "telemetry");
-  for (const s of sockets) s.ws.close();
-  await server[Symbol.asyncDispose]();
+  for (const { device, controller } of pairs) {
+    device.ws.close();
+    controller.ws.close();
+  }
+  await server.close();
 }
 
 await echo.shutdown();

@@ -200,6 +200,8 @@ export async function getAccountApiKey(
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 const lastUsedWritten = new Map<string, number>();
+/** Key ids by secret hash per store, as read (a hash's key never changes; its record is read each time). */
+const keyIdsByHash = new WeakMap<Deno.Kv, Map<string, string>>();
 
 /** Records that `keyId` was used now, at most once a minute per key and process. */
 async function touchApiKey(kv: Deno.Kv, keyId: string): Promise<void> {
@@ -275,8 +277,19 @@ export async function authenticate(
     );
   }
   const hash = await sha256Hex(secret);
-  const id = await kv.get<string>(apiKeyByHashKey(hash));
-  const record = id.value ? (await kv.get<ApiKeyRecord>(apiKeyKey(id.value))).value : null;
+  // Which key a hash names never changes: read once per isolate. The record
+  // is read every time, so a revocation anywhere counts at once.
+  let known = keyIdsByHash.get(kv);
+  if (!known) keyIdsByHash.set(kv, known = new Map());
+  let keyId = known.get(hash);
+  if (!keyId) {
+    keyId = (await kv.get<string>(apiKeyByHashKey(hash))).value ?? undefined;
+    if (keyId) {
+      if (known.size >= 10_000) known.clear();
+      known.set(hash, keyId);
+    }
+  }
+  const record = keyId ? (await kv.get<ApiKeyRecord>(apiKeyKey(keyId))).value : null;
   if (!record || !timingSafeEqual(record.secretHash, hash)) {
     throw new PassageError("invalid_api_key", "API key is not recognised");
   }

@@ -142,7 +142,7 @@ export function loadConfig(
     sessionMaxDurationSeconds: intVar(env, "PASSAGE_SESSION_MAX_SECONDS", 30 * 60),
     deviceGraceSeconds: intVar(env, "PASSAGE_DEVICE_GRACE_SECONDS", 60),
     telemetryRetentionSeconds: intVar(env, "PASSAGE_TELEMETRY_RETENTION_SECONDS", 24 * 60 * 60),
-    relayPollMs: intVar(env, "PASSAGE_RELAY_POLL_MS", 5_000),
+    relayPollMs: intVar(env, "PASSAGE_RELAY_POLL_MS", 10_000),
     captureRetentionSeconds: intVar(env, "PASSAGE_CAPTURE_RETENTION_SECONDS", 60 * 60),
     resultRetentionSeconds: intVar(env, "PASSAGE_RESULT_RETENTION_SECONDS", 7 * 24 * 60 * 60),
     loginTimeoutMs: intVar(env, "PASSAGE_LOGIN_TIMEOUT_SECONDS", 5 * 60) * 1000,

@@ -556,8 +556,55 @@ export async function holdsDevice(
 }
 
 /**
+ * What this isolate last saw of sessions and committed of pending commands,
+ * per KV handle: hints a commit checks, never trusted unchecked. A session's
+ * record changes only by commits, so a stale one fails its check and is read
+ * again; a pending command is remembered as committed, for its result.
+ */
+interface Hints {
+  sessions: Map<string, Deno.KvEntry<SessionRecord>>;
+  pending: Map<string, Deno.KvEntry<PendingCommand>>;
+}
+const hintsByKv = new WeakMap<Deno.Kv, Hints>();
+/** Hints held per handle, at most, of each kind (when full, all are forgotten). */
+const HINT_LIMIT = 50_000;
+
+function hintsOf(kv: Deno.Kv): Hints {
+  let hints = hintsByKv.get(kv);
+  if (!hints) hintsByKv.set(kv, hints = { sessions: new Map(), pending: new Map() });
+  return hints;
+}
+
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  if (map.size >= HINT_LIMIT && !map.has(key)) map.clear();
+  map.set(key, value);
+}
+
+/**
+ * The pending command `commandId` as this isolate committed it (key, value and
+ * versionstamp), once: what a result checks and deletes without reading it
+ * first. Null when it was queued elsewhere or already taken.
+ */
+export function takeQueuedCommand(
+  kv: Deno.Kv,
+  sessionId: string,
+  commandId: string,
+): Deno.KvEntry<PendingCommand> | null {
+  const pending = hintsByKv.get(kv)?.pending;
+  const key = `${sessionId}/${commandId}`;
+  const entry = pending?.get(key) ?? null;
+  pending?.delete(key);
+  return entry;
+}
+
+/**
  * Queues a controller's command for the device. A command id already seen is
  * not queued again (returns false). Counts as session activity.
+ *
+ * The first attempt reads nothing: the commit checks that the command id is
+ * new (`versionstamp: null`) and that the session's record is still the one
+ * this isolate last saw active (read once per session). A commit that finds
+ * either moved reads both and tries again.
  */
 export async function enqueueCommand(
   kv: Deno.Kv,
@@ -566,8 +613,11 @@ export async function enqueueCommand(
   command: { id: string; name: string; params: unknown; timeoutMs: number },
   retentionMs: number,
 ): Promise<boolean> {
+  const hints = hintsOf(kv);
   const deadline = Date.now() + command.timeoutMs;
-  const seq = await log.append(
+  let pending: PendingCommand | null = null;
+  let attempts = 0;
+  const appended = await log.appendEntry(
     sessionId,
     "cmd",
     {
@@ -578,10 +628,21 @@ export async function enqueueCommand(
       deadline,
     },
     async () => {
-      const [seen, session] = await kv.getMany<[number, SessionRecord]>([
-        commandIdKey(sessionId, command.id),
-        sessionKey(sessionId),
-      ]);
+      const known = attempts++ === 0 ? hints.sessions.get(sessionId) : undefined;
+      let seen: Deno.KvEntryMaybe<number>;
+      let session: Deno.KvEntryMaybe<SessionRecord>;
+      if (known) {
+        seen = { key: commandIdKey(sessionId, command.id), value: null, versionstamp: null };
+        session = known;
+      } else {
+        [seen, session] = await kv.getMany<[number, SessionRecord]>([
+          commandIdKey(sessionId, command.id),
+          sessionKey(sessionId),
+        ]);
+        if (session.versionstamp) {
+          remember(hints.sessions, sessionId, session as Deno.KvEntry<SessionRecord>);
+        } else hints.sessions.delete(sessionId);
+      }
       if (
         seen.versionstamp ||
         session.value?.status !== "active" && session.value?.status !== "pending"
@@ -589,7 +650,7 @@ export async function enqueueCommand(
         return null;
       }
       return (op, seq) => {
-        const pending: PendingCommand = { id: command.id, name: command.name, seq, deadline };
+        pending = { id: command.id, name: command.name, seq, deadline };
         op.check(seen, session)
           .set(seen.key, seq, { expireIn: retentionMs })
           .set(pendingCommandKey(sessionId, command.id), pending, { expireIn: retentionMs })
@@ -597,5 +658,11 @@ export async function enqueueCommand(
       };
     },
   );
-  return seq !== null;
+  if (!appended || !pending) return false;
+  remember(hints.pending, `${sessionId}/${command.id}`, {
+    key: pendingCommandKey(sessionId, command.id),
+    value: pending,
+    versionstamp: appended.versionstamp,
+  });
+  return true;
 }

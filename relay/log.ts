@@ -19,7 +19,9 @@
  * isolate last saw are remembered and checked in the commit instead of read
  * before it (a commit that finds them moved reads them again). Once committed,
  * the entry is handed to this isolate's tails with its wake-up (the direct
- * path), so a socket here never reads back what was just written.
+ * path), so a socket here never reads back what was just written. Appends of
+ * different sessions waiting on KV at the same time share one commit
+ * (`commits.ts`).
  */
 import type { CommandError, CommandName, TelemetryEvent } from "@passage/connect/protocol";
 import type { SessionStatus } from "@passage/connect/protocol";
@@ -43,6 +45,7 @@ import {
 } from "../lib/kv_keys.ts";
 import { isLogEncryptionOn, LogKeys, seal, unseal } from "../lib/log_crypto.ts";
 import type { Bus } from "./bus.ts";
+import { GroupCommit } from "./commits.ts";
 
 /** What the `cmd` stream holds. */
 export type CommandLogEntry =
@@ -124,6 +127,8 @@ export class SessionLog {
   readonly #writeKeys = new Hints<{ entry: Deno.KvEntryMaybe<unknown>; key: CryptoKey }>();
   /** The per-session keys every entry is encrypted with. */
   readonly keys: LogKeys;
+  /** Appends of different sessions waiting at once share a commit (`commits.ts`). */
+  readonly commits: GroupCommit;
 
   /**
    * Entries are kept `retentionMs`; command results (which may carry captured
@@ -132,6 +137,7 @@ export class SessionLog {
    */
   constructor(kv: Deno.Kv, bus: Bus, retentionMs: number, resultRetentionMs = retentionMs) {
     this.#kv = kv;
+    this.commits = new GroupCommit(kv);
     this.#bus = bus;
     this.#retentionMs = retentionMs;
     this.#resultRetentionMs = Math.min(resultRetentionMs, retentionMs);
@@ -232,14 +238,14 @@ export class SessionLog {
         const extra = prepare ? await prepare() : undefined;
         if (extra === null) return null;
         const seq = (head.value ?? 0) + 1;
-        const op = this.#kv.atomic()
-          .check(head)
-          .set(head.key, seq, { expireIn: this.#retentionMs })
-          .set(logEntryKey(sessionId, stream, seq), stored, { expireIn });
-        // The key must still be there at commit time: nothing is written after a shred.
-        if (keyEntry) op.check(keyEntry);
-        extra?.(op, seq);
-        const res = await op.commit();
+        const res = await this.commits.commit(sessionId, (op) => {
+          op.check(head)
+            .set(head.key, seq, { expireIn: this.#retentionMs })
+            .set(logEntryKey(sessionId, stream, seq), stored, { expireIn });
+          // The key must still be there at commit time: nothing is written after a shred.
+          if (keyEntry) op.check(keyEntry);
+          extra?.(op, seq);
+        });
         if (res.ok) {
           this.#heads.set(headId, { key: head.key, value: seq, versionstamp: res.versionstamp });
           this.#bus.publish({ kind: "wake", sessionId, stream, seq }, entry);

@@ -53,6 +53,7 @@ import {
   readOwnedSession,
   recordDeviceClient,
   type SessionRecord,
+  takeQueuedCommand,
 } from "../lib/sessions.ts";
 import { sanitizeErrorMessage, sanitizeResult, sanitizeTelemetry } from "../lib/redaction.ts";
 import { BroadcastChannelBus, type Bus } from "./bus.ts";
@@ -497,15 +498,17 @@ export class Relay {
     state: { known: DeviceState | null },
   ): Promise<"stored" | "duplicate" | "gap"> {
     for (;;) {
-      // The seq and the telemetry usage as this connection last stored them
-      // (the commit checks they did not move), else one read for them; a
-      // result also reads its pending command.
+      // The seq and the telemetry usage as this connection last stored them,
+      // and for a result its pending command as this isolate queued it (the
+      // commit checks none of them moved), else one read for them.
       const known = state.known;
       state.known = null;
       let seqEntry: Deno.KvEntryMaybe<number>;
       let usageEntry: Deno.KvEntryMaybe<TelemetryUsage>;
-      let pending: Deno.KvEntryMaybe<PendingCommand> | null = null;
-      if (known && m.type !== "result") {
+      let pending: Deno.KvEntryMaybe<PendingCommand> | null = m.type === "result"
+        ? takeQueuedCommand(this.#kv, sessionId, m.id)
+        : null;
+      if (known && (m.type !== "result" || pending)) {
         ({ seq: seqEntry, usage: usageEntry } = known);
       } else {
         const keys: Deno.KvKey[] = [deviceSeqKey(sessionId), telemetryUsageKey(sessionId)];

@@ -9,6 +9,7 @@ import { Passage } from "@passage/connect";
 import { BrowserCommandError } from "@passage/connect";
 import { CLOSE_CODES } from "@passage/connect/protocol";
 import { sweepSessions } from "../lib/sessions.ts";
+import { GroupCommit } from "../relay/commits.ts";
 import { startServer, type TestServer } from "./_harness.ts";
 import { openSocket, type TestSocket } from "./_socket.ts";
 import { consoleEvent } from "./_relay_helpers.ts";
@@ -550,4 +551,57 @@ Deno.test("with the direct path, a device and a controller that drop and reconne
   assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), `out of order: ${seqs}`);
   await device.close();
   await controller.close();
+});
+
+Deno.test("group commit: a batch whose one append's check fails still commits the others, once each", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await kv.set(["moved"], 1);
+  const stale = await kv.get(["moved"]);
+  await kv.set(["moved"], 2);
+  const commits = new GroupCommit(kv);
+  // The first commits alone; the next four wait for it and go together.
+  const results = await Promise.all([
+    commits.commit("a", (op) => op.set(["a"], 1)),
+    commits.commit("b", (op) => op.set(["b"], 1)),
+    commits.commit("c", (op) => op.check(stale).set(["c"], 1)),
+    commits.commit("d", (op) => op.set(["d"], 1)),
+    commits.commit("b", (op) => op.set(["b"], 2)),
+  ]);
+  assert.deepEqual(results.map((r) => r.ok), [true, true, false, true, true]);
+  const values = (await kv.getMany([["a"], ["b"], ["c"], ["d"]])).map((e) => e.value);
+  assert.deepEqual(values, [1, 2, null, 1], "b's second append came after its first");
+});
+
+Deno.test("with many sessions at once, appends share commits and every controller sees its results once, in order", async () => {
+  await using server = await startServer();
+  const sessions = await Promise.all(Array.from({ length: 20 }, async () => {
+    const { id, token } = await claimedSession(server);
+    const { device } = await connectDevice(server, token);
+    const controller = await connectController(server, id);
+    const answering = serve(device, (cmd) => ({ url: `https://a.test/${cmd.id}` }));
+    return { device, controller, answering };
+  }));
+  const before = { ...server.relay.log.commits.stats };
+  await Promise.all(sessions.map(async ({ controller }) => {
+    for (let i = 0; i < 10; i++) {
+      controller.send({ type: "command", id: `g${i}`, name: "url", params: {} });
+    }
+    const seen: Array<{ id: string; seq: number }> = [];
+    while (seen.length < 10) {
+      const m: any = await controller.next((m) => m.type === "result");
+      assert.equal(m.value.url, `https://a.test/${m.id}`);
+      seen.push({ id: m.id, seq: m.seq });
+    }
+    assert.deepEqual(seen.map((s) => s.id), Array.from({ length: 10 }, (_, i) => `g${i}`));
+    seen.forEach((s, i) => i > 0 && assert.ok(s.seq > seen[i - 1].seq));
+  }));
+  const stats = server.relay.log.commits.stats;
+  const appends = stats.appends - before.appends;
+  assert.ok(appends >= 400, `appends: ${appends}`);
+  assert.ok(stats.commits - before.commits < appends, "no two appends shared a commit");
+  for (const { device, controller, answering } of sessions) {
+    answering.stop();
+    await device.close();
+    await controller.close();
+  }
 });
