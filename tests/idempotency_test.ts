@@ -7,11 +7,11 @@
 import assert from "node:assert/strict";
 import { createApiKey } from "../lib/api_keys.ts";
 import {
+  type ApiResult,
   assertError,
   createLinkViaApi,
   LINK_BODY,
   startServer,
-  type ApiResult,
   type TestServer,
 } from "./_harness.ts";
 import { COMPLETE, finishLink, startReceiver, waitForEvent } from "./_webhooks.ts";
