@@ -7,7 +7,9 @@
  * exponential backoff and full jitter, or after the server's `Retry-After`
  * when that is at most {@linkcode MAX_RETRY_AFTER_MS}. Only a request that
  * cannot act twice is retried on anything but a 429 (which the server refused
- * before doing anything): a `GET`, or a `POST` with an `Idempotency-Key`.
+ * before doing anything): a `GET`, or a `POST` with an `Idempotency-Key` to a
+ * route that honours it ({@linkcode IDEMPOTENT_POSTS}: every POST that creates
+ * or acts; the server replays the first answer to a repeat).
  *
  * @module
  */
@@ -34,6 +36,26 @@ export interface Call {
   method: "GET" | "POST";
   path: string;
   body?: unknown;
+}
+
+/**
+ * The POST routes that honour `Idempotency-Key`, as the server's OpenAPI
+ * document marks them (`tests/openapi_test.ts` holds the two equal).
+ */
+export const IDEMPOTENT_POSTS: readonly RegExp[] = [
+  /^\/v1\/links$/,
+  /^\/v1\/links\/[^/]+\/cancel$/,
+  /^\/v1\/links\/[^/]+\/webhooks\/redeliver$/,
+  /^\/v1\/sessions$/,
+  /^\/v1\/sessions\/[^/]+\/end$/,
+  /^\/v1\/webhooks\/test$/,
+];
+
+/** Whether `call` cannot act twice when sent again with the same `key`. */
+function safeToRetry(call: Call, key: string | undefined): boolean {
+  if (call.method === "GET") return true;
+  const path = call.path.split("?")[0];
+  return Boolean(key) && IDEMPOTENT_POSTS.some((route) => route.test(path));
 }
 
 /** The delay before retry number `retry` (from 1): exponential, with full jitter. */
@@ -75,7 +97,7 @@ export async function send<T>(
   if (call.body !== undefined) headers["content-type"] = "application/json";
   const key = options.idempotencyKey;
   if (key) headers["idempotency-key"] = key;
-  const safe = call.method === "GET" || key !== undefined;
+  const safe = safeToRetry(call, key);
   const maxRetries = options.maxRetries ?? config.maxRetries;
   const timeout = options.timeout ?? config.timeout;
   const doFetch = config.fetch ?? fetch;

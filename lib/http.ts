@@ -2,7 +2,8 @@
  * The HTTP edge: one `Api` object registers a route on Hono and records its
  * spec, from which `lib/openapi.ts` builds the OpenAPI document with the same
  * zod schemas that validate the request, so the document cannot drift from
- * what the server accepts.
+ * what the server accepts. A route flagged `idempotent` honours
+ * `Idempotency-Key` (`lib/idempotency.ts`) without a line of its own.
  */
 import type { Context, Hono } from "hono";
 import { z } from "zod";
@@ -13,6 +14,7 @@ import type { Jobs } from "./queue.ts";
 import type { ConsoleSession } from "./auth/console_sessions.ts";
 import type { AccountRecord } from "./accounts.ts";
 import { type ErrorCode, PassageError } from "./errors.ts";
+import { idempotent, readIdempotencyKey, requestHash } from "./idempotency.ts";
 
 /** What every handler can reach through `c.var`. */
 export interface AppEnv {
@@ -56,8 +58,11 @@ export interface RouteSpec<
   params?: Record<string, string>;
   body?: B;
   query?: Q;
-  /** Extra request headers worth documenting, such as `Idempotency-Key`. */
-  headers?: Array<{ name: string; description: string }>;
+  /**
+   * A POST that creates or acts: it honours `Idempotency-Key` (`lib/idempotency.ts`),
+   * and the OpenAPI document says so. Needs `auth: "apiKey"` (keys are kept per account).
+   */
+  idempotent?: boolean;
   responses: Record<number, RouteResponse>;
   /** The error codes this route can answer with, beyond auth and bad input. */
   errors?: ErrorCode[];
@@ -162,21 +167,30 @@ export class Api {
     spec: RouteSpec<B, Q>,
     handler: (
       c: Context<AppEnv>,
-      input: { body: Infer<B>; query: Infer<Q>; rawBody: unknown },
+      input: { body: Infer<B>; query: Infer<Q> },
     ) => Response | Promise<Response>,
   ): void {
+    if (spec.idempotent && (spec.method !== "post" || spec.auth !== "apiKey")) {
+      throw new Error(`${spec.operationId}: only a POST with an API key can be idempotent`);
+    }
     this.#specs.push(spec);
     const honoPath = spec.path.replace(/\{(\w+)\}/g, ":$1");
     this.#app.on(spec.method.toUpperCase(), honoPath, async (c) => {
       if (spec.auth === "apiKey") c.set("apiKey", await authenticateRequest(c));
+      const key = spec.idempotent ? readIdempotencyKey(c.req.header("idempotency-key")) : undefined;
       const query = spec.query ? parseInput(spec.query, c.req.query(), "query") : undefined;
       const rawBody = spec.body ? await readJson(c) : undefined;
       const body = spec.body ? parseInput(spec.body, rawBody, "body") : undefined;
-      return await handler(c, {
-        body: body as Infer<B>,
-        query: query as Infer<Q>,
-        rawBody,
-      });
+      const run = async () =>
+        await handler(c, { body: body as Infer<B>, query: query as Infer<Q> });
+      if (key === undefined) return await run();
+      // Bad input was refused above: it does not use up the key.
+      return await idempotent(c.var.kv, {
+        owner: c.var.apiKey,
+        operation: spec.operationId,
+        key,
+        requestHash: await requestHash(c.req.method, c.req.path, rawBody),
+      }, run);
     });
   }
 

@@ -73,9 +73,9 @@ export const deviceTokenKey = (tokenHash: string) => ["device_tokens", tokenHash
 export const claimAttemptsKey = (client: string, window: number) =>
   ["claim_attempts", client, window] as const;
 
-/** A stored answer to a request sent with an `Idempotency-Key`. */
-export const idempotencyKey = (keyId: string, route: string, key: string) =>
-  ["idempotency", keyId, route, key] as const;
+/** A stored answer to a request sent with an `Idempotency-Key`, by account, mode and operation. */
+export const idempotencyKey = (accountId: string, mode: KeyMode, operation: string, key: string) =>
+  ["idempotency", accountId, mode, operation, key] as const;
 
 /** A session's record (`SessionRecord`). */
 export const sessionKey = (sessionId: string) => ["sessions", sessionId] as const;

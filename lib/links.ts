@@ -17,7 +17,6 @@ import type { SessionLog } from "../relay/log.ts";
 import { type BlobRef, loadJson, storeJson } from "./kv_blobs.ts";
 import { type LinkRecord, transitionLink } from "./lifecycle.ts";
 import {
-  idempotencyKey,
   linkKey,
   linkResultsKey,
   linksByAccountKey,
@@ -27,8 +26,6 @@ import {
 } from "./kv_keys.ts";
 
 export { canTransition, type LinkRecord, transitionLink } from "./lifecycle.ts";
-
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** The public view of a stored link. */
 export function toLink(
@@ -67,67 +64,16 @@ function isDue(record: LinkRecord, now: number): boolean {
   return record.status === "pending" && Date.parse(record.expiresAt) <= now;
 }
 
-/** Stable JSON of a parsed body, keys sorted, for comparing repeated requests. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${
-      entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(
-        ",",
-      )
-    }}`;
-  }
-  return JSON.stringify(value);
-}
-
-interface IdempotencyRecord {
-  requestHash: string;
-  linkId: string;
-  response: Link;
-  createdAt: string;
-}
-
-/** An `Idempotency-Key` and the hash of the request it came with. */
-export interface Idempotency {
-  key: string;
-  requestHash: string;
-}
-
-async function replay(
-  kv: Deno.Kv,
-  owner: ApiKeyInfo,
-  idem: Idempotency,
-): Promise<{ entry: Deno.KvEntryMaybe<IdempotencyRecord>; link: Link | null }> {
-  const entry = await kv.get<IdempotencyRecord>(
-    idempotencyKey(owner.id, "create_link", idem.key),
-  );
-  const stored = entry.value;
-  if (!stored || Date.parse(stored.createdAt) + DAY_MS <= Date.now()) {
-    return { entry, link: null };
-  }
-  if (stored.requestHash !== idem.requestHash) {
-    throw new PassageError(
-      "idempotency_key_reused",
-      `Idempotency-Key "${idem.key}" was already used with a different request body`,
-    );
-  }
-  return { entry, link: stored.response };
-}
-
 /**
- * Creates a pending link with a fresh claim code. With `idempotency`, a repeat
- * of the same request within 24 hours returns the first answer (`replayed`).
+ * Creates a pending link with a fresh claim code (`Idempotency-Key` is the
+ * route's: `lib/idempotency.ts`).
  */
 export async function createLink(
   kv: Deno.Kv,
   owner: ApiKeyInfo,
   params: CreateLinkParams,
   settings: Config,
-  idempotency?: Idempotency,
-): Promise<{ link: Link; replayed: boolean }> {
+): Promise<Link> {
   const provider = getProvider(params.provider);
   if (!provider) {
     throw new PassageError(
@@ -156,9 +102,6 @@ export async function createLink(
   });
 
   for (let attempt = 0; attempt < 5; attempt++) {
-    const prior = idempotency ? await replay(kv, owner, idempotency) : null;
-    if (prior?.link) return { link: prior.link, replayed: true };
-
     const now = new Date();
     const claimCode = normalizeClaimCode(newClaimCode())!;
     const linkId = newId("link");
@@ -202,25 +145,15 @@ export async function createLink(
       .set(linksByAccountKey(owner.accountId, owner.mode, record.id), record.id)
       .set(linksByExpiryKey(Date.parse(record.expiresAt), record.id), record.id);
     writeNewSession(op, session);
-    if (idempotency && prior) {
-      const stored: IdempotencyRecord = {
-        requestHash: idempotency.requestHash,
-        linkId: record.id,
-        response: link,
-        createdAt: now.toISOString(),
-      };
-      op.check(prior.entry).set(prior.entry.key, stored, { expireIn: DAY_MS });
-    }
     if ((await op.commit()).ok) {
       log.info("link.created", {
         link_id: linkId,
         account_id: owner.accountId,
         provider: provider.id,
       });
-      return { link, replayed: false };
+      return link;
     }
-    // A concurrent request with the same Idempotency-Key won, or (vanishingly
-    // rarely) the claim code collided: read again and retry.
+    // The claim code collided (vanishingly rarely): try another.
   }
   throw new PassageError(
     "write_conflict",

@@ -13,7 +13,6 @@
  * ```
  */
 import type { MiddlewareHandler } from "hono";
-import { requestId } from "hono/request-id";
 import { matchedRoutes } from "hono/route";
 
 /** A log line's severity; `silent` turns everything off. */
@@ -71,8 +70,10 @@ export const log = {
   error: (event: string, fields: LogFields = {}): void => write("error", event, fields),
 };
 
-/** The response header that carries the request id (and the incoming one that is reused). */
+/** The response header that carries the request id; a client's own, sent in it, is only logged. */
 export const REQUEST_ID_HEADER = "Request-Id";
+/** What a client's own request id may be to be logged (`client_request_id`). */
+const CLIENT_REQUEST_ID = /^[\w=.:-]{1,128}$/;
 
 const ID_FIELDS: Record<string, string> = {
   link: "link_id",
@@ -84,42 +85,54 @@ const ID_FIELDS: Record<string, string> = {
 const PASSAGE_ID = /^(link|sess|acct|evt|key)_[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /**
- * Gives every request an id (`hono/request-id`: a sane incoming `Request-Id`
- * is kept, else a fresh UUID), answers it in the `Request-Id` header, and logs
- * one `request` line when the answer is ready: method, route pattern (never
- * the URL, whose path or query may hold a claim code or a token), status,
- * latency, and the ids the route named or the API key belongs to.
+ * Gives every request an id of ours, a fresh UUID, and answers it in the
+ * `Request-Id` header: unique per answer, so the id a developer quotes to
+ * support names one answer and cannot be chosen to look like another's. A
+ * `Request-Id` the client sent is logged beside it (`client_request_id`, when
+ * it is up to 128 of `A-Za-z0-9_=.:-`), so support can find a request by the
+ * client's own id too. Logs one `request` line when the answer is ready:
+ * method, route pattern (never the URL, whose path or query may hold a claim
+ * code or a token), status, latency, and the ids the route named or the API
+ * key belongs to.
  */
 export function requestLog(): MiddlewareHandler {
-  const assignId = requestId({ headerName: REQUEST_ID_HEADER, limitLength: 128 });
   return async function requestLog(c, next) {
     const started = performance.now();
-    await assignId(c, async () => {
-      await next();
-      const id = c.get("requestId");
-      // A handler's own Response (not built through `c`) may lack the header.
-      if (!c.res.headers.has(REQUEST_ID_HEADER)) {
-        try {
-          c.res.headers.set(REQUEST_ID_HEADER, id);
-        } catch {
-          // Immutable headers (a WebSocket's 101): the id is still logged.
-        }
+    const id = crypto.randomUUID();
+    c.set("requestId", id);
+    c.header(REQUEST_ID_HEADER, id);
+    const client = c.req.header(REQUEST_ID_HEADER);
+    await next();
+    // A handler's own Response (not built through `c`) may lack the header.
+    if (!c.res.headers.has(REQUEST_ID_HEADER)) {
+      try {
+        c.res.headers.set(REQUEST_ID_HEADER, id);
+      } catch {
+        // Immutable headers (a WebSocket's 101): the id is still logged.
       }
-      const fields: LogFields = {
-        request_id: id,
-        method: c.req.method,
-        // The pattern of the route that answered (middleware is registered for ALL).
-        route: matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path ?? null,
-        status: c.res.status,
-        latency_ms: Math.round(performance.now() - started),
-      };
-      for (const value of Object.values(c.req.param() as Record<string, string>)) {
-        const match = PASSAGE_ID.exec(value);
-        if (match) fields[ID_FIELDS[match[1]]] = value;
-      }
-      const apiKey = c.get("apiKey") as { accountId?: string; id?: string } | undefined;
-      if (apiKey?.accountId) fields.account_id ??= apiKey.accountId;
-      log.info("request", fields);
-    });
+    }
+    const fields: LogFields = {
+      request_id: id,
+      client_request_id: client && CLIENT_REQUEST_ID.test(client) ? client : undefined,
+      method: c.req.method,
+      // The pattern of the route that answered (middleware is registered for ALL).
+      route: matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path ?? null,
+      status: c.res.status,
+      latency_ms: Math.round(performance.now() - started),
+    };
+    for (const value of Object.values(c.req.param() as Record<string, string>)) {
+      const match = PASSAGE_ID.exec(value);
+      if (match) fields[ID_FIELDS[match[1]]] = value;
+    }
+    const apiKey = c.get("apiKey") as { accountId?: string; id?: string } | undefined;
+    if (apiKey?.accountId) fields.account_id ??= apiKey.accountId;
+    log.info("request", fields);
   };
+}
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /** This answer's `Request-Id`, set by `requestLog()`. */
+    requestId: string;
+  }
 }

@@ -246,6 +246,29 @@ const STATUS_TEXT: Record<number, string> = {
   500: "Internal error",
 };
 
+// ------------------------------------------------------------ idempotency
+
+const IDEMPOTENCY_KEY_PARAMETER = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description: "Makes a retry safe: the same key and request within 24 h get the first " +
+    "successful answer again instead of acting twice; the same key with another request is a " +
+    "422 `idempotency_key_reused`; while the first is still running, a repeat waits for its " +
+    "answer (a 409 `write_conflict` after 20 s). Keys are kept per account and mode, per " +
+    "operation. An error answer is not kept: retrying it runs the request again.",
+  schema: { type: "string", minLength: 1, maxLength: 255 },
+};
+
+const REPLAY_SENTENCE = "A repeated `Idempotency-Key` gets a replay of this first answer";
+
+const REPLAYED_HEADERS = {
+  "Idempotent-Replayed": {
+    description: "`true` when this is the replay of an earlier answer",
+    schema: { type: "string", enum: ["true"] },
+  },
+};
+
 type AnySpec = RouteSpec<z.ZodType | undefined, z.ZodType | undefined>;
 type Json = Record<string, unknown>;
 
@@ -266,21 +289,15 @@ export function openApiDocument(specs: readonly AnySpec[], serverUrl: string): J
       });
     }
     if (spec.query) parameters.push(...queryParameters(schemas, spec.query));
-    for (const header of spec.headers ?? []) {
-      parameters.push({
-        name: header.name,
-        in: "header",
-        required: false,
-        description: header.description,
-        schema: { type: "string" },
-      });
-    }
+    if (spec.idempotent) parameters.push(IDEMPOTENCY_KEY_PARAMETER);
 
     const responses: Json = {};
     for (const [code, res] of Object.entries(spec.responses)) {
+      const replayed = spec.idempotent && Number(code) >= 200 && Number(code) < 300;
+      const headers = { ...res.headers, ...(replayed ? REPLAYED_HEADERS : {}) };
       responses[code] = {
-        description: res.description,
-        ...(res.headers ? { headers: res.headers } : {}),
+        description: replayed ? `${res.description}. ${REPLAY_SENTENCE}` : res.description,
+        ...(Object.keys(headers).length ? { headers } : {}),
         ...(res.schema
           ? {
             content: {
@@ -296,6 +313,7 @@ export function openApiDocument(specs: readonly AnySpec[], serverUrl: string): J
     if (spec.auth === "apiKey") codes.push("missing_api_key", "invalid_api_key", "revoked_api_key");
     if (spec.body || spec.query) codes.push("invalid_request");
     if (spec.body) codes.push("invalid_json", "payload_too_large", "unsupported_media_type");
+    if (spec.idempotent) codes.push("idempotency_key_reused", "write_conflict");
     const byStatus = Map.groupBy(new Set(codes), (code) => status.get(code)!);
     for (const [httpStatus, list] of [...byStatus].sort(([a], [b]) => a - b)) {
       const refs = list.map((code) => schemas.schema(codeSchemas.get(code)!, "output"));

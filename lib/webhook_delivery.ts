@@ -20,9 +20,7 @@ import { PassageError } from "./errors.ts";
 import { newId, randomHex } from "./ids.ts";
 import { log } from "./log.ts";
 import { feedListeners } from "./webhook_listen.ts";
-import type { LinkRecord } from "./links.ts";
 import {
-  linkKey,
   webhookAttemptKey,
   webhookEventKey,
   webhookOutboxKey,
@@ -32,6 +30,7 @@ import type { Jobs } from "./queue.ts";
 import { checkWebhookAddress } from "./webhook_address.ts";
 import { signWebhookBody } from "./webhook_signing.ts";
 import {
+  eventLivemode,
   linkEventIds,
   readEventBody,
   readOwnedLink,
@@ -141,12 +140,6 @@ async function drain(res: Response): Promise<void> {
   } finally {
     await reader.cancel().catch(() => {});
   }
-}
-
-/** The event's mode; for events stored before it was recorded, its link's. */
-async function eventLivemode(kv: Deno.Kv, event: WebhookEventRecord): Promise<boolean> {
-  if (typeof event.livemode === "boolean") return event.livemode;
-  return (await kv.get<LinkRecord>(linkKey(event.linkId))).value?.livemode ?? false;
 }
 
 /** One POST of the event's bytes, guarded, signed, timed. */

@@ -245,6 +245,15 @@ function storeEvent(
   jobs.enqueueIn(op, { kind: WEBHOOK_DELIVER_JOB, id });
 }
 
+/**
+ * The event's mode: its own `livemode`, or for events stored before it was
+ * recorded, its link's. Delivery signs it and the listen stream filters by it.
+ */
+export async function eventLivemode(kv: Deno.Kv, event: WebhookEventRecord): Promise<boolean> {
+  if (typeof event.livemode === "boolean") return event.livemode;
+  return (await kv.get<LinkRecord>(linkKey(event.linkId))).value?.livemode ?? false;
+}
+
 /** The exact body bytes of an event. */
 export async function readEventBody(
   kv: Deno.Kv,

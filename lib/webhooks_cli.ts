@@ -4,7 +4,9 @@
  * (`GET /v1/webhooks/listen`) and POSTs each to a local receiver with the
  * exact bytes and headers Passage signed, so `verifyWebhook` accepts it. One
  * line per event with the receiver's answer; it reconnects when the server
- * goes away (a `deno task dev` restart) and resumes after the last event.
+ * goes away (a `deno task dev` restart) or ends the stream, and resumes after
+ * the last event. A key holds a few streams at most: a first connection
+ * refused for that says so and exits; a reconnection waits for `Retry-After`.
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { CliError, parseCli, runCli, UsageError } from "./cli.ts";
@@ -28,6 +30,13 @@ Options:
 const FORWARD_TIMEOUT_MS = 30_000;
 /** The longest wait between reconnection attempts. */
 const MAX_BACKOFF_MS = 10_000;
+
+/** A refusal worth waiting out on a reconnection (429: the key's streams are all taken). */
+class TryLater extends CliError {
+  constructor(message: string, readonly waitMs: number) {
+    super(message);
+  }
+}
 
 /** What happened to one forwarded event, as printed. */
 export interface ForwardResult {
@@ -89,7 +98,11 @@ async function streamOnce(
     const error = body?.error;
     const message = error?.message ?? `${options.server} answered ${res.status}`;
     const detail = [error?.code, `request ${res.headers.get("request-id") ?? "unknown"}`];
-    throw new CliError(`${message} (${detail.filter(Boolean).join(", ")})`);
+    const text = `${message} (${detail.filter(Boolean).join(", ")})`;
+    if (res.status === 429) {
+      throw new TryLater(text, Number(res.headers.get("retry-after") ?? "5") * 1000 || 5000);
+    }
+    throw new CliError(text);
   }
   let last = options.lastEventId;
   const queue: EventSourceMessage[] = [];
@@ -148,6 +161,7 @@ export async function main(
   let backoff = 500;
   let connected = false;
   while (!signal.aborted) {
+    let wait = backoff;
     try {
       lastEventId = await streamOnce(
         { server, apiKey, lastEventId, signal },
@@ -175,13 +189,16 @@ export async function main(
       );
     } catch (err) {
       if (signal.aborted) break;
-      if (err instanceof CliError) throw err;
+      if (err instanceof TryLater && connected) {
+        console.error(err.message);
+        wait = err.waitMs;
+      } else if (err instanceof CliError) throw err;
       // The server is not up (yet), or went away: retry unless it never answered at all.
       if (!connected) throw new CliError(`Could not reach ${server}: ${(err as Error).message}`);
     }
     if (signal.aborted) break;
-    console.error(`Disconnected from ${server}; reconnecting in ${backoff / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, backoff));
+    console.error(`Disconnected from ${server}; reconnecting in ${wait / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, wait));
     backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
   }
   return 0;

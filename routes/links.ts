@@ -6,71 +6,31 @@ import {
   listLinksQuerySchema,
 } from "@passage/connect/schemas";
 import type { Api } from "../lib/http.ts";
-import { cancelLink, canonicalJson, createLink, getLink, listLinks } from "../lib/links.ts";
-import { sha256Hex } from "../lib/ids.ts";
-import { PassageError } from "../lib/errors.ts";
+import { cancelLink, createLink, getLink, listLinks } from "../lib/links.ts";
 
 export function registerLinkRoutes(api: Api): void {
-  api.route({
-    method: "post",
-    path: "/v1/links",
-    operationId: "links.create",
-    summary: "Create a link",
-    description:
-      "Create a link: a provider, the operations to run after the user's single login, and " +
-      "where to send the signed result webhook. Hand the user its `appClipUrl` (or its " +
-      "`claimCode`); their device claims it and runs the operations. Send an " +
-      "`Idempotency-Key` to retry safely.",
-    tag: "Links",
-    auth: "apiKey",
-    body: createLinkParamsSchema,
-    headers: [{
-      name: "Idempotency-Key",
+  api.route(
+    {
+      method: "post",
+      path: "/v1/links",
+      operationId: "links.create",
+      summary: "Create a link",
       description:
-        "Repeat a request safely: the same key and body within 24 h return the first answer",
-    }],
-    responses: {
-      201: {
-        description:
-          "The new link, with its claim code and URL; a repeated Idempotency-Key gets a replay of this first answer",
-        schema: linkSchema,
-        headers: {
-          "Idempotent-Replayed": {
-            description: "`true` when this is the replay of an earlier answer",
-            schema: { type: "string", enum: ["true"] },
-          },
-        },
+        "Create a link: a provider, the operations to run after the user's single login, and " +
+        "where to send the signed result webhook. Hand the user its `appClipUrl` (or its " +
+        "`claimCode`); their device claims it and runs the operations.",
+      tag: "Links",
+      auth: "apiKey",
+      idempotent: true,
+      body: createLinkParamsSchema,
+      responses: {
+        201: { description: "The new link, with its claim code and URL", schema: linkSchema },
       },
+      errors: ["unsupported_provider", "unsupported_operation"],
     },
-    errors: [
-      "unsupported_provider",
-      "unsupported_operation",
-      "idempotency_key_reused",
-    ],
-  }, async (c, { body, rawBody }) => {
-    const key = c.req.header("idempotency-key");
-    if (key !== undefined && (key.length < 1 || key.length > 255)) {
-      throw new PassageError(
-        "invalid_request",
-        "Idempotency-Key must be 1 to 255 characters",
-        {
-          param: "Idempotency-Key",
-        },
-      );
-    }
-    const idempotency = key === undefined
-      ? undefined
-      : { key, requestHash: await sha256Hex(canonicalJson(rawBody)) };
-    const { link, replayed } = await createLink(
-      c.var.kv,
-      c.var.apiKey,
-      body,
-      c.var.config,
-      idempotency,
-    );
-    if (replayed) c.header("Idempotent-Replayed", "true");
-    return c.json(link, 201);
-  });
+    async (c, { body }) =>
+      c.json(await createLink(c.var.kv, c.var.apiKey, body, c.var.config), 201),
+  );
 
   api.route(
     {
@@ -125,6 +85,7 @@ export function registerLinkRoutes(api: Api): void {
       params: { id: "The link's id (`link_…`)" },
       tag: "Links",
       auth: "apiKey",
+      idempotent: true,
       responses: {
         200: { description: "The cancelled link", schema: linkSchema },
       },

@@ -32,6 +32,7 @@ export function registerSessionRoutes(api: Api): void {
         "device may go with `allowedOrigins`.",
       tag: "Sessions",
       auth: "apiKey",
+      idempotent: true,
       body: createSessionParamsSchema,
       responses: {
         201: { description: "The session, with its claim code", schema: sessionSchema },
@@ -85,6 +86,7 @@ export function registerSessionRoutes(api: Api): void {
     params: { id: "The session's id (`sess_…`)" },
     tag: "Sessions",
     auth: "apiKey",
+    idempotent: true,
     responses: { 200: { description: "The ended session", schema: sessionSchema } },
     errors: ["session_not_found"],
   }, async (c) => {

@@ -1,13 +1,18 @@
 /**
  * `GET /v1/webhooks/listen`: the account's webhook deliveries as Server-Sent
  * Events, for `deno task webhooks listen --forward-to …` (see
- * `lib/webhook_listen.ts`). Revoking the key ends the stream.
+ * `lib/webhook_listen.ts`). Revoking the key ends the stream; a key holds at
+ * most `MAX_LISTEN_STREAMS_PER_KEY` at once.
  */
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import type { Api } from "../lib/http.ts";
 import { log } from "../lib/log.ts";
-import { listenDeliveries } from "../lib/webhook_listen.ts";
+import {
+  listenDeliveries,
+  MAX_LISTEN_STREAMS_PER_KEY,
+  takeListenSlot,
+} from "../lib/webhook_listen.ts";
 
 /** Seconds between keep-alive comments on an idle stream. */
 const KEEP_ALIVE_MS = 15_000;
@@ -21,9 +26,12 @@ export function registerWebhookListenRoute(api: Api): void {
     description:
       "Server-Sent Events: the key's account and mode's webhook deliveries (stored events and " +
       "test events) as they are created, each signed afresh, for " +
-      "`deno task webhooks listen --forward-to …`. Resume with `Last-Event-ID`.",
+      "`deno task webhooks listen --forward-to …`. Resume with `Last-Event-ID`. An API key " +
+      `holds at most ${MAX_LISTEN_STREAMS_PER_KEY} streams at once; a stream that falls far ` +
+      "behind is ended (resume it).",
     tag: "Webhooks",
     auth: "apiKey",
+    errors: ["too_many_attempts"],
     responses: {
       200: {
         description:
@@ -32,38 +40,41 @@ export function registerWebhookListenRoute(api: Api): void {
         schema: z.string(),
       },
     },
-  }, (c) => {
+  }, async (c) => {
     const { kv, relay, config, apiKey } = c.var;
-    const since = Date.now();
+    // Before the stream starts, so a key at its cap gets a plain 429.
+    const lease = await takeListenSlot(kv, apiKey);
     return streamSSE(c, async (stream) => {
+      await using _lease = lease;
       const stop = new AbortController();
       stream.onAbort(() => stop.abort());
+      // Another stream took the slot (this one's renewal lapsed): end, the client resumes.
+      lease.lost.addEventListener("abort", () => stop.abort(), { once: true });
       let revoked = false;
       const unwatch = relay.watchApiKey(apiKey.id, () => {
         revoked = true;
         stop.abort();
       });
       stream.onAbort(unwatch);
-      log.info("webhook.listen.start", { account_id: apiKey.accountId, key_id: apiKey.id });
-      await stream.writeSSE({
-        event: "ready",
-        data: JSON.stringify({ accountId: apiKey.accountId, livemode: apiKey.mode === "live" }),
-      });
       let lastWrite = Date.now();
+      // Joined before `ready`: whatever is made after the client reads it reaches it.
+      const deliveries = listenDeliveries(kv, apiKey, {
+        after: c.req.header("last-event-id"),
+        pollMs: config.relayPollMs,
+        signal: stop.signal,
+        onIdle: async () => {
+          if (Date.now() - lastWrite < KEEP_ALIVE_MS) return;
+          lastWrite = Date.now();
+          await stream.write(": keep-alive\n\n");
+        },
+      });
+      log.info("webhook.listen.start", { account_id: apiKey.accountId, key_id: apiKey.id });
       try {
-        for await (
-          const delivery of listenDeliveries(kv, apiKey, {
-            since,
-            after: c.req.header("last-event-id"),
-            pollMs: config.relayPollMs,
-            signal: stop.signal,
-            onIdle: async () => {
-              if (Date.now() - lastWrite < KEEP_ALIVE_MS) return;
-              lastWrite = Date.now();
-              await stream.write(": keep-alive\n\n");
-            },
-          })
-        ) {
+        await stream.writeSSE({
+          event: "ready",
+          data: JSON.stringify({ accountId: apiKey.accountId, livemode: apiKey.mode === "live" }),
+        });
+        for await (const delivery of deliveries) {
           await stream.writeSSE({
             id: delivery.id,
             event: "delivery",
@@ -77,6 +88,7 @@ export function registerWebhookListenRoute(api: Api): void {
           });
         }
       } finally {
+        stop.abort(); // leaves the poller, had the loop not started
         unwatch();
         log.info("webhook.listen.end", { account_id: apiKey.accountId, key_id: apiKey.id });
       }

@@ -16,6 +16,15 @@ import {
 } from "../lib/webhook_keys.ts";
 import { listLinkWebhooks } from "../lib/webhooks.ts";
 import { webhookEventTypeSchema } from "../lib/openapi.ts";
+import { type RateLimit, takeRate } from "../lib/rate_limit.ts";
+
+/** Test webhooks per account: each sends a request and keeps its event for listeners a while. */
+export const TEST_WEBHOOK_LIMIT: RateLimit = {
+  name: "webhook_test",
+  limit: 30,
+  windowMs: 60_000,
+  message: "Too many test webhooks for this account",
+};
 
 const keyIdSchema = z.string().min(1).max(200).describe(
   "The `kid` from the protected header of the webhook's `Passage-Verification` JWT",
@@ -185,6 +194,7 @@ export function registerWebhookRoutes(api: Api): void {
     params: { id: "The link's id (`link_…`)" },
     tag: "Webhooks",
     auth: "apiKey",
+    idempotent: true,
     responses: {
       200: {
         description: "The attempt just made, whatever the receiver answered",
@@ -212,9 +222,11 @@ export function registerWebhookRoutes(api: Api): void {
     summary: "Send a test webhook",
     description:
       'Send a signed test event (`type: "webhook.test"`) to a URL now: once, not stored, not ' +
-      "retried, signed for your account and mode like real events.",
+      "retried, signed for your account and mode like real events. At most " +
+      `${TEST_WEBHOOK_LIMIT.limit} a minute per account.`,
     tag: "Webhooks",
     auth: "apiKey",
+    idempotent: true,
     body: testWebhookBodySchema,
     responses: {
       200: {
@@ -222,12 +234,13 @@ export function registerWebhookRoutes(api: Api): void {
         schema: testWebhookResultSchema,
       },
     },
-  }, async (c, { body }) =>
-    c.json(
-      await sendTestWebhook(c.var.kv, c.var.apiKey, body.url, {
-        config: c.var.config,
-      }),
-    ));
+    errors: ["too_many_attempts"],
+  }, async (c, { body }) => {
+    await takeRate(c.var.kv, TEST_WEBHOOK_LIMIT, c.var.apiKey.accountId);
+    return c.json(
+      await sendTestWebhook(c.var.kv, c.var.apiKey, body.url, { config: c.var.config }),
+    );
+  });
 }
 
 /** `POST /v1/webhooks/test`'s body (the console's form posts the same). */

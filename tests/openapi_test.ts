@@ -9,6 +9,7 @@ import { CLIENT_EVENT_TYPES, OPERATION_TYPES } from "@passage/connect/schemas";
 import { recordClientEvent } from "../lib/client_events.ts";
 import { errorCatalog, errorCodes } from "../lib/errors.ts";
 import { webhookEventSchemas } from "../lib/openapi.ts";
+import { IDEMPOTENT_POSTS } from "../connect/_http.ts";
 import { createLinkViaApi, LINK_BODY, request, startServer, type TestServer } from "./_harness.ts";
 import { COMPLETE, finishLink, startReceiver, text } from "./_webhooks.ts";
 
@@ -152,6 +153,43 @@ Deno.test("GET /openapi.json documents the list query, path ids and Idempotency-
   );
 });
 
+Deno.test("GET /openapi.json documents Idempotency-Key on exactly the POSTs that create or act, the ones the SDK retries", async () => {
+  await using server = await startServer();
+  const doc = await getDoc(server);
+  const operations = Object.entries<Record<string, Doc>>(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, op]) => ({ method, path, op }))
+  );
+  const marked = operations.filter(({ op }) =>
+    op.parameters.some((p: Doc) => p.in === "header" && p.name === "Idempotency-Key")
+  );
+  assert.deepEqual(marked.map(({ method, path }) => `${method} ${path}`).toSorted(), [
+    "post /v1/links",
+    "post /v1/links/{id}/cancel",
+    "post /v1/links/{id}/webhooks/redeliver",
+    "post /v1/sessions",
+    "post /v1/sessions/{id}/end",
+    "post /v1/webhooks/test",
+  ]);
+  for (const { path, op } of marked) {
+    const [ok] = Object.entries<Doc>(op.responses).filter(([status]) => /^2/.test(status));
+    assert.ok(ok[1].headers?.["Idempotent-Replayed"], `${path} does not document replays`);
+    assert.match(ok[1].description, /replay/);
+    assert.ok(
+      JSON.stringify(op.responses["422"]).includes("IdempotencyKeyReusedError"),
+      `${path} does not document idempotency_key_reused`,
+    );
+  }
+  // The SDK retries a POST with a key only where the document says the key is honoured.
+  for (const { method, path } of operations.filter(({ method }) => method === "post")) {
+    const concrete = path.replace(/\{\w+\}/g, "link_01TEST");
+    assert.equal(
+      IDEMPOTENT_POSTS.some((route) => route.test(concrete)),
+      marked.some((m) => m.method === method && m.path === path),
+      `the SDK and the document disagree on ${method} ${path}`,
+    );
+  }
+});
+
 Deno.test("GET /openapi.json lists every error code in its Error schema", async () => {
   await using server = await startServer();
   const doc = await getDoc(server);
@@ -272,7 +310,9 @@ Deno.test("GET /openapi.json gives each error code a schema, and each route the 
     });
   };
   assert.deepEqual(codesAt("404"), ["link_not_found"]);
-  assert.deepEqual(codesAt("409"), ["invalid_status_transition"]);
+  // write_conflict: a repeat of a request still running with its Idempotency-Key.
+  assert.deepEqual(codesAt("409"), ["invalid_status_transition", "write_conflict"]);
+  assert.deepEqual(codesAt("422"), ["idempotency_key_reused"]);
   assert.deepEqual(codesAt("401"), ["missing_api_key", "invalid_api_key", "revoked_api_key"]);
   assert.equal(schemas.LinkNotFoundError.description, catalog.get("link_not_found")?.description);
   assert.deepEqual(responses.default.content["application/json"].schema, {

@@ -1,6 +1,7 @@
 /**
  * The server's logs and request ids, read from a real server process: one
- * JSON line per request with its route pattern and the answer's `Request-Id`,
+ * JSON line per request with its route pattern and the answer's `Request-Id`
+ * (always ours; a client's own goes to `client_request_id`),
  * lines for link and webhook events, and never a body, a header value, a
  * query, a claim code, a token or a secret.
  */
@@ -21,7 +22,7 @@ function logLines(output: string): Array<Record<string, unknown>> {
   return output.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
 }
 
-Deno.test("the server logs each request once with its Request-Id, route and ids, and never what was sent", async () => {
+Deno.test("the server logs each request once with its own Request-Id, the client's id beside it, route and ids, and never what was sent", async () => {
   const dir = await Deno.makeTempDir({ prefix: "passage_log_test_" });
   try {
     const kvPath = `${dir}/passage.kv3`;
@@ -41,7 +42,9 @@ Deno.test("the server logs each request once with its Request-Id, route and ids,
       headers: { "request-id": "client-chosen_id-1" },
     });
     assert.equal(created.status, 201, created.text);
-    assert.equal(created.headers.get("request-id"), "client-chosen_id-1");
+    // Ours, always: a client's id is logged beside it, never answered as the request's.
+    assert.notEqual(created.headers.get("request-id"), "client-chosen_id-1");
+    assert.match(created.headers.get("request-id") ?? "", /^[0-9a-f-]{36}$/);
     const link = created.body;
     const claimCode = /\/c\/([0-9A-Z-]+)$/.exec(link.appClipUrl)![1];
 
@@ -103,6 +106,9 @@ Deno.test("the server logs each request once with its Request-Id, route and ids,
         "/v1/links/:id/cancel",
       ],
     );
+    assert.equal(byId.get(ids[0])!.client_request_id, "client-chosen_id-1");
+    assert.equal(byId.get(ids[5])!.client_request_id, undefined, "an id not worth logging");
+    assert.equal(byId.get(ids[1])!.client_request_id, undefined);
     assert.equal(byId.get(ids[1])!.link_id, link.id);
     assert.equal(byId.get(ids[1])!.method, "GET");
     assert.match(String(byId.get(ids[1])!.account_id), /^acct_/);

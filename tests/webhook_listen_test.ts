@@ -9,7 +9,8 @@ import { createRemoteJWKSet, jwtVerify } from "jose";
 import { createLinkViaApi, LINK_BODY, startServer, type TestServer } from "./_harness.ts";
 import { COMPLETE, finishLink, type Received, startReceiver, text } from "./_webhooks.ts";
 import { createApiKey } from "../lib/api_keys.ts";
-import { sha256Hex } from "../lib/ids.ts";
+import { newId, sha256Hex } from "../lib/ids.ts";
+import { feedListeners, listenDeliveries, listenPollers } from "../lib/webhook_listen.ts";
 import { ROOT, spawnWatched } from "./_spawn.ts";
 
 /** The listen CLI as a child process, with the task's permissions. */
@@ -156,4 +157,31 @@ Deno.test("webhooks listen: a bad key, a missing --forward-to and --help each an
   assert.match(noForward.stderr, /^--forward-to is required\n\nUsage:/);
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout, /deno task webhooks listen --forward-to URL/);
+});
+
+Deno.test("listenDeliveries() resumes after Last-Event-ID once, then joins the shared poller's live deliveries", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const owner = { accountId: "acct_01TESTLISTENRESUME0000000", mode: "test" as const };
+  const feed = async () => {
+    const id = newId("evt");
+    await feedListeners(kv, owner, id, new TextEncoder().encode(JSON.stringify({ id })));
+    return id;
+  };
+  const [first, second, third] = [await feed(), await feed(), await feed()];
+  const stop = new AbortController();
+  // A long poll interval: only the resume scan and the test events' own wake-ups deliver.
+  const stream = listenDeliveries(kv, owner, { after: first, pollMs: 60_000, signal: stop.signal });
+  assert.equal(listenPollers(kv), 1);
+  const next = async () => (await stream.next()).value?.id;
+  assert.deepEqual([await next(), await next()], [second, third]);
+  // The poller's own first scan found second and third too: they are not sent twice.
+  const fourth = await feed();
+  assert.equal(await next(), fourth);
+  stop.abort();
+  assert.equal((await stream.next()).done, true);
+  const deadline = Date.now() + 5_000;
+  while (listenPollers(kv) > 0) {
+    assert.ok(Date.now() < deadline, "the poller outlived its last stream");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 });
