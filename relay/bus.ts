@@ -10,7 +10,7 @@
  * adds `kv.watch`, which crosses Deno Deploy instances, and the slow safety net.
  */
 import type { LogStream } from "../lib/kv_keys.ts";
-import type { CommandLogEntry, EventLogEntry } from "./log.ts";
+import type { CommandLogEntry, EventLogEntry } from "./entries.ts";
 
 /** "Session `sessionId`'s `stream` log reached `seq`." */
 export interface Wake {

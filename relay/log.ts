@@ -23,9 +23,6 @@
  * different sessions waiting on KV at the same time share one commit
  * (`commits.ts`).
  */
-import type { CommandError, CommandName, TelemetryEvent } from "@passage/connect/protocol";
-import type { SessionStatus } from "@passage/connect/protocol";
-import type { ClientEvent } from "@passage/connect/schemas";
 import {
   type BlobRef,
   deleteJson,
@@ -45,33 +42,10 @@ import {
 } from "../lib/kv_keys.ts";
 import { isLogEncryptionOn, LogKeys, seal, unseal } from "../lib/log_crypto.ts";
 import type { Bus } from "./bus.ts";
+import type { CommandLogEntry, EventLogEntry } from "./entries.ts";
 import { GroupCommit } from "./commits.ts";
 
-/** What the `cmd` stream holds. */
-export type CommandLogEntry =
-  | {
-    type: "command";
-    id: string;
-    name: CommandName;
-    params: unknown;
-    /** Absolute deadline, ms since epoch. */
-    deadline: number;
-  }
-  | { type: "end"; reason: string };
-
-/** What the `evt` stream holds (and `eng`, which holds only results). */
-export type EventLogEntry =
-  | { type: "result"; id: string; ok: true; value: unknown }
-  | { type: "result"; id: string; ok: false; error: CommandError }
-  | { type: "telemetry"; event: TelemetryEvent }
-  | {
-    type: "session";
-    status: SessionStatus;
-    device: "connected" | "disconnected" | "none";
-    reason?: string;
-  }
-  /** A link's client event (`lib/client_events.ts`), stored with the link's record. */
-  | { type: "client"; event: ClientEvent };
+export type { CommandLogEntry, EventLogEntry } from "./entries.ts";
 
 /** An entry encrypted inline. */
 interface SealedInline {
