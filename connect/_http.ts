@@ -51,11 +51,10 @@ export const IDEMPOTENT_POSTS: readonly RegExp[] = [
   /^\/v1\/webhooks\/test$/,
 ];
 
-/** Whether `call` cannot act twice when sent again with the same `key`. */
-function safeToRetry(call: Call, key: string | undefined): boolean {
-  if (call.method === "GET") return true;
+/** Whether the server replays a repeat of `call` that carries an `Idempotency-Key`. */
+function honoursIdempotency(call: Call): boolean {
   const path = call.path.split("?")[0];
-  return Boolean(key) && IDEMPOTENT_POSTS.some((route) => route.test(path));
+  return call.method === "POST" && IDEMPOTENT_POSTS.some((route) => route.test(path));
 }
 
 /** The delay before retry number `retry` (from 1): exponential, with full jitter. */
@@ -95,9 +94,12 @@ export async function send<T>(
 ): Promise<T> {
   const headers: Record<string, string> = { authorization: `Bearer ${config.apiKey}` };
   if (call.body !== undefined) headers["content-type"] = "application/json";
-  const key = options.idempotencyKey;
+  // Every POST the server deduplicates gets a key (the caller's, or one made
+  // here for this call), so its retries are safe; other POSTs are never retried.
+  const idempotent = honoursIdempotency(call);
+  const key = options.idempotencyKey ?? (idempotent ? crypto.randomUUID() : undefined);
   if (key) headers["idempotency-key"] = key;
-  const safe = safeToRetry(call, key);
+  const safe = call.method === "GET" || (idempotent && key !== undefined);
   const maxRetries = options.maxRetries ?? config.maxRetries;
   const timeout = options.timeout ?? config.timeout;
   const doFetch = config.fetch ?? fetch;

@@ -88,10 +88,7 @@ export class Links {
     params: CreateLinkInput<Ops>,
     options: RequestOptions = {},
   ): Promise<TypedLink<Ops>> {
-    return this.#client.request("POST", "/v1/links", params, {
-      ...options,
-      idempotencyKey: options.idempotencyKey ?? crypto.randomUUID(),
-    });
+    return this.#client.request("POST", "/v1/links", params, options);
   }
 
   /**
@@ -521,7 +518,8 @@ export class Passage {
   /**
    * Calls any API route with this client's key, timeouts and retries, and
    * resolves with the JSON answer: for routes this SDK has no method for yet.
-   * A `POST` is retried only with an `idempotencyKey`.
+   * A `POST` is retried only on a route the server deduplicates, with an
+   * `Idempotency-Key` (yours, or one made for the call).
    *
    * @example
    * ```ts

@@ -207,8 +207,9 @@ export interface WebhookTestResult {
  */
 export interface RequestOptions {
   /**
-   * Makes a retried create return the first answer instead of creating twice.
-   * `links.create` makes one when none is given, so its retries are safe.
+   * Makes a repeat of a POST that creates or acts return the first answer
+   * instead of acting twice. Without one, the SDK makes a key for each such
+   * call, so its own retries are safe; pass yours to make your retries safe too.
    */
   idempotencyKey?: string;
   /** Milliseconds each attempt may take (default: the client's `timeout`). */

@@ -14,6 +14,7 @@
  * is retried on a jittered schedule for at least 72 hours (429 and 503 honour
  * `Retry-After`); a refused address fails at once (see `webhook_address.ts`).
  */
+import { type RateLimit, takeRate } from "./rate_limit.ts";
 import type { Owner } from "./api_keys.ts";
 import type { Config } from "./config.ts";
 import { PassageError } from "./errors.ts";
@@ -226,6 +227,14 @@ async function post(
   }
 }
 
+/** Test webhooks per account: each sends a request and keeps its event for listeners a while. */
+export const TEST_WEBHOOK_LIMIT: RateLimit = {
+  name: "webhook_test",
+  limit: 30,
+  windowMs: 60_000,
+  message: "Too many test webhooks for this account",
+};
+
 /** What a test webhook's receiver gets, and what `sendTestWebhook` answers. */
 export interface TestWebhookResult {
   /** The test event's id (`evt_…`); a test event is not stored and never retried. */
@@ -240,7 +249,8 @@ export interface TestWebhookResult {
 /**
  * Sends one signed `webhook.test` event to `url` for `owner` now, through the
  * same address guard, signature (`aud` = the account, `livemode` = the mode)
- * and timeout as real deliveries. Nothing is stored; it is not retried.
+ * and timeout as real deliveries, at most `TEST_WEBHOOK_LIMIT` a minute per
+ * account (the API and the console alike). Nothing is stored; it is not retried.
  */
 export async function sendTestWebhook(
   kv: Deno.Kv,
@@ -249,6 +259,7 @@ export async function sendTestWebhook(
   deps: WebhookDeliveryDeps,
   now: Date = new Date(),
 ): Promise<TestWebhookResult> {
+  await takeRate(kv, TEST_WEBHOOK_LIMIT, owner.accountId, now.getTime());
   const eventId = newId("evt");
   const body = new TextEncoder().encode(JSON.stringify({
     id: eventId,

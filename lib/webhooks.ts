@@ -401,7 +401,7 @@ export async function listAccountWebhooks(
         ...toEventView(event, await listAttempts(kv, event.id)),
         linkId: event.linkId,
         url: event.url,
-        livemode: event.livemode ?? false,
+        livemode: await eventLivemode(kv, event),
       });
     }
   }

@@ -7,7 +7,11 @@ import { z } from "zod";
 import type { Context } from "hono";
 import { PassageError } from "../lib/errors.ts";
 import type { Api, AppEnv } from "../lib/http.ts";
-import { redeliverLatestWebhook, sendTestWebhook } from "../lib/webhook_delivery.ts";
+import {
+  redeliverLatestWebhook,
+  sendTestWebhook,
+  TEST_WEBHOOK_LIMIT,
+} from "../lib/webhook_delivery.ts";
 import { getAccount } from "../lib/accounts.ts";
 import {
   accountWebhookKeySet,
@@ -16,15 +20,6 @@ import {
 } from "../lib/webhook_keys.ts";
 import { listLinkWebhooks } from "../lib/webhooks.ts";
 import { webhookEventTypeSchema } from "../lib/openapi.ts";
-import { type RateLimit, takeRate } from "../lib/rate_limit.ts";
-
-/** Test webhooks per account: each sends a request and keeps its event for listeners a while. */
-export const TEST_WEBHOOK_LIMIT: RateLimit = {
-  name: "webhook_test",
-  limit: 30,
-  windowMs: 60_000,
-  message: "Too many test webhooks for this account",
-};
 
 const keyIdSchema = z.string().min(1).max(200).describe(
   "The `kid` from the protected header of the webhook's `Passage-Verification` JWT",
@@ -236,7 +231,6 @@ export function registerWebhookRoutes(api: Api): void {
     },
     errors: ["too_many_attempts"],
   }, async (c, { body }) => {
-    await takeRate(c.var.kv, TEST_WEBHOOK_LIMIT, c.var.apiKey.accountId);
     return c.json(
       await sendTestWebhook(c.var.kv, c.var.apiKey, body.url, { config: c.var.config }),
     );

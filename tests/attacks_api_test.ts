@@ -20,7 +20,7 @@ import { webhookEventKey } from "../lib/kv_keys.ts";
 import { takeRate } from "../lib/rate_limit.ts";
 import { LEASE_MS, listenPollers, MAX_LISTEN_STREAMS_PER_KEY } from "../lib/webhook_listen.ts";
 import type { WebhookEventRecord } from "../lib/webhooks.ts";
-import { TEST_WEBHOOK_LIMIT } from "../routes/webhooks.ts";
+import { TEST_WEBHOOK_LIMIT } from "../lib/webhook_delivery.ts";
 import { assertError, createLinkViaApi, LINK_BODY, startServer } from "./_harness.ts";
 import { COMPLETE, finishLink, waitForEvent } from "./_webhooks.ts";
 

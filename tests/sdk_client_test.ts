@@ -99,18 +99,34 @@ Deno.test("links.create() retries a lost answer with the same Idempotency-Key an
   assert.deepEqual(all.data.map((l) => l.id), [link.id]);
 });
 
-Deno.test("a POST without an Idempotency-Key is not retried on a 5xx, and the error has the status", async () => {
+Deno.test("a POST the server deduplicates is retried after a 5xx with the key made for it, and acts once", async () => {
   await using server = await startServer();
   const link = await client(server.url, server).links.create(LINK_BODY);
+  // The first cancel reaches the server (the link is cancelled) but its answer is lost.
+  await using proxy = startProxy(server, (_req, n) => n === 1 ? "forward-then-503" : "forward");
+  const cancelled = await client(proxy.url, server).links.cancel(link.id);
+  assert.equal(cancelled.status, "cancelled");
+  assert.equal(proxy.seen.length, 2);
+  const [first, second] = proxy.seen.map((r) => r.headers.get("idempotency-key"));
+  assert.ok(first, "the SDK made a key");
+  assert.equal(second, first);
+});
+
+Deno.test("a POST the server does not deduplicate is not retried on a 5xx, and the error has the status", async () => {
+  await using server = await startServer();
   await using proxy = startProxy(server, () => "forward-then-503");
   const passage = client(proxy.url, server);
-  await assert.rejects(passage.links.cancel(link.id), (err: unknown) => {
-    assert.ok(err instanceof PassageApiError);
-    assert.equal(err.status, 503);
-    assert.equal(err.code, "unexpected_response");
-    return true;
-  });
+  await assert.rejects(
+    passage.request("POST", "/webhook_verification_key/get", { key_id: "none" }),
+    (err: unknown) => {
+      assert.ok(err instanceof PassageApiError);
+      assert.equal(err.status, 503);
+      assert.equal(err.code, "unexpected_response");
+      return true;
+    },
+  );
   assert.equal(proxy.seen.length, 1);
+  assert.equal(proxy.seen[0].headers.get("idempotency-key"), null);
 });
 
 Deno.test("a 429 is retried after its Retry-After; one longer than the cap is not waited for", async () => {
@@ -140,7 +156,7 @@ Deno.test("a 429 is retried after its Retry-After; one longer than the cap is no
   }
 });
 
-Deno.test("an attempt that hangs times out: a GET is retried, a POST without a key fails with timeout", async () => {
+Deno.test("an attempt that hangs times out: a GET is retried, a POST with maxRetries 0 fails with timeout", async () => {
   await using server = await startServer();
   const link = await client(server.url, server).links.create(LINK_BODY);
   await using proxy = startProxy(server, (_req, n) => n === 1 ? "hang" : "forward");
@@ -150,7 +166,7 @@ Deno.test("an attempt that hangs times out: a GET is retried, a POST without a k
 
   await using hanging = startProxy(server, () => "hang");
   await assert.rejects(
-    client(hanging.url, server, { timeout: 300 }).links.cancel(link.id),
+    client(hanging.url, server, { timeout: 300, maxRetries: 0 }).links.cancel(link.id),
     (err: unknown) => {
       assert.ok(err instanceof PassageConnectionError);
       assert.equal(err.code, "timeout");
