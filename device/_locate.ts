@@ -78,7 +78,7 @@ export async function locateEach(
   // holds was there to be read; then they are blanked and scrubbed from it
   const secrets = await deps.secrets();
   const html = redactSecrets(writeDocument(root, typed, secrets, true), secrets) as string;
-  const { document } = parseHTML(html);
+  const { document } = parsed(html);
   const frame = deps.page.mainFrame() as Frame & {
     mainRealm(): {
       adoptBackendNode(id: number): Promise<{ asElement(): unknown; dispose(): Promise<void> }>;
@@ -113,6 +113,17 @@ export async function locateEach(
   }
   return out;
 }
+
+/**
+ * The copy parsed, for selectors to run on. Commands in a row on a page that
+ * did not change make the same copy: the last one parsed is parsed once
+ * (selectors only read it).
+ */
+function parsed(html: string): { document: Document } {
+  if (lastParsed?.html !== html) lastParsed = { html, document: parseHTML(html).document };
+  return lastParsed;
+}
+let lastParsed: { html: string; document: Document } | null = null;
 
 /** The first live element matching `selector` on the copy, or null. */
 export async function locate(
