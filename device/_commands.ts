@@ -6,6 +6,7 @@
  * @module
  */
 import type { CommandName, Commands } from "@passage/connect/protocol";
+import { redactSecrets } from "@passage/connect/redact";
 import type { CDPSession, ElementHandle, KeyInput, Page } from "puppeteer-core";
 import type { ResponseCapture } from "./_capture.ts";
 import { CommandFailure, describe, isTimeout, quote } from "./_errors.ts";
@@ -16,14 +17,15 @@ import { isRuleOn } from "./_rules.ts";
 import type { Refusal } from "./_origin_guard.ts";
 import type { EvaluateSandbox } from "./_sandbox.ts";
 import { takeScreenshot } from "./_screenshot.ts";
-import type { Find } from "./_locate.ts";
+import { copyFound, type Find } from "./_locate.ts";
 import {
   attributeOf,
+  copyDocument,
   copyElement,
   innerHtmlOf,
   isCredentialField,
-  snapshotDocument,
   textOf,
+  writeDocument,
 } from "./_snapshot.ts";
 
 /** What a running command knows about its own time. */
@@ -57,8 +59,6 @@ export interface HandlerDeps {
   lastRefusal: () => Refusal | null;
   /** Why the top page may not load `url` (an origin the session does not allow), or null. */
   refuseTop: (url: string) => string | null;
-  /** `text` with every secret the device knows (read again now) replaced. */
-  scrub: (text: string) => Promise<string>;
   /** The secrets the device knows, read again now. */
   secretsNow: () => Promise<readonly string[]>;
   /** Finds elements (on the scrubbed copy: `_locate.ts`). */
@@ -74,10 +74,14 @@ const FIND_WAIT_MS = 5000;
 export function createHandlers(
   deps: HandlerDeps,
 ): Handlers {
-  const { page, cdp, capture, sandbox, noteBody, lastRefusal, refuseTop, scrub, secretsNow, find } =
-    deps;
-  /** An element's copy, as `_snapshot.ts` makes it, and the typed fields to leave out. */
+  const { page, cdp, capture, sandbox, noteBody, lastRefusal, refuseTop, secretsNow, find } = deps;
+  /**
+   * An element's copy, as `_snapshot.ts` makes it, and the typed fields to
+   * leave out: the one it was found on, or else a fresh one.
+   */
   const copyOf = async (el: ElementHandle<Element>) => {
+    const found = copyFound(el);
+    if (found) return found;
     const [node, typed] = await Promise.all([
       secretsNow().then((secrets) => copyElement(cdp, el, secrets)),
       typedFieldIds(page),
@@ -282,9 +286,12 @@ export function createHandlers(
       if (isRuleOn("snapshot")) {
         // the secrets are out of the copy before any code sees it: no
         // encoding can recover what is not there
-        const [typed, secrets] = await Promise.all([typedFieldIds(page), secretsNow()]);
-        const html = await scrub(await snapshotDocument(cdp, typed, secrets));
-        const url = await scrub(maskUrl(page.url()));
+        // (read after the copy is made, as `_locate.ts` does)
+        const [typed, root] = await Promise.all([typedFieldIds(page), copyDocument(cdp)]);
+        const pageUrl = maskUrl(page.url());
+        const secrets = await secretsNow();
+        const html = redactSecrets(writeDocument(root, typed, secrets), secrets) as string;
+        const url = redactSecrets(pageUrl, secrets) as string;
         const answer = await sandbox.run({ html, url, expression }, ctx.signal);
         if ("threw" in answer) {
           throw new CommandFailure("evaluation_failed", `Evaluate threw: ${answer.threw}`);

@@ -38,9 +38,8 @@ Deno.test("device commands drive Chromium against the test site", async (t) => {
   const capture = new ResponseCapture(page, () => {});
   const human = new HumanInput(page);
   const sandbox = new Sandbox();
-  const scrub = (text: string) => Promise.resolve(text);
   const secretsNow = () => Promise.resolve([] as string[]);
-  const deps = { page, cdp, typed: () => typedFieldIds(page), secrets: secretsNow, scrub };
+  const deps = { page, cdp, typed: () => typedFieldIds(page), secrets: secretsNow };
   const find = finder(deps);
   const findEach = finderEach(deps);
   const run = createHandlers({
@@ -51,7 +50,6 @@ Deno.test("device commands drive Chromium against the test site", async (t) => {
     noteBody: () => {},
     lastRefusal: () => null,
     refuseTop: () => null,
-    scrub,
     secretsNow,
     find,
     yieldToUser: () => Promise.reject(new Error("not under test")),

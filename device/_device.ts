@@ -210,7 +210,6 @@ class Device {
         noteBody: (body, contentType) => secrets.noteBody(body, contentType),
         lastRefusal: () => this.#guard.lastRefusal,
         refuseTop: (url) => this.#guard.refuseTop(url),
-        scrub: this.#scrub,
         secretsNow: this.#secretsNow,
         find: this.#find,
         yieldToUser: (params, ctx) => this.#yieldToUser(params, ctx),
@@ -249,12 +248,6 @@ class Device {
 
   #onBrowserGone = () => void this.#shutdown("browser_closed");
 
-  /** `text` with every secret the device knows, read again now, replaced. */
-  #scrub = async (text: string): Promise<string> => {
-    await this.#refreshSecrets();
-    return this.#secrets.redact(text);
-  };
-
   #secretsNow = async (): Promise<readonly string[]> => {
     await this.#refreshSecrets();
     return isRuleOn("secrets") ? this.#secrets.values() : [];
@@ -266,7 +259,6 @@ class Device {
     cdp: this.#host.cdp,
     typed: () => typedFieldIds(this.#host.page),
     secrets: this.#secretsNow,
-    scrub: this.#scrub,
   });
 
   #find: Find = (selector, command) => finder(this.#locateDeps())(selector, command);

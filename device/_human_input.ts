@@ -93,6 +93,8 @@ export async function typedFieldIds(page: Page): Promise<Set<number>> {
           asked.then((handle) => handle.dispose(), () => {});
           return;
         }
+        // none typed (the usual case): no round trips to list and release
+        if (!list.remoteObject().objectId) return;
         try {
           for (const handle of (await list.getProperties()).values()) {
             const element = handle.asElement();
@@ -171,11 +173,12 @@ export async function clearSecretValues(page: Page, timeoutMs = 500): Promise<vo
   );
 }
 
-/** Runs in the page: the elements of this document the human typed into. */
-export function typedElementsIn(key: string): Element[] {
+/** Runs in the page: the elements of this document the human typed into (null for none). */
+export function typedElementsIn(key: string): Element[] | null {
   const state = (window as unknown as Record<string, FieldState | undefined>)[key];
-  if (!state) return [];
-  return [...state.fields().filter((el) => state.typed.has(el)), ...state.echoes()];
+  if (!state) return null;
+  const typed = [...state.fields().filter((el) => state.typed.has(el)), ...state.echoes()];
+  return typed.length > 0 ? typed : null;
 }
 
 /** What `track` keeps in each document. */

@@ -13,11 +13,19 @@
  *
  * @module
  */
+import { redactSecrets } from "@passage/connect/redact";
 import { parseHTML } from "linkedom";
 import type { CDPSession, ElementHandle, Frame, Page } from "puppeteer-core";
 import { CommandFailure, describe, isInvalidSelectorError, quote } from "./_errors.ts";
 import { isRuleOn } from "./_rules.ts";
-import { NODE_ID_ATTRIBUTE, snapshotDocument, type TypedFields } from "./_snapshot.ts";
+import {
+  type CdpNode,
+  copyDocument,
+  NODE_ID_ATTRIBUTE,
+  nodeIn,
+  type TypedFields,
+  writeDocument,
+} from "./_snapshot.ts";
 
 /** What a locator needs of the device. */
 export interface LocateDeps {
@@ -26,8 +34,20 @@ export interface LocateDeps {
   typed: () => Promise<TypedFields>;
   /** The device's secrets, read again now. */
   secrets: () => Promise<readonly string[]>;
-  /** Replaces the secrets' spellings in a string (the copy, before any selector sees it). */
-  scrub: (text: string) => Promise<string>;
+}
+
+/** The copy each located element was found on: its node there, secrets blanked, and the typed fields. */
+const copies = new WeakMap<ElementHandle<Element>, { node: CdpNode; typed: TypedFields }>();
+
+/**
+ * The copy of an element as it was when {@link locateEach} found it (made
+ * safe as the copy was, before any selector saw it), or undefined for an
+ * element found otherwise. Reading it spares a second copy of the element.
+ */
+export function copyFound(
+  element: ElementHandle<Element>,
+): { node: CdpNode; typed: TypedFields } | undefined {
+  return copies.get(element);
 }
 
 const PUPPETEER_SYNTAX = /::-p-|>>>|\/deep\//;
@@ -53,9 +73,12 @@ export async function locateEach(
   command: string,
 ): Promise<Array<ElementHandle<Element> | null>> {
   for (const selector of selectors) checkSelector(selector, command);
-  const [typed, secrets] = await Promise.all([deps.typed(), deps.secrets()]);
-  const html = await deps.scrub(await snapshotDocument(deps.cdp, typed, secrets, true));
-  const { document } = parseHTML(html);
+  const [typed, root] = await Promise.all([deps.typed(), copyDocument(deps.cdp)]);
+  // the secrets are read after the copy is made, so everything the copy
+  // holds was there to be read; then they are blanked and scrubbed from it
+  const secrets = await deps.secrets();
+  const html = redactSecrets(writeDocument(root, typed, secrets, true), secrets) as string;
+  const { document } = parsed(html);
   const frame = deps.page.mainFrame() as Frame & {
     mainRealm(): {
       adoptBackendNode(id: number): Promise<{ asElement(): unknown; dispose(): Promise<void> }>;
@@ -80,6 +103,8 @@ export async function locateEach(
         const handle = await frame.mainRealm().adoptBackendNode(id);
         element = handle.asElement() as ElementHandle<Element> | null;
         if (!element) await handle.dispose();
+        const node = element && nodeIn(root, id);
+        if (node) copies.set(element!, { node, typed });
       } catch {
         // gone from the page since the copy was made
       }
@@ -88,6 +113,17 @@ export async function locateEach(
   }
   return out;
 }
+
+/**
+ * The copy parsed, for selectors to run on. Commands in a row on a page that
+ * did not change make the same copy: the last one parsed is parsed once
+ * (selectors only read it).
+ */
+function parsed(html: string): { document: Document } {
+  if (lastParsed?.html !== html) lastParsed = { html, document: parseHTML(html).document };
+  return lastParsed;
+}
+let lastParsed: { html: string; document: Document } | null = null;
 
 /** The first live element matching `selector` on the copy, or null. */
 export async function locate(

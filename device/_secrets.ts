@@ -216,17 +216,34 @@ function isJson(headers: Record<string, string>): boolean {
   return /json/i.test(headers["content-type"] ?? "");
 }
 
-let storageWorlds = 0;
+/**
+ * The isolated world storage is read in. Chromium keeps one world per frame
+ * and name, so every read of one document reuses the same world (a name per
+ * read made a new JavaScript context in the page every time, never freed
+ * until it navigated).
+ */
+const STORAGE_WORLD = "passage-storage";
+let storageReads = 0;
+/** The main frame's id by CDP session: it stays the tab's across navigations. */
+const mainFrameIds = new WeakMap<CDPSession, string>();
 
 /** The main frame's web storage entries, read in an isolated world the page cannot touch. */
 async function readStorage(cdp: CDPSession): Promise<Array<[string, string]>> {
-  const group = `passage-storage-${++storageWorlds}`;
+  const group = `${STORAGE_WORLD}-${++storageReads}`;
   try {
-    const { frameTree } = await cdp.send("Page.getFrameTree");
-    const { executionContextId } = await cdp.send("Page.createIsolatedWorld", {
-      frameId: frameTree.frame.id,
-      worldName: group,
-    });
+    const world = async (frameId: string) =>
+      (await cdp.send("Page.createIsolatedWorld", { frameId, worldName: STORAGE_WORLD }))
+        .executionContextId;
+    let executionContextId;
+    const known = mainFrameIds.get(cdp);
+    try {
+      if (known === undefined) throw new Error("main frame not known yet");
+      executionContextId = await world(known);
+    } catch {
+      const { frameTree } = await cdp.send("Page.getFrameTree");
+      mainFrameIds.set(cdp, frameTree.frame.id);
+      executionContextId = await world(frameTree.frame.id);
+    }
     const { result } = await cdp.send("Runtime.evaluate", {
       expression: `(() => { const out = []; for (const s of ["localStorage", "sessionStorage"]) {
         try { const st = globalThis[s]; for (let i = 0; i < st.length; i++) { const k = st.key(i);
@@ -237,7 +254,8 @@ async function readStorage(cdp: CDPSession): Promise<Array<[string, string]>> {
     });
     return Array.isArray(result.value) ? result.value as Array<[string, string]> : [];
   } finally {
-    await cdp.send("Runtime.releaseObjectGroup", { objectGroup: group }).catch(() => {});
+    // nothing waits on the release (a value, not a handle, came back)
+    cdp.send("Runtime.releaseObjectGroup", { objectGroup: group }).catch(() => {});
   }
 }
 

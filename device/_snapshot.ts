@@ -90,9 +90,38 @@ export async function snapshotDocument(
   secrets: readonly string[],
   withIds = false,
 ): Promise<string> {
+  return writeDocument(await copyDocument(cdp), typed, secrets, withIds);
+}
+
+/** The main document as CDP describes it, shadow roots included: a raw copy, not safe yet. */
+export async function copyDocument(cdp: CDPSession): Promise<CdpNode> {
   const { root } = await cdp.send("DOM.getDocument", { depth: -1, pierce: true });
-  blankSecretText(root as CdpNode, secrets);
-  return serialize(root as CdpNode, typed, withIds);
+  return root as CdpNode;
+}
+
+/**
+ * A raw copy ({@link copyDocument}) as safe HTML: blanks the secrets its text
+ * spells in place (so any part of it read later is blanked too), then writes
+ * it out as {@link snapshotDocument} does.
+ */
+export function writeDocument(
+  root: CdpNode,
+  typed: TypedFields,
+  secrets: readonly string[],
+  withIds = false,
+): string {
+  blankSecretText(root, secrets);
+  return serialize(root, typed, withIds);
+}
+
+/** The node of a copy with this `backendNodeId` (frames' documents are not searched), or null. */
+export function nodeIn(root: CdpNode, backendNodeId: number): CdpNode | null {
+  if (root.backendNodeId === backendNodeId) return root;
+  for (const child of [...(root.shadowRoots ?? []), ...(root.children ?? [])]) {
+    const found = nodeIn(child, backendNodeId);
+    if (found) return found;
+  }
+  return null;
 }
 
 /**
