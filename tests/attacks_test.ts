@@ -548,7 +548,8 @@ Deno.test("attack corpus: a hostile controller, page or listener gets no secret 
         const scripts = await attempt(
           w,
           "select a script",
-          () => controller.textContent({ selector: "script" }),
+          // Room past the device's own 5 s wait for an element, so its answer is the one heard.
+          () => controller.textContent({ selector: "script" }, { timeout: 20_000 }),
         );
         assert.match(String(scripts.error), /selector_not_found/);
         const probe = (prefix: string) =>
