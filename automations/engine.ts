@@ -22,7 +22,6 @@ import { Browser } from "@passage/connect";
 import type { LinkError, OperationStatus, OperationType } from "@passage/connect/schemas";
 import { resultSchemas } from "@passage/connect/results";
 import { type ClientEventInput, recordClientEvent } from "../lib/client_events.ts";
-import type { Config } from "../lib/config.ts";
 import {
   linkKey,
   linkRunKey,
@@ -33,7 +32,7 @@ import {
 import { type LinkRecord, prepareResults, readKeptResults } from "../lib/links.ts";
 import { logTransition, planTransition, RUN_LINK_JOB, transitionLink } from "../lib/lifecycle.ts";
 import { PassageError } from "../lib/errors.ts";
-import type { Jobs } from "../lib/queue.ts";
+import type { Services, SessionLogService } from "../lib/services.ts";
 import { endSession, type SessionRecord } from "../lib/sessions.ts";
 import { addWebhookEvent, type LinkOutcome } from "../lib/webhooks.ts";
 import { LocalTransport } from "../relay/local_transport.ts";
@@ -60,12 +59,8 @@ export { RUN_LINK_JOB };
  */
 export const LEASE_MS = 6_000;
 
-export interface EngineDeps {
-  kv: Deno.Kv;
-  config: Config;
-  relay: Relay;
-  jobs: Jobs;
-}
+/** What the engine runs on: the services, the relay and its session log. */
+export type EngineDeps = Services & SessionLogService & { readonly relay: Relay };
 
 export class Engine {
   readonly #deps: EngineDeps;

@@ -28,6 +28,7 @@ import {
   webhookOutboxPrefix,
 } from "./kv_keys.ts";
 import type { Jobs } from "./queue.ts";
+import type { Services } from "./services.ts";
 import { checkWebhookAddress } from "./webhook_address.ts";
 import { signWebhookBody } from "./webhook_signing.ts";
 import {
@@ -621,11 +622,8 @@ export async function redeliverLatestWebhook(
 }
 
 /** Lets queue messages (`jobs.enqueueIn` in `addWebhookEvent`) wake the deliverer. */
-export function registerWebhookJobs(
-  jobs: Jobs,
-  kv: Deno.Kv,
-  config: WebhookDeliveryDeps["config"],
-): void {
+export function registerWebhookJobs(svc: Pick<Services, "kv" | "config" | "jobs">): void {
+  const { kv, config, jobs } = svc;
   jobs.on(WEBHOOK_DELIVER_JOB, async (eventId) => {
     try {
       await deliverWebhook(kv, eventId, { config, jobs });

@@ -35,6 +35,7 @@ import { authenticate } from "../lib/api_keys.ts";
 import { CREDENTIAL_REVOKED_CHANNEL, onCredentialRevoked } from "../lib/credentials.ts";
 import { revokedCredentials } from "../lib/revoked_credentials.ts";
 import type { Config } from "../lib/config.ts";
+import type { Services } from "../lib/services.ts";
 import {
   devicePresenceKey,
   deviceSeqKey,
@@ -120,7 +121,7 @@ interface Connection {
 export class Relay {
   readonly log: SessionLog;
   readonly #kv: Deno.Kv;
-  readonly #config: Config;
+  readonly #config: Readonly<Config>;
   readonly #bus: SessionWakeups;
   readonly #clocks: SessionClocks;
   readonly #connections = new Set<Connection>();
@@ -139,11 +140,11 @@ export class Relay {
   readonly #closing = new AbortController();
 
   constructor(
-    kv: Deno.Kv,
-    config: Config,
+    svc: Pick<Services, "kv" | "config" | "clock">,
     bus: Bus = new BroadcastChannelBus(),
     options: RelayOptions = {},
   ) {
+    const { kv, config } = svc;
     this.#kv = kv;
     this.#config = config;
     this.#bus = new SessionWakeups(kv, bus, { pollMs: config.relayPollMs, watch: options.watch });

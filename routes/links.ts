@@ -29,7 +29,7 @@ export function registerLinkRoutes(api: Api): void {
       errors: ["unsupported_provider", "unsupported_operation"],
     },
     async (c, { body }) =>
-      c.json(await createLink(c.var.kv, c.var.apiKey, body, c.var.config), 201),
+      c.json(await createLink(c.var.services.kv, c.var.apiKey, body, c.var.services.config), 201),
   );
 
   api.route(
@@ -49,7 +49,8 @@ export function registerLinkRoutes(api: Api): void {
       },
       errors: ["invalid_cursor"],
     },
-    async (c, { query }) => c.json(await listLinks(c.var.kv, c.var.apiKey, query, c.var.config)),
+    async (c, { query }) =>
+      c.json(await listLinks(c.var.services.kv, c.var.apiKey, query, c.var.services.config)),
   );
 
   api.route(
@@ -69,7 +70,7 @@ export function registerLinkRoutes(api: Api): void {
     },
     async (c) =>
       c.json(
-        await getLink(c.var.kv, c.var.apiKey, c.req.param("id")!, c.var.config),
+        await getLink(c.var.services.kv, c.var.apiKey, c.req.param("id")!, c.var.services.config),
       ),
   );
 
@@ -94,11 +95,11 @@ export function registerLinkRoutes(api: Api): void {
     async (c) =>
       c.json(
         await cancelLink(
-          c.var.kv,
+          c.var.services.kv,
           c.var.apiKey,
           c.req.param("id")!,
-          c.var.config,
-          c.var.relay.log,
+          c.var.services.config,
+          c.var.services.relay.log,
         ),
       ),
   );

@@ -492,11 +492,13 @@ Deno.test("blocked addresses are refused without a request, and loopback only pa
   assert.equal(receiver.requests.length, 0);
 
   // PASSAGE_WEBHOOK_ALLOW_LOOPBACK=1 lets loopback through, and nothing else.
-  server.config.allowLoopbackWebhooks = true;
+  await using loopback = await startServer({ useQueues: false, allowLoopbackWebhooks: true });
   for (
     const [i, expected] of [[0, "blocked_address"], [1, "blocked_address"], [6, null]] as const
   ) {
-    const res = await server.api(`/v1/links/${links[i].id}/webhooks/redeliver`, { method: "POST" });
+    const link = await createLinkViaApi(loopback, { ...LINK_BODY, webhookUrl: urls[i] });
+    await finishLink(loopback, link.id, COMPLETE);
+    const res = await loopback.api(`/v1/links/${link.id}/webhooks/redeliver`, { method: "POST" });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.error, expected, urls[i]);
   }
