@@ -173,7 +173,7 @@ export function startRuntime(svc: Services, options: { bus?: Bus } = {}): Runtim
  */
 export async function sweep(runtime: Runtime): Promise<void> {
   const { kv, config, relay } = runtime.services;
-  await expireDueLinks(kv);
+  await expireDueLinks(runtime.services);
   await sweepSessions(kv, relay.log, config);
   await relay.log.sweepExpiredKeys();
   await runtime.engine.sweep();

@@ -32,7 +32,7 @@ import {
 import { type LinkRecord, prepareResults, readKeptResults } from "../lib/links.ts";
 import { logTransition, planTransition, RUN_LINK_JOB, transitionLink } from "../lib/lifecycle.ts";
 import { PassageError } from "../lib/errors.ts";
-import type { Services, SessionLogService } from "../lib/services.ts";
+import { fixedClock, type Services, type SessionLogService } from "../lib/services.ts";
 import { endSession, type SessionRecord } from "../lib/sessions.ts";
 import { addWebhookEvent, type LinkOutcome } from "../lib/webhooks.ts";
 import { LocalTransport } from "../relay/local_transport.ts";
@@ -138,7 +138,7 @@ export class Engine {
       if (session?.status === "active" && session.device !== "connected") return "no_device";
       // A link already `running` was another run's, on an instance that stopped.
       const takenOver = link.status === "running";
-      if (link.status === "claimed") link = await transitionLink(kv, linkId, "running");
+      if (link.status === "claimed") link = await transitionLink(this.#deps, linkId, "running");
       transport = await LocalTransport.open(kv, relay, config, link.sessionId);
       this.#transports.add(transport);
       const outcome = await this.#execute(link, new Browser(transport), takenOver);
@@ -201,7 +201,9 @@ export class Engine {
           // the login's success is kept with its event, for a run that takes over
           event.type === "login_succeeded"
             ? (l) =>
-              l.status === "running" ? { patch: { loginAt: new Date().toISOString() } } : null
+              l.status === "running"
+                ? { patch: { loginAt: new Date(this.#deps.clock.now()).toISOString() } }
+                : null
             : undefined,
         ),
     };
@@ -247,7 +249,7 @@ export class Engine {
         results[op.type] = parsed.data;
         op.status = "complete";
         // Kept as it completes, where the finish keeps them all (never served before).
-        const keep = await prepareResults(this.#deps.kv, link.id, results, retentionMs);
+        const keep = await prepareResults(this.#deps, link.id, results, retentionMs);
         await this.#operationEvent(link.id, operations, op.type, "complete", keep);
       } catch (err) {
         return await fail(toLinkError(err, `running ${op.type}`), i);
@@ -266,7 +268,7 @@ export class Engine {
     link: LinkRecord,
     operations: LinkRecord["operations"],
   ): Promise<Record<string, unknown>> {
-    const kept = await readKeptResults(this.#deps.kv, link.id).catch(() => null) ?? {};
+    const kept = await readKeptResults(this.#deps, link.id).catch(() => null) ?? {};
     const results: Record<string, unknown> = {};
     for (const [i, op] of operations.entries()) {
       if (link.operations[i].status !== "complete" || !(op.type in kept)) continue;
@@ -289,10 +291,17 @@ export class Engine {
   ): Promise<boolean> {
     const { kv, config, jobs, relay } = this.#deps;
     const keep = outcome.results
-      ? await prepareResults(kv, linkId, outcome.results, config.resultRetentionSeconds * 1000)
+      ? await prepareResults(
+        this.#deps,
+        linkId,
+        outcome.results,
+        config.resultRetentionSeconds * 1000,
+      )
       : null;
     const patch = { operations: outcome.operations, error: outcome.error ?? null };
-    const now = new Date();
+    // One time for the move and its webhook event.
+    const now = new Date(this.#deps.clock.now());
+    const svc = { ...this.#deps, clock: fixedClock(now) };
     const alongside = (op: Deno.AtomicOperation, next: LinkRecord) => {
       keep?.(op);
       addWebhookEvent(op, jobs, next, {
@@ -311,7 +320,7 @@ export class Engine {
         { type: "user_exited", reason: exitCode },
         (link) => {
           if (link.status !== "running") return null;
-          const { next, effects } = planTransition(link, outcome.status, { patch, now });
+          const { next, effects } = planTransition(svc, link, outcome.status, { patch });
           return {
             patch: next,
             extra: (op, stored) => {
@@ -321,14 +330,13 @@ export class Engine {
           };
         },
       );
-      if (stored) logTransition({ ...stored, status: "running" }, stored);
+      if (stored) logTransition(svc, { ...stored, status: "running" }, stored);
       return stored !== null;
     }
     try {
-      await transitionLink(kv, linkId, outcome.status, {
+      await transitionLink(svc, linkId, outcome.status, {
         from: ["running"],
         patch,
-        now,
         extra: alongside,
       });
       return true;
@@ -393,7 +401,7 @@ export class Engine {
   async #acquire(linkId: string): Promise<boolean> {
     const { kv } = this.#deps;
     const entry = await kv.get<LinkRun>(linkRunKey(linkId));
-    const now = Date.now();
+    const now = this.#deps.clock.now();
     if (entry.value && entry.value.holder !== this.#holder && entry.value.expiresAt > now) {
       return false;
     }

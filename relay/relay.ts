@@ -35,7 +35,7 @@ import { authenticate } from "../lib/api_keys.ts";
 import { CREDENTIAL_REVOKED_CHANNEL, onCredentialRevoked } from "../lib/credentials.ts";
 import { revokedCredentials } from "../lib/revoked_credentials.ts";
 import type { Config } from "../lib/config.ts";
-import type { Services } from "../lib/services.ts";
+import type { Services, SessionLogService } from "../lib/services.ts";
 import {
   devicePresenceKey,
   deviceSeqKey,
@@ -120,6 +120,8 @@ interface Connection {
 
 export class Relay {
   readonly log: SessionLog;
+  /** The services it was built with, and its own session log. */
+  readonly #svc: Pick<Services, "kv" | "config" | "clock"> & SessionLogService;
   readonly #kv: Deno.Kv;
   readonly #config: Readonly<Config>;
   readonly #bus: SessionWakeups;
@@ -163,6 +165,7 @@ export class Relay {
       config.telemetryRetentionSeconds * 1000,
       config.captureRetentionSeconds * 1000,
     );
+    this.#svc = { kv, config, clock: svc.clock, sessionLog: this.log };
     this.#clocks = new SessionClocks(kv, this.log, this.#bus, config, (p) => this.#track(p));
   }
 
@@ -371,7 +374,7 @@ export class Relay {
       onHello: async (m, ctx) => {
         const { send, close } = ctx;
         if (m.type !== "hello") return false;
-        session = await authenticateDevice(this.#kv, m.token);
+        session = await authenticateDevice(this.#svc, m.token);
         if (!session) {
           close(CLOSE_CODES.unauthorized, "invalid or expired device token");
           return false;

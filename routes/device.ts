@@ -28,11 +28,9 @@ export function registerDeviceRoutes(api: Api): void {
     errors: ["claim_code_not_found", "claim_code_used", "claim_code_expired", "too_many_attempts"],
   }, async (c, { body }) => {
     const { deviceToken, expiresAt, session, link } = await claimSession(
-      c.var.services.kv,
+      c.var.services,
       body.claimCode,
       clientAddress(c),
-      c.var.services.config,
-      c.var.services.jobs,
     );
     if (link) {
       // right after the claim's commit; a failure to record it must not lose the claim

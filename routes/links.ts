@@ -28,8 +28,7 @@ export function registerLinkRoutes(api: Api): void {
       },
       errors: ["unsupported_provider", "unsupported_operation"],
     },
-    async (c, { body }) =>
-      c.json(await createLink(c.var.services.kv, c.var.apiKey, body, c.var.services.config), 201),
+    async (c, { body }) => c.json(await createLink(c.var.services, c.var.apiKey, body), 201),
   );
 
   api.route(
@@ -49,8 +48,7 @@ export function registerLinkRoutes(api: Api): void {
       },
       errors: ["invalid_cursor"],
     },
-    async (c, { query }) =>
-      c.json(await listLinks(c.var.services.kv, c.var.apiKey, query, c.var.services.config)),
+    async (c, { query }) => c.json(await listLinks(c.var.services, c.var.apiKey, query)),
   );
 
   api.route(
@@ -70,7 +68,7 @@ export function registerLinkRoutes(api: Api): void {
     },
     async (c) =>
       c.json(
-        await getLink(c.var.services.kv, c.var.apiKey, c.req.param("id")!, c.var.services.config),
+        await getLink(c.var.services, c.var.apiKey, c.req.param("id")!),
       ),
   );
 
@@ -94,13 +92,7 @@ export function registerLinkRoutes(api: Api): void {
     },
     async (c) =>
       c.json(
-        await cancelLink(
-          c.var.services.kv,
-          c.var.apiKey,
-          c.req.param("id")!,
-          c.var.services.config,
-          c.var.services.relay.log,
-        ),
+        await cancelLink(c.var.services, c.var.apiKey, c.req.param("id")!),
       ),
   );
 }

@@ -52,11 +52,11 @@ async function advance(
   patch: Record<string, unknown> = {},
 ): Promise<void> {
   if (to === "running") {
-    await transitionLink(server.kv, linkId, "running", { patch });
+    await transitionLink(server.services, linkId, "running", { patch });
     return;
   }
-  await transitionLink(server.kv, linkId, "running");
-  await transitionLink(server.kv, linkId, to, {
+  await transitionLink(server.services, linkId, "running");
+  await transitionLink(server.services, linkId, to, {
     patch: { completedAt: new Date().toISOString(), ...patch },
   });
 }
@@ -82,11 +82,11 @@ async function linkIn(server: TestServer, state: string, body: unknown = TWO_OPS
       ],
     });
   } else if (state === "complete") {
-    const keep = await prepareResults(server.kv, link.id, {
+    const keep = await prepareResults(server.services, link.id, {
       "mobileBillingStatement:read": { amountDue: "142.50", currency: "USD" },
     }, 60_000);
-    await transitionLink(server.kv, link.id, "running");
-    await transitionLink(server.kv, link.id, "complete", {
+    await transitionLink(server.services, link.id, "running");
+    await transitionLink(server.services, link.id, "complete", {
       patch: {
         completedAt: new Date().toISOString(),
         operations: [

@@ -13,11 +13,11 @@ const RESULTS = { "paymentMethod:read": { paymentMethods: [] } };
 
 /** Finishes a link as the engine does, through the lifecycle's door: results and webhook event in its commit. */
 async function finish(server: TestServer, linkId: string, webhook: boolean) {
-  const keep = await prepareResults(server.kv, linkId, RESULTS, 60_000);
-  await transitionLink(server.kv, linkId, "claimed");
-  await transitionLink(server.kv, linkId, "running");
+  const keep = await prepareResults(server.services, linkId, RESULTS, 60_000);
+  await transitionLink(server.services, linkId, "claimed");
+  await transitionLink(server.services, linkId, "running");
   let eventId: string | null = null;
-  await transitionLink(server.kv, linkId, "complete", {
+  await transitionLink(server.services, linkId, "complete", {
     patch: { webhookUrl: webhook ? "https://receiver.test/hook" : null },
     extra: (op, next) => {
       keep(op);

@@ -39,12 +39,10 @@ function matches(link: Link, f: Filters): boolean {
 
 async function loadLinks(c: Context<AppEnv>) {
   const filters = filterSchema.parse(c.req.query());
-  const page = await listLinks(
-    c.var.services.kv,
-    ownerOf(c),
-    { limit: 100, cursor: filters.cursor || undefined },
-    c.var.services.config,
-  );
+  const page = await listLinks(c.var.services, ownerOf(c), {
+    limit: 100,
+    cursor: filters.cursor || undefined,
+  });
   return { filters, links: page.data.filter((l) => matches(l, filters)), next: page.nextCursor };
 }
 
@@ -91,7 +89,7 @@ export async function accountLink(
   for (const mode of ["test", "live"] as const) {
     const owner = { accountId: c.var.account.id, mode };
     try {
-      return { link: await getLink(c.var.services.kv, owner, id, c.var.services.config), owner };
+      return { link: await getLink(c.var.services, owner, id), owner };
     } catch (err) {
       if (!(err instanceof PassageError && err.code === "link_not_found")) throw err;
     }

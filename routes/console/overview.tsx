@@ -14,7 +14,7 @@ interface OverviewData {
 
 async function loadOverview(c: Context<AppEnv>): Promise<OverviewData> {
   const owner = ownerOf(c);
-  const { data } = await listLinks(c.var.services.kv, owner, { limit: 50 }, c.var.services.config);
+  const { data } = await listLinks(c.var.services, owner, { limit: 50 });
   const events = (await listAccountWebhooks(c.var.services.kv, owner.accountId, 50))
     .filter((e) => e.livemode === (owner.mode === "live"));
   return { links: data, events };
