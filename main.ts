@@ -174,7 +174,7 @@ export function startRuntime(svc: Services, options: { bus?: Bus } = {}): Runtim
 export async function sweep(runtime: Runtime): Promise<void> {
   const { kv, config, relay } = runtime.services;
   await expireDueLinks(runtime.services);
-  await sweepSessions(kv, relay.log, config);
+  await sweepSessions(runtime.services);
   await relay.log.sweepExpiredKeys();
   await runtime.engine.sweep();
   await deliverDueWebhooks(kv, { config });
@@ -192,8 +192,8 @@ export const QUICK_SWEEP_MS = 2_000;
  */
 export async function quickSweep(runtime: Runtime): Promise<void> {
   const { kv, config, relay, jobs } = runtime.services;
-  await reapDeadInstances(kv, relay.log);
-  await endLostDevices(kv, relay.log, config);
+  await reapDeadInstances(runtime.services);
+  await endLostDevices(runtime.services);
   await runtime.engine.sweep();
   await deliverDueWebhooks(kv, { config, jobs });
 }

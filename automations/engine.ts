@@ -139,15 +139,14 @@ export class Engine {
       // A link already `running` was another run's, on an instance that stopped.
       const takenOver = link.status === "running";
       if (link.status === "claimed") link = await transitionLink(this.#deps, linkId, "running");
-      transport = await LocalTransport.open(kv, relay, config, link.sessionId);
+      transport = await LocalTransport.open(this.#deps, link.sessionId);
       this.#transports.add(transport);
       const outcome = await this.#execute(link, new Browser(transport), takenOver);
       if (this.#closed) return;
       const finished = await this.#finish(link.id, outcome);
       if (finished) {
         await endSession(
-          kv,
-          relay.log,
+          this.#deps,
           link.sessionId,
           outcome.status === "complete" ? "completed" : "failed",
         );

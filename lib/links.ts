@@ -241,7 +241,7 @@ export async function cancelLink(
   const record = await settleExpiry(svc, entry.value);
   if (record.status === "cancelled") return toLink(record, config.publicUrl);
   const cancelled = await transitionLink(svc, linkId, "cancelled");
-  await endSession(kv, svc.sessionLog, cancelled.sessionId, "cancelled");
+  await endSession(svc, cancelled.sessionId, "cancelled");
   return toLink(cancelled, config.publicUrl);
 }
 

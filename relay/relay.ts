@@ -166,7 +166,7 @@ export class Relay {
       config.captureRetentionSeconds * 1000,
     );
     this.#svc = { kv, config, clock: svc.clock, sessionLog: this.log };
-    this.#clocks = new SessionClocks(kv, this.log, this.#bus, config, (p) => this.#track(p));
+    this.#clocks = new SessionClocks(this.#svc, this.#bus, (p) => this.#track(p));
   }
 
   /** Calls `listener` each time a device connects to a session in this isolate. */
@@ -388,7 +388,7 @@ export class Relay {
         await this.#heartbeat.hold();
         held = true;
         if (
-          !(await deviceConnected(this.#kv, this.log, session.id, connectionId, this.#heartbeat.id))
+          !(await deviceConnected(this.#svc, session.id, connectionId, this.#heartbeat.id))
         ) {
           const ended = (await this.#kv.get<SessionRecord>(sessionKey(session.id))).value;
           send({ type: "end", reason: ended?.endReason ?? "ended" });
@@ -417,7 +417,7 @@ export class Relay {
       onClose: async () => {
         releaseClocks();
         try {
-          if (session) await deviceDisconnected(this.#kv, this.log, session.id, connectionId);
+          if (session) await deviceDisconnected(this.#svc, session.id, connectionId);
         } finally {
           if (held) this.#heartbeat.release();
         }
@@ -446,7 +446,7 @@ export class Relay {
         }
         const remaining = entry.deadline - Date.now();
         if (remaining <= 0) {
-          await failPendingCommands(this.#kv, this.log, sessionId, (p) => p.id === entry.id, {
+          await failPendingCommands(this.#svc, sessionId, (p) => p.id === entry.id, {
             code: "timeout",
             message: "its timeout passed before the device received it",
           });
@@ -484,7 +484,7 @@ export class Relay {
         if (signal.aborted) return;
         // Recorded gone while still here (this instance's heartbeat stalled past
         // its expiry and another instance reaped it): present again.
-        await deviceConnected(this.#kv, this.log, sessionId, connectionId, this.#heartbeat.id);
+        await deviceConnected(this.#svc, sessionId, connectionId, this.#heartbeat.id);
       },
     });
   }
@@ -696,13 +696,13 @@ export class Relay {
           );
         }
         const timeoutMs = m.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-        const queued = await enqueueCommand(this.#kv, this.log, sessionId, {
+        const queued = await enqueueCommand(this.#svc, sessionId, {
           id: m.id,
           name: m.name,
           params: params.data,
           timeoutMs,
-        }, this.#config.telemetryRetentionSeconds * 1000);
-        if (queued) this.#clocks.deadline(sessionId, Date.now() + timeoutMs);
+        });
+        if (queued) this.#clocks.deadline(sessionId, this.#svc.clock.now() + timeoutMs);
         else {
           // Not queued: a resend of a command already queued (accepted again), or the session is over.
           const session = (await this.#kv.get<SessionRecord>(sessionKey(sessionId))).value;

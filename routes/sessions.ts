@@ -40,7 +40,7 @@ export function registerSessionRoutes(api: Api): void {
     },
     async (c, { body }) =>
       c.json(
-        await createSession(c.var.services.kv, c.var.apiKey, body, c.var.services.config),
+        await createSession(c.var.services, c.var.apiKey, body),
         201,
       ),
   );
@@ -60,8 +60,7 @@ export function registerSessionRoutes(api: Api): void {
       responses: { 200: { description: "A page of sessions", schema: sessionListSchema } },
       errors: ["invalid_cursor"],
     },
-    async (c, { query }) =>
-      c.json(await listSessions(c.var.services.kv, c.var.apiKey, query, c.var.services.config)),
+    async (c, { query }) => c.json(await listSessions(c.var.services, c.var.apiKey, query)),
   );
 
   api.route({
@@ -95,12 +94,7 @@ export function registerSessionRoutes(api: Api): void {
     errors: ["session_not_found"],
   }, async (c) => {
     const record = await readOwnedSession(c.var.services.kv, c.var.apiKey, c.req.param("id")!);
-    const ended = await endSession(
-      c.var.services.kv,
-      c.var.services.relay.log,
-      record.id,
-      "ended_by_developer",
-    );
+    const ended = await endSession(c.var.services, record.id, "ended_by_developer");
     return c.json(toSession(ended ?? record, c.var.services.config.publicUrl));
   });
 

@@ -191,12 +191,7 @@ function Inspector(
 export function registerSessionPages(app: Hono<AppEnv>): void {
   app.get("/console/sessions", async (c) => {
     const owner = ownerOf(c);
-    const { data } = await listSessions(
-      c.var.services.kv,
-      owner,
-      { limit: 100 },
-      c.var.services.config,
-    );
+    const { data } = await listSessions(c.var.services, owner, { limit: 100 });
     return consolePage(
       c,
       { title: "Sessions", section: "sessions" },
