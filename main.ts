@@ -172,13 +172,14 @@ export function startRuntime(svc: Services, options: { bus?: Bus } = {}): Runtim
  * minute by `Deno.cron`.
  */
 export async function sweep(runtime: Runtime): Promise<void> {
-  const { kv, config, relay } = runtime.services;
+  const { kv, config, clock, relay } = runtime.services;
   await expireDueLinks(runtime.services);
   await sweepSessions(runtime.services);
   await relay.log.sweepExpiredKeys();
   await runtime.engine.sweep();
-  await deliverDueWebhooks(kv, { config });
-  await purgeExpiredWebhookEvents(kv, config.resultRetentionSeconds * 1000);
+  // As before, no queue wake-ups from here: the frequent check finds retries in the outbox.
+  await deliverDueWebhooks({ kv, config, clock });
+  await purgeExpiredWebhookEvents(runtime.services);
 }
 
 /** How often `quickSweep` runs on every instance. */
@@ -191,11 +192,10 @@ export const QUICK_SWEEP_MS = 2_000;
  * a small index, so another instance takes over within seconds.
  */
 export async function quickSweep(runtime: Runtime): Promise<void> {
-  const { kv, config, relay, jobs } = runtime.services;
   await reapDeadInstances(runtime.services);
   await endLostDevices(runtime.services);
   await runtime.engine.sweep();
-  await deliverDueWebhooks(kv, { config, jobs });
+  await deliverDueWebhooks(runtime.services);
 }
 
 if (import.meta.main) {

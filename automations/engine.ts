@@ -121,7 +121,7 @@ export class Engine {
 
   /** One attempt at running a link; "no_device" when its device is not there yet. */
   async #runOnce(linkId: string): Promise<"no_device" | void> {
-    const { kv, config, relay } = this.#deps;
+    const { kv } = this.#deps;
     if (!(await this.#acquire(linkId))) return;
     const renew = setInterval(() => void this.#acquire(linkId), LEASE_MS / 3);
     let transport: LocalTransport | null = null;
@@ -288,7 +288,7 @@ export class Engine {
     linkId: string,
     outcome: LinkOutcome & { operations: LinkRecord["operations"] },
   ): Promise<boolean> {
-    const { kv, config, jobs, relay } = this.#deps;
+    const { config } = this.#deps;
     const keep = outcome.results
       ? await prepareResults(
         this.#deps,
@@ -303,18 +303,18 @@ export class Engine {
     const svc = { ...this.#deps, clock: fixedClock(now) };
     const alongside = (op: Deno.AtomicOperation, next: LinkRecord) => {
       keep?.(op);
-      addWebhookEvent(op, jobs, next, {
+      addWebhookEvent(svc, op, next, {
         status: outcome.status,
         results: outcome.results,
         error: outcome.error,
-      }, now);
+      });
     };
     const exitCode = outcome.error?.code;
     if (exitCode !== undefined && EXIT_CODES.has(exitCode)) {
       // The user left: `user_exited` lands in the commit that fails the link,
       // the move planned by the lifecycle's door.
       const stored = await recordClientEvent(
-        { kv, log: relay.log, jobs },
+        this.#deps,
         linkId,
         { type: "user_exited", reason: exitCode },
         (link) => {
@@ -352,9 +352,8 @@ export class Engine {
     event: ClientEventInput,
     change?: Parameters<typeof recordClientEvent>[3],
   ): Promise<void> {
-    const { kv, relay, jobs } = this.#deps;
     try {
-      await recordClientEvent({ kv, log: relay.log, jobs }, linkId, event, change);
+      await recordClientEvent(this.#deps, linkId, event, change);
     } catch (err) {
       console.error(`link ${linkId}: could not record its ${event.type} event:`, err);
     }

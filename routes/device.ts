@@ -34,11 +34,9 @@ export function registerDeviceRoutes(api: Api): void {
     );
     if (link) {
       // right after the claim's commit; a failure to record it must not lose the claim
-      await recordClientEvent(
-        { kv: c.var.services.kv, log: c.var.services.relay.log, jobs: c.var.services.jobs },
-        link.id,
-        { type: "opened" },
-      ).catch((err) => console.error(`link ${link.id}: could not record its opened event:`, err));
+      await recordClientEvent(c.var.services, link.id, { type: "opened" }).catch((err) =>
+        console.error(`link ${link.id}: could not record its opened event:`, err)
+      );
     }
     return c.json({
       deviceToken,

@@ -206,10 +206,9 @@ export function registerWebhookRoutes(api: Api): void {
     errors: ["link_not_found", "no_webhook_event", "webhook_delivery_in_progress"],
   }, async (c) => {
     const { eventId, attempt } = await redeliverLatestWebhook(
-      c.var.services.kv,
+      c.var.services,
       c.var.apiKey,
       c.req.param("id")!,
-      { config: c.var.services.config, jobs: c.var.services.jobs },
     );
     return c.json({ eventId, ...attempt });
   });
@@ -236,9 +235,7 @@ export function registerWebhookRoutes(api: Api): void {
     errors: ["too_many_attempts"],
   }, async (c, { body }) => {
     return c.json(
-      await sendTestWebhook(c.var.services.kv, c.var.apiKey, body.url, {
-        config: c.var.services.config,
-      }),
+      await sendTestWebhook(c.var.services, c.var.apiKey, body.url),
     );
   });
 }

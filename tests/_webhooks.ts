@@ -162,7 +162,7 @@ export async function finishLink(
   let eventId: string | null = null;
   await transitionLink(svc, linkId, outcome.status, {
     patch: outcome.error ? { error: outcome.error } : {},
-    extra: (op, next) => eventId = addWebhookEvent(op, server.jobs, next, outcome, now),
+    extra: (op, next) => eventId = addWebhookEvent(svc, op, next, outcome),
   });
   return eventId;
 }

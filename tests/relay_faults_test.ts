@@ -174,7 +174,7 @@ Deno.test("a webhook whose deliverer is SIGKILLed mid-send is sent again by anot
       await transitionLink(svc, link.body.id, "running", { from: ["claimed"] });
       await transitionLink(svc, link.body.id, "complete", {
         from: ["running"],
-        extra: (op, next) => addWebhookEvent(op, svc.jobs, next, COMPLETE, new Date()),
+        extra: (op, next) => addWebhookEvent(svc, op, next, COMPLETE),
       });
     } finally {
       kv.close();

@@ -304,10 +304,7 @@ export function registerLinkPages(app: Hono<AppEnv>): void {
 
   app.post("/console/links/:id/redeliver", async (c) => {
     const { link, owner } = await accountLink(c, c.req.param("id"));
-    const { attempt } = await redeliverLatestWebhook(c.var.services.kv, owner, link.id, {
-      config: c.var.services.config,
-      jobs: c.var.services.jobs,
-    });
+    const { attempt } = await redeliverLatestWebhook(c.var.services, owner, link.id);
     const answer = attempt.statusCode ? String(attempt.statusCode) : attempt.error ?? "nothing";
     return c.redirect(`/console/links/${link.id}?redelivered=${encodeURIComponent(answer)}`, 303);
   });

@@ -189,10 +189,9 @@ export function registerWebhookPages(app: Hono<AppEnv>): void {
   app.post("/console/webhooks/test", async (c) => {
     const form = await readForm(c, testFormSchema);
     const result = await sendTestWebhook(
-      c.var.services.kv,
+      c.var.services,
       { accountId: c.var.account.id, mode: form.mode },
       form.url,
-      { config: c.var.services.config },
     );
     const said = result.error
       ? `${result.error}${result.statusCode ? ` (${result.statusCode})` : ""}`
