@@ -265,7 +265,7 @@ export async function sendTestWebhook(
 ): Promise<TestWebhookResult> {
   const { kv } = deps;
   const now = new Date(deps.clock.now());
-  await takeRate(kv, TEST_WEBHOOK_LIMIT, owner.accountId, now.getTime());
+  await takeRate({ kv, clock: fixedClock(now) }, TEST_WEBHOOK_LIMIT, owner.accountId);
   const eventId = newId("evt");
   const body = new TextEncoder().encode(JSON.stringify({
     id: eventId,
@@ -273,7 +273,7 @@ export async function sendTestWebhook(
     livemode: owner.mode === "live",
     createdAt: now.toISOString(),
   }));
-  await feedListeners(kv, owner, eventId, body, now);
+  await feedListeners(kv, owner, eventId, body);
   const sent = await post(
     kv,
     url,
