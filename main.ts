@@ -7,7 +7,8 @@ import { createApiKey, hasAnyApiKey } from "./lib/api_keys.ts";
 import { type Config, isKvConnectUrl, loadConfig, openKv } from "./lib/config.ts";
 import { type ErrorBody, PassageError } from "./lib/errors.ts";
 import { configureLog, log, requestLog } from "./lib/log.ts";
-import { Api, type AppEnv } from "./lib/http.ts";
+import { Api, type AppEnv, type AppServices } from "./lib/http.ts";
+import { createServices, type Services } from "./lib/services.ts";
 import { openApiDocument } from "./lib/openapi.ts";
 import { expireDueLinks } from "./lib/links.ts";
 import { migrateToAccounts } from "./lib/account_migration.ts";
@@ -22,7 +23,6 @@ import { registerProviderRoutes } from "./routes/providers.ts";
 import { registerSessionRoutes } from "./routes/sessions.ts";
 import { Relay } from "./relay/relay.ts";
 import { sweepSessions } from "./lib/sessions.ts";
-import { Jobs } from "./lib/queue.ts";
 import { deliverDueWebhooks, registerWebhookJobs } from "./lib/webhook_delivery.ts";
 import { registerWebhookRoutes } from "./routes/webhooks.ts";
 import { registerWebhookListenRoute } from "./routes/webhook_listen.ts";
@@ -37,16 +37,11 @@ import type { Bus } from "./relay/bus.ts";
 import { endLostDevices, reapDeadInstances } from "./relay/presence.ts";
 
 /** Builds the app. Tests call `app.fetch` in-process or serve it on a loopback port. */
-export function createApp(
-  deps: { kv: Deno.Kv; config: Config; relay: Relay; jobs: Jobs },
-): Hono<AppEnv> {
+export function createApp(services: AppServices): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestLog());
-  app.use(async (c, next) => {
-    c.set("kv", deps.kv);
-    c.set("config", deps.config);
-    c.set("relay", deps.relay);
-    c.set("jobs", deps.jobs);
+  app.use(async function services_(c, next) {
+    c.set("services", services);
     await next();
   });
 
@@ -67,7 +62,7 @@ export function createApp(
   let openApi: Record<string, unknown> | undefined;
   app.get(
     "/openapi.json",
-    (c) => c.json(openApi ??= openApiDocument(api.specs, deps.config.publicUrl)),
+    (c) => c.json(openApi ??= openApiDocument(api.specs, services.config.publicUrl)),
   );
   app.get("/healthz", (c) => c.json({ ok: true }));
 
@@ -124,7 +119,7 @@ function errorBody(c: Context<AppEnv>, err: PassageError): ErrorBody {
 }
 
 /** What `--dev` prints on how to receive webhooks on this machine. */
-function webhookHint(url: string, config: Config): string {
+function webhookHint(url: string, config: Readonly<Config>): string {
   const loopback = config.allowLoopbackWebhooks
     ? "Webhooks: loopback receivers are allowed (PASSAGE_WEBHOOK_ALLOW_LOOPBACK=1): a link's webhookUrl can be http://localhost:3000/hook."
     : "Webhooks: to send them to a receiver on this machine, restart with PASSAGE_WEBHOOK_ALLOW_LOOPBACK=1 (then a webhookUrl can be http://localhost:3000/hook),";
@@ -136,8 +131,10 @@ function webhookHint(url: string, config: Config): string {
 /** A running Passage: the app and the background parts behind it. */
 export interface Runtime {
   app: Hono<AppEnv>;
+  /** What the app's requests reach as `c.var.services`. */
+  services: AppServices;
   relay: Relay;
-  jobs: Jobs;
+  jobs: Services["jobs"];
   engine: Engine;
   /** Stops the engine and the relay (close the KV store after, then await `jobs.stopped()`). */
   close(): Promise<void>;
@@ -148,22 +145,19 @@ export interface Runtime {
  * the queue listener and the automation engine. A device connecting to a
  * link's session starts the link's run here at once.
  */
-export function startRuntime(
-  kv: Deno.Kv,
-  config: Config,
-  options: { bus?: Bus } = {},
-): Runtime {
-  const relay = new Relay(kv, config, options.bus);
-  const jobs = new Jobs(kv, { useQueues: config.useQueues });
-  const engine = new Engine({ kv, config, relay, jobs });
-  registerWebhookJobs(jobs, kv, config);
+export function startRuntime(svc: Services, options: { bus?: Bus } = {}): Runtime {
+  const relay = new Relay(svc, options.bus);
+  const services: AppServices = Object.freeze({ ...svc, relay, sessionLog: relay.log });
+  const engine = new Engine(services);
+  registerWebhookJobs(svc);
   relay.onDeviceConnected((session) => session.linkId && engine.kick(session.linkId));
-  const app = createApp({ kv, config, relay, jobs });
-  jobs.listen();
+  const app = createApp(services);
+  svc.jobs.listen();
   return {
     app,
+    services,
     relay,
-    jobs,
+    jobs: svc.jobs,
     engine,
     async close() {
       await engine.close();
@@ -177,13 +171,15 @@ export function startRuntime(
  * keys past their retention, links waiting for a run, due webhooks. Run every
  * minute by `Deno.cron`.
  */
-export async function sweep(kv: Deno.Kv, runtime: Runtime, config: Config): Promise<void> {
-  await expireDueLinks(kv);
-  await sweepSessions(kv, runtime.relay.log, config);
-  await runtime.relay.log.sweepExpiredKeys();
+export async function sweep(runtime: Runtime): Promise<void> {
+  const { kv, config, clock, relay } = runtime.services;
+  await expireDueLinks(runtime.services);
+  await sweepSessions(runtime.services);
+  await relay.log.sweepExpiredKeys();
   await runtime.engine.sweep();
-  await deliverDueWebhooks(kv, { config });
-  await purgeExpiredWebhookEvents(kv, config.resultRetentionSeconds * 1000);
+  // As before, no queue wake-ups from here: the frequent check finds retries in the outbox.
+  await deliverDueWebhooks({ kv, config, clock });
+  await purgeExpiredWebhookEvents(runtime.services);
 }
 
 /** How often `quickSweep` runs on every instance. */
@@ -195,25 +191,25 @@ export const QUICK_SWEEP_MS = 2_000;
  * and webhook deliveries whose short lease lapsed. Each is one range read of
  * a small index, so another instance takes over within seconds.
  */
-export async function quickSweep(kv: Deno.Kv, runtime: Runtime, config: Config): Promise<void> {
-  await reapDeadInstances(kv, runtime.relay.log);
-  await endLostDevices(kv, runtime.relay.log, config);
+export async function quickSweep(runtime: Runtime): Promise<void> {
+  await reapDeadInstances(runtime.services);
+  await endLostDevices(runtime.services);
   await runtime.engine.sweep();
-  await deliverDueWebhooks(kv, { config, jobs: runtime.jobs });
+  await deliverDueWebhooks(runtime.services);
 }
 
 if (import.meta.main) {
   configureLog("info");
-  const config = loadConfig();
-  const kv = await openKv(config);
+  const loaded = loadConfig();
+  const kv = await openKv(loaded);
   const migrated = await migrateToAccounts(kv);
   if (migrated.accounts) {
     console.log(
       `Accounts: gave ${migrated.accounts} API key(s) an account; re-owned ${migrated.links} link(s), ${migrated.sessions} session(s), ${migrated.events} webhook event(s)`,
     );
   }
-  config.signIn.devSignIn = devSignInAllowed(Deno.args, Deno.env.toObject());
-  if (config.signIn.devSignIn && !(await hasAnyApiKey(kv))) {
+  const devSignIn = devSignInAllowed(Deno.args, Deno.env.toObject());
+  if (devSignIn && !(await hasAnyApiKey(kv))) {
     // The dev key belongs to the account the dev sign-in opens.
     const [existing] = await accountsOfMember(kv, DEV_EMAIL);
     const account = existing ?? await createAccount(kv, { name: "Dev", members: [DEV_EMAIL] });
@@ -227,46 +223,51 @@ if (import.meta.main) {
     );
     console.log(secret);
   }
-  const runtime = startRuntime(kv, config);
-  Deno.cron("passage-sweep", "* * * * *", () => sweep(kv, runtime, config));
+  // Listen first, so that with PORT=0 (the OS picks the port) the public URL
+  // is known before the configuration is frozen and the app built; the
+  // handler forwards to the app, built before any request can be handled.
+  let app: Hono<AppEnv> | null = null;
+  const server = Deno.serve(
+    { port: loaded.port, onListen() {} },
+    (req, info) => app ? app.fetch(req, info) : new Response("Starting", { status: 503 }),
+  );
+  const { hostname, port } = server.addr;
+  const services = createServices(kv, {
+    ...loaded,
+    publicUrl: Deno.env.get("PASSAGE_PUBLIC_URL") ? loaded.publicUrl : `http://localhost:${port}`,
+    signIn: { ...loaded.signIn, devSignIn },
+  });
+  const { config } = services;
+  const started = startRuntime(services);
+  app = started.app;
+  Deno.cron("passage-sweep", "* * * * *", () => sweep(started));
   let sweeping = false;
   const quick = setInterval(() => {
     if (sweeping) return;
     sweeping = true;
-    quickSweep(kv, runtime, config)
+    quickSweep(started)
       .catch((err) => console.error("quick sweep failed:", err))
       .finally(() => sweeping = false);
   }, QUICK_SWEEP_MS);
-  const server = Deno.serve({
-    port: config.port,
-    onListen: ({ hostname, port }) => {
-      // With PORT=0 the OS picks the port: hand out URLs that reach it.
-      if (!Deno.env.get("PASSAGE_PUBLIC_URL")) config.publicUrl = `http://localhost:${port}`;
-      if (config.signIn.devSignIn && config.signIn.providers.length === 0) {
-        createDevSignInLink(kv, config).then((link) =>
-          console.log(`Console: sign in once within 10 minutes at ${link}`)
-        );
-      }
-      const url = `http://${hostname === "0.0.0.0" ? "localhost" : hostname}:${port}`;
-      if (config.signIn.devSignIn) console.log(webhookHint(url, config));
-      console.log(
-        `Passage listening on ${url} (public URL ${config.publicUrl}, KV ${
-          config.kvPath ?? "Deno Deploy"
-        })`,
-      );
-      log.info("server.start", {
-        url,
-        public_url: config.publicUrl,
-        kv: config.kvPath === undefined
-          ? "deploy"
-          : isKvConnectUrl(config.kvPath)
-          ? "remote"
-          : "local",
-        queues: config.useQueues,
-        loopback_webhooks: config.allowLoopbackWebhooks,
-      });
-    },
-  }, runtime.app.fetch);
+  if (config.signIn.devSignIn && config.signIn.providers.length === 0) {
+    createDevSignInLink(kv, config).then((link) =>
+      console.log(`Console: sign in once within 10 minutes at ${link}`)
+    );
+  }
+  const url = `http://${hostname === "0.0.0.0" ? "localhost" : hostname}:${port}`;
+  if (config.signIn.devSignIn) console.log(webhookHint(url, config));
+  console.log(
+    `Passage listening on ${url} (public URL ${config.publicUrl}, KV ${
+      config.kvPath ?? "Deno Deploy"
+    })`,
+  );
+  log.info("server.start", {
+    url,
+    public_url: config.publicUrl,
+    kv: config.kvPath === undefined ? "deploy" : isKvConnectUrl(config.kvPath) ? "remote" : "local",
+    queues: config.useQueues,
+    loopback_webhooks: config.allowLoopbackWebhooks,
+  });
   // Deno Deploy evicts with SIGINT and 5 s of grace: stop taking work and
   // close sockets so devices and controllers reconnect elsewhere and resume.
   // Whatever hangs, the process is gone within the 5 s (4 s, to be safe).
@@ -274,7 +275,7 @@ if (import.meta.main) {
     setTimeout(() => Deno.exit(0), 4_000);
     clearInterval(quick);
     try {
-      await runtime.close();
+      await started.close();
       await server.shutdown();
     } finally {
       Deno.exit(0);

@@ -12,22 +12,23 @@
  * @module
  */
 import { loadConfig, openKv } from "./lib/config.ts";
+import { createServices } from "./lib/services.ts";
 import { QUICK_SWEEP_MS, quickSweep, startRuntime, sweep } from "./main.ts";
 
 const config = loadConfig();
 const kv = await openKv(config);
-const runtime = startRuntime(kv, config);
+const runtime = startRuntime(createServices(kv, config));
 
 // Every isolate runs the frequent check; the minute sweep is registered once
 // per process (a second registration of the same cron name is refused).
 try {
-  Deno.cron("passage-sweep", "* * * * *", () => sweep(kv, runtime, config));
+  Deno.cron("passage-sweep", "* * * * *", () => sweep(runtime));
 } catch { /* another isolate of this process registered it */ }
 let sweeping = false;
 const quick = setInterval(() => {
   if (sweeping) return;
   sweeping = true;
-  quickSweep(kv, runtime, config)
+  quickSweep(runtime)
     .catch((err) => console.error("quick sweep failed:", err))
     .finally(() => sweeping = false);
 }, QUICK_SWEEP_MS);

@@ -22,7 +22,6 @@ import { Browser } from "@passage/connect";
 import type { LinkError, OperationStatus, OperationType } from "@passage/connect/schemas";
 import { resultSchemas } from "@passage/connect/results";
 import { type ClientEventInput, recordClientEvent } from "../lib/client_events.ts";
-import type { Config } from "../lib/config.ts";
 import {
   linkKey,
   linkRunKey,
@@ -33,7 +32,7 @@ import {
 import { type LinkRecord, prepareResults, readKeptResults } from "../lib/links.ts";
 import { logTransition, planTransition, RUN_LINK_JOB, transitionLink } from "../lib/lifecycle.ts";
 import { PassageError } from "../lib/errors.ts";
-import type { Jobs } from "../lib/queue.ts";
+import { fixedClock, type Services, type SessionLogService } from "../lib/services.ts";
 import { endSession, type SessionRecord } from "../lib/sessions.ts";
 import { addWebhookEvent, type LinkOutcome } from "../lib/webhooks.ts";
 import { LocalTransport } from "../relay/local_transport.ts";
@@ -60,12 +59,8 @@ export { RUN_LINK_JOB };
  */
 export const LEASE_MS = 6_000;
 
-export interface EngineDeps {
-  kv: Deno.Kv;
-  config: Config;
-  relay: Relay;
-  jobs: Jobs;
-}
+/** What the engine runs on: the services, the relay and its session log. */
+export type EngineDeps = Services & SessionLogService & { readonly relay: Relay };
 
 export class Engine {
   readonly #deps: EngineDeps;
@@ -126,7 +121,7 @@ export class Engine {
 
   /** One attempt at running a link; "no_device" when its device is not there yet. */
   async #runOnce(linkId: string): Promise<"no_device" | void> {
-    const { kv, config, relay } = this.#deps;
+    const { kv } = this.#deps;
     if (!(await this.#acquire(linkId))) return;
     const renew = setInterval(() => void this.#acquire(linkId), LEASE_MS / 3);
     let transport: LocalTransport | null = null;
@@ -143,16 +138,15 @@ export class Engine {
       if (session?.status === "active" && session.device !== "connected") return "no_device";
       // A link already `running` was another run's, on an instance that stopped.
       const takenOver = link.status === "running";
-      if (link.status === "claimed") link = await transitionLink(kv, linkId, "running");
-      transport = await LocalTransport.open(kv, relay, config, link.sessionId);
+      if (link.status === "claimed") link = await transitionLink(this.#deps, linkId, "running");
+      transport = await LocalTransport.open(this.#deps, link.sessionId);
       this.#transports.add(transport);
       const outcome = await this.#execute(link, new Browser(transport), takenOver);
       if (this.#closed) return;
       const finished = await this.#finish(link.id, outcome);
       if (finished) {
         await endSession(
-          kv,
-          relay.log,
+          this.#deps,
           link.sessionId,
           outcome.status === "complete" ? "completed" : "failed",
         );
@@ -206,7 +200,9 @@ export class Engine {
           // the login's success is kept with its event, for a run that takes over
           event.type === "login_succeeded"
             ? (l) =>
-              l.status === "running" ? { patch: { loginAt: new Date().toISOString() } } : null
+              l.status === "running"
+                ? { patch: { loginAt: new Date(this.#deps.clock.now()).toISOString() } }
+                : null
             : undefined,
         ),
     };
@@ -252,7 +248,7 @@ export class Engine {
         results[op.type] = parsed.data;
         op.status = "complete";
         // Kept as it completes, where the finish keeps them all (never served before).
-        const keep = await prepareResults(this.#deps.kv, link.id, results, retentionMs);
+        const keep = await prepareResults(this.#deps, link.id, results, retentionMs);
         await this.#operationEvent(link.id, operations, op.type, "complete", keep);
       } catch (err) {
         return await fail(toLinkError(err, `running ${op.type}`), i);
@@ -271,7 +267,7 @@ export class Engine {
     link: LinkRecord,
     operations: LinkRecord["operations"],
   ): Promise<Record<string, unknown>> {
-    const kept = await readKeptResults(this.#deps.kv, link.id).catch(() => null) ?? {};
+    const kept = await readKeptResults(this.#deps, link.id).catch(() => null) ?? {};
     const results: Record<string, unknown> = {};
     for (const [i, op] of operations.entries()) {
       if (link.operations[i].status !== "complete" || !(op.type in kept)) continue;
@@ -292,31 +288,38 @@ export class Engine {
     linkId: string,
     outcome: LinkOutcome & { operations: LinkRecord["operations"] },
   ): Promise<boolean> {
-    const { kv, config, jobs, relay } = this.#deps;
+    const { config } = this.#deps;
     const keep = outcome.results
-      ? await prepareResults(kv, linkId, outcome.results, config.resultRetentionSeconds * 1000)
+      ? await prepareResults(
+        this.#deps,
+        linkId,
+        outcome.results,
+        config.resultRetentionSeconds * 1000,
+      )
       : null;
     const patch = { operations: outcome.operations, error: outcome.error ?? null };
-    const now = new Date();
+    // One time for the move and its webhook event.
+    const now = new Date(this.#deps.clock.now());
+    const svc = { ...this.#deps, clock: fixedClock(now) };
     const alongside = (op: Deno.AtomicOperation, next: LinkRecord) => {
       keep?.(op);
-      addWebhookEvent(op, jobs, next, {
+      addWebhookEvent(svc, op, next, {
         status: outcome.status,
         results: outcome.results,
         error: outcome.error,
-      }, now);
+      });
     };
     const exitCode = outcome.error?.code;
     if (exitCode !== undefined && EXIT_CODES.has(exitCode)) {
       // The user left: `user_exited` lands in the commit that fails the link,
       // the move planned by the lifecycle's door.
       const stored = await recordClientEvent(
-        { kv, log: relay.log, jobs },
+        this.#deps,
         linkId,
         { type: "user_exited", reason: exitCode },
         (link) => {
           if (link.status !== "running") return null;
-          const { next, effects } = planTransition(link, outcome.status, { patch, now });
+          const { next, effects } = planTransition(svc, link, outcome.status, { patch });
           return {
             patch: next,
             extra: (op, stored) => {
@@ -326,14 +329,13 @@ export class Engine {
           };
         },
       );
-      if (stored) logTransition({ ...stored, status: "running" }, stored);
+      if (stored) logTransition(svc, { ...stored, status: "running" }, stored);
       return stored !== null;
     }
     try {
-      await transitionLink(kv, linkId, outcome.status, {
+      await transitionLink(svc, linkId, outcome.status, {
         from: ["running"],
         patch,
-        now,
         extra: alongside,
       });
       return true;
@@ -350,9 +352,8 @@ export class Engine {
     event: ClientEventInput,
     change?: Parameters<typeof recordClientEvent>[3],
   ): Promise<void> {
-    const { kv, relay, jobs } = this.#deps;
     try {
-      await recordClientEvent({ kv, log: relay.log, jobs }, linkId, event, change);
+      await recordClientEvent(this.#deps, linkId, event, change);
     } catch (err) {
       console.error(`link ${linkId}: could not record its ${event.type} event:`, err);
     }
@@ -398,7 +399,7 @@ export class Engine {
   async #acquire(linkId: string): Promise<boolean> {
     const { kv } = this.#deps;
     const entry = await kv.get<LinkRun>(linkRunKey(linkId));
-    const now = Date.now();
+    const now = this.#deps.clock.now();
     if (entry.value && entry.value.holder !== this.#holder && entry.value.expiresAt > now) {
       return false;
     }

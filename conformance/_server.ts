@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { startRuntime } from "../main.ts";
+import { type Runtime, startRuntime } from "../main.ts";
+import { createServices } from "../lib/services.ts";
 import { createApiKey } from "../lib/api_keys.ts";
 import { loadConfig } from "../lib/config.ts";
 import { retryLockedCommits } from "../lib/kv_retry.ts";
@@ -24,33 +25,30 @@ export async function startPassage(
   options: { hostname?: string; publicHost?: string } = {},
 ): Promise<PassageServer> {
   const hostname = options.hostname ?? "127.0.0.1";
-  const config = loadConfig({ PASSAGE_KV_PATH: ":memory:" });
-  const kv = retryLockedCommits(await Deno.openKv(":memory:"));
-  const runtime = startRuntime(kv, config);
+  // Listen first: the configuration is complete (its public URL) before the app is built.
+  let runtime: Runtime | null = null;
   const abort = new AbortController();
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve(
-      { hostname, port: 0, signal: abort.signal, onListen() {} },
-      (req, info) => runtime.app.fetch(req, info),
-    );
-  } catch (error) {
-    await runtime.close();
-    kv.close();
-    throw error;
-  }
+  const server = Deno.serve(
+    { hostname, port: 0, signal: abort.signal, onListen() {} },
+    (req, info) =>
+      runtime ? runtime.app.fetch(req, info) : new Response("Not started", { status: 503 }),
+  );
   const host = options.publicHost ?? hostname;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.addr.port}`;
-  config.publicUrl = url;
+  const kv = retryLockedCommits(await Deno.openKv(":memory:"));
+  const started = startRuntime(
+    createServices(kv, { ...loadConfig({ PASSAGE_KV_PATH: ":memory:" }), publicUrl: url }),
+  );
+  runtime = started;
   const { secret } = await createApiKey(kv, { name: "conformance", mode: "test" });
   let closing: Promise<void> | null = null;
   const close = () =>
     closing ??= (async () => {
-      await runtime.close();
+      await started.close();
       abort.abort();
       await server.finished;
       kv.close();
-      await runtime.jobs.stopped();
+      await started.jobs.stopped();
     })();
   return { url, apiKey: secret, close, [Symbol.asyncDispose]: close };
 }

@@ -10,6 +10,7 @@ import type { OperationStatus } from "@passage/connect/schemas";
 import { getProvider, OPERATION_LABELS } from "../automations/catalog.ts";
 import { formatClaimCode } from "./claim_codes.ts";
 import type { Config } from "./config.ts";
+import type { Services } from "./services.ts";
 import { findByClaimCode } from "./claims.ts";
 import { claimUrl, type SessionRecord } from "./sessions.ts";
 import type { LinkRecord } from "./links.ts";
@@ -138,11 +139,11 @@ const NOT_FOUND: Omit<ClaimView, keyof AppNames> = {
 
 /** What the page behind `code` shows now. */
 export async function readClaimView(
-  kv: Deno.Kv,
+  svc: Pick<Services, "kv" | "clock"> & { readonly config: Pick<Config, "publicUrl" | "appName"> },
   code: string,
-  config: Pick<Config, "publicUrl" | "appName">,
-  now = Date.now(),
 ): Promise<ClaimView> {
+  const { kv, config } = svc;
+  const now = svc.clock.now();
   const found = code.length <= 64 ? await findByClaimCode(kv, code) : null;
   const own = found?.link?.appName ?? found?.session.appName;
   // The account's logo, and its app name for a link or session created without one.

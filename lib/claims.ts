@@ -7,7 +7,6 @@
  * @module
  */
 import { normalizeClaimCode } from "./claim_codes.ts";
-import type { Config } from "./config.ts";
 import { PassageError } from "./errors.ts";
 import { randomHex, sha256Hex } from "./ids.ts";
 import {
@@ -19,7 +18,7 @@ import {
   sessionKey,
 } from "./kv_keys.ts";
 import { type LinkRecord, logTransition, stageTransition } from "./lifecycle.ts";
-import type { Jobs } from "./queue.ts";
+import type { Services } from "./services.ts";
 import type { SessionRecord } from "./sessions.ts";
 
 /** A device token as stored (by the hash of its secret). */
@@ -30,19 +29,19 @@ export interface DeviceTokenRecord {
 
 /** Counts a failed claim from `client`, refusing once the window's limit is reached. */
 async function limitClaimAttempts(
-  kv: Deno.Kv,
+  svc: Pick<Services, "kv" | "config" | "clock">,
   client: string,
-  config: Config,
   record: boolean,
 ): Promise<void> {
+  const { kv, config, clock } = svc;
   const windowMs = config.claimAttemptWindowSeconds * 1000;
-  const window = Math.floor(Date.now() / windowMs);
+  const window = Math.floor(clock.now() / windowMs);
   const key = claimAttemptsKey(client, window);
   for (;;) {
     const entry = await kv.get<number>(key);
     const count = entry.value ?? 0;
     if (count >= config.claimAttemptsPerWindow) {
-      const retryAfter = Math.ceil(((window + 1) * windowMs - Date.now()) / 1000);
+      const retryAfter = Math.ceil(((window + 1) * windowMs - clock.now()) / 1000);
       throw new PassageError("too_many_attempts", "Too many failed claim attempts; try later", {
         headers: { "Retry-After": String(Math.max(1, retryAfter)) },
       });
@@ -73,28 +72,27 @@ export async function findByClaimCode(
  * read decides a race: of many devices claiming one code, exactly one wins.
  */
 export async function claimSession(
-  kv: Deno.Kv,
+  svc: Pick<Services, "kv" | "config" | "jobs" | "clock" | "log">,
   input: string,
   client: string,
-  config: Config,
-  jobs?: Jobs,
 ): Promise<
   { deviceToken: string; expiresAt: string; session: SessionRecord; link: LinkRecord | null }
 > {
-  await limitClaimAttempts(kv, client, config, false);
+  const { kv, config, jobs } = svc;
+  await limitClaimAttempts(svc, client, false);
   const code = normalizeClaimCode(input);
   const sessionId = code ? (await kv.get<string>(claimCodeKey(code))).value : null;
   const sessionEntry = sessionId ? await kv.get<SessionRecord>(sessionKey(sessionId)) : null;
   const session = sessionEntry?.value;
   if (!session) {
-    await limitClaimAttempts(kv, client, config, true);
+    await limitClaimAttempts(svc, client, true);
     throw new PassageError("claim_code_not_found", "That claim code does not exist", {
       param: "claimCode",
     });
   }
   const linkEntry = session.linkId ? await kv.get<LinkRecord>(linkKey(session.linkId)) : null;
   const link = linkEntry?.value ?? null;
-  const now = new Date();
+  const now = new Date(svc.clock.now());
   const expired = link?.status === "expired" || session.endReason === "expired" ||
     (session.status === "pending" && Date.parse(session.expiresAt) <= now.getTime()) ||
     (link?.status === "pending" && Date.parse(link.expiresAt) <= now.getTime());
@@ -130,14 +128,14 @@ export async function claimSession(
   // The link, through the lifecycle's door in the same commit: it now waits
   // for the engine (indexed for the sweep, and woken by a job where queues exist).
   const nextLink = link && linkEntry
-    ? stageTransition(op, linkEntry as Deno.KvEntry<LinkRecord>, "claimed", { jobs, now })
+    ? stageTransition(svc, op, linkEntry as Deno.KvEntry<LinkRecord>, "claimed", { jobs })
     : null;
   if (!(await op.commit()).ok) {
     throw new PassageError("claim_code_used", "That claim code was already used", {
       param: "claimCode",
     });
   }
-  if (link && nextLink) logTransition(link, nextLink);
+  if (link && nextLink) logTransition(svc, link, nextLink);
   return {
     deviceToken: token,
     expiresAt: tokenRecord.expiresAt,
@@ -148,12 +146,13 @@ export async function claimSession(
 
 /** The session a device token was issued for, or null when the token is not valid. */
 export async function authenticateDevice(
-  kv: Deno.Kv,
+  svc: Pick<Services, "kv" | "clock">,
   token: string,
 ): Promise<SessionRecord | null> {
+  const { kv } = svc;
   if (!/^dt_[0-9a-f]{64}$/.test(token)) return null;
   const entry = await kv.get<DeviceTokenRecord>(deviceTokenKey(await sha256Hex(token)));
   // expireIn is only a lower bound on deletion: the stored time decides.
-  if (!entry.value || Date.parse(entry.value.expiresAt) <= Date.now()) return null;
+  if (!entry.value || Date.parse(entry.value.expiresAt) <= svc.clock.now()) return null;
   return (await kv.get<SessionRecord>(sessionKey(entry.value.sessionId))).value;
 }

@@ -11,21 +11,16 @@
  * never a typed value or anything read from the page.
  */
 import { type ClientEvent, MAX_LINK_EVENTS } from "@passage/connect/schemas";
-import type { SessionLog } from "../relay/log.ts";
 import { linkKey } from "./kv_keys.ts";
 import type { LinkRecord } from "./links.ts";
-import type { Jobs } from "./queue.ts";
+import type { Services, SessionLogService } from "./services.ts";
 import { addClientEventWebhook } from "./webhooks.ts";
 
 /** A client event before it is timed. */
 export type ClientEventInput = Omit<ClientEvent, "at">;
 
-/** What recording an event needs. */
-export interface ClientEventDeps {
-  kv: Deno.Kv;
-  log: SessionLog;
-  jobs: Jobs;
-}
+/** What recording an event needs: the store, the jobs, the clock and the session's log. */
+export type ClientEventDeps = Pick<Services, "kv" | "jobs" | "clock"> & SessionLogService;
 
 /**
  * A state change that lands with the event: fields of the link to set and
@@ -59,10 +54,13 @@ export async function recordClientEvent(
   input: ClientEventInput,
   change?: LinkChange,
 ): Promise<LinkRecord | null> {
-  const { kv, log, jobs } = deps;
+  const { kv, sessionLog: log } = deps;
   const first = (await kv.get<LinkRecord>(linkKey(linkId))).value;
   if (!first) return null;
-  const event: ClientEvent = { ...input, at: new Date().toISOString() } as ClientEvent;
+  const event: ClientEvent = {
+    ...input,
+    at: new Date(deps.clock.now()).toISOString(),
+  } as ClientEvent;
   let stored: LinkRecord | null = null;
   let gaveUp = false;
 
@@ -83,7 +81,7 @@ export async function recordClientEvent(
     return (op: Deno.AtomicOperation) => {
       op.check(entry).set(entry.key, next);
       changed.extra?.(op, next);
-      addClientEventWebhook(op, jobs, next, event, new Date(event.at));
+      addClientEventWebhook(deps, op, next, event);
       stored = next;
     };
   };

@@ -2,7 +2,10 @@ import { retryLockedCommits } from "./kv_retry.ts";
 import { type NativeApps, readNativeApps } from "./native_apps.ts";
 import { readSignInProviders, type SignInProvider } from "./auth/providers.ts";
 
-/** Runtime configuration, read once from environment variables. */
+/**
+ * Runtime configuration, read once from environment variables and frozen
+ * before the app is built (`freezeConfig`): nothing changes it after load.
+ */
 export interface Config {
   /** Port `Deno.serve` listens on. */
   port: number;
@@ -70,16 +73,16 @@ export interface Config {
   /** Where the browser extension's zip is, served at `/extension/passage-extension.zip` if it exists. */
   extensionZipPath: string;
   /** The console's sign-in (`lib/auth/`). */
-  signIn: {
+  readonly signIn: {
     /** Identity providers (`PASSAGE_OIDC_*`, `PASSAGE_GITHUB_*`). */
-    providers: SignInProvider[];
+    readonly providers: readonly SignInProvider[];
     /** How long a console session lasts, in seconds. */
-    sessionSeconds: number;
+    readonly sessionSeconds: number;
     /**
      * Whether the one-time dev sign-in link exists: never from the environment;
-     * `main.ts` sets it for `--dev` off Deno Deploy (`devSignInAllowed`).
+     * `main.ts` sets it for `--dev` off Deno Deploy (`devSignInAllowed`), before freezing.
      */
-    devSignIn: boolean;
+    readonly devSignIn: boolean;
   };
 }
 
@@ -165,6 +168,22 @@ export function loadConfig(
         new URL("../extension/dist/passage-extension.zip", import.meta.url).pathname,
       ),
   };
+}
+
+/**
+ * A deep-frozen copy of `config`: any later assignment to it, at any depth,
+ * throws (and `Readonly<Config>` refuses it at type-check time).
+ */
+export function freezeConfig(config: Config | Readonly<Config>): Readonly<Config> {
+  return deepFreeze(structuredClone(config));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** Whether a KV path is a KV Connect URL (a deployment's KV reached from outside), not a file. */

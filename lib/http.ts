@@ -8,22 +8,26 @@
 import type { Context, Hono } from "hono";
 import { z } from "zod";
 import { type ApiKeyInfo, authenticate } from "./api_keys.ts";
-import type { Config } from "./config.ts";
 import type { Relay } from "../relay/relay.ts";
-import type { Jobs } from "./queue.ts";
+import type { Services, SessionLogService } from "./services.ts";
 import type { ConsoleSession } from "./auth/console_sessions.ts";
 import type { AccountRecord } from "./accounts.ts";
 import { type ErrorCode, PassageError } from "./errors.ts";
 import { idempotent, readIdempotencyKey, requestHash } from "./idempotency.ts";
 
+/**
+ * What a request reaches as `c.var.services`: the `Services` (`lib/services.ts`),
+ * the relay behind the sockets and its session log.
+ */
+export interface AppServices extends Services, SessionLogService {
+  readonly relay: Relay;
+}
+
 /** What every handler can reach through `c.var`. */
 export interface AppEnv {
   Variables: {
-    kv: Deno.Kv;
-    config: Config;
-    relay: Relay;
-    /** The one queue dispatcher (`jobs.enqueueIn` wakes background workers). */
-    jobs: Jobs;
+    /** Set once for every request by the app's middleware (`main.ts`). */
+    services: AppServices;
     /** Set on routes with `auth: "apiKey"`. */
     apiKey: ApiKeyInfo;
     /** Set under `/console` by its middleware: the signed-in member's session. */
@@ -185,7 +189,7 @@ export class Api {
         await handler(c, { body: body as Infer<B>, query: query as Infer<Q> });
       if (key === undefined) return await run();
       // Bad input was refused above: it does not use up the key.
-      return await idempotent(c.var.kv, {
+      return await idempotent(c.var.services.kv, {
         owner: c.var.apiKey,
         operation: spec.operationId,
         key,
@@ -215,7 +219,7 @@ async function authenticateRequest(c: Context<AppEnv>): Promise<ApiKeyInfo> {
       'Authorization header must be "Bearer <API key>"',
     );
   }
-  return await authenticate(c.var.kv, match[1]);
+  return await authenticate(c.var.services.kv, match[1]);
 }
 
 /** Upgrades the request to a WebSocket handed to `take`; anything else is a 426. */

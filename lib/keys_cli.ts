@@ -104,5 +104,5 @@ function publicKey(k: ApiKeyInfo): ApiKeyInfo {
 }
 
 if (import.meta.main) {
-  await runKvCli(USAGE, parse, (parsed, kv, config) => run(parsed, kv));
+  await runKvCli(USAGE, parse, (parsed, kv) => run(parsed, kv));
 }

@@ -26,9 +26,12 @@ import type {
   WebhookEventsOption,
 } from "@passage/connect/schemas";
 import { PassageError } from "./errors.ts";
-import { log } from "./log.ts";
 import { linkKey, linkResultsKey, linksByExpiryKey, runnableLinkKey } from "./kv_keys.ts";
 import type { Jobs } from "./queue.ts";
+import type { Services } from "./services.ts";
+
+/** What a move through the door uses: the store, the clock (the move's time) and the log. */
+export type LifecycleServices = Pick<Services, "kv" | "clock" | "log">;
 
 /** A link as stored in KV. */
 export interface LinkRecord {
@@ -94,8 +97,6 @@ export interface TransitionOptions {
   patch?: Partial<Omit<LinkRecord, "status" | "id">>;
   /** Where the `link.run` job of a claim is enqueued (absent: the sweep finds the link). */
   jobs?: Jobs;
-  /** The time of the move (default now). */
-  now?: Date;
 }
 
 /**
@@ -106,6 +107,7 @@ export interface TransitionOptions {
  * otherwise use `stageTransition` or `transitionLink`.
  */
 export function planTransition(
+  svc: Pick<Services, "clock">,
   current: LinkRecord,
   to: LinkStatus,
   options: TransitionOptions = {},
@@ -116,7 +118,7 @@ export function planTransition(
       `Link ${current.id} is ${current.status} and cannot become ${to}`,
     );
   }
-  const now = (options.now ?? new Date()).toISOString();
+  const now = new Date(svc.clock.now()).toISOString();
   const next: LinkRecord = {
     ...current,
     ...(to === "claimed" ? { claimedAt: now } : {}),
@@ -145,12 +147,13 @@ export function planTransition(
  * once `op` commits).
  */
 export function stageTransition(
+  svc: Pick<Services, "clock">,
   op: Deno.AtomicOperation,
   entry: Deno.KvEntry<LinkRecord>,
   to: LinkStatus,
   options: TransitionOptions = {},
 ): LinkRecord {
-  const { next, effects } = planTransition(entry.value, to, options);
+  const { next, effects } = planTransition(svc, entry.value, to, options);
   op.check(entry).set(linkKey(entry.value.id), next);
   effects(op);
   return next;
@@ -164,7 +167,7 @@ export function stageTransition(
  * when given (a finish that lost to a cancel).
  */
 export async function transitionLink(
-  kv: Deno.Kv,
+  svc: LifecycleServices,
   linkId: string,
   to: LinkStatus,
   options: TransitionOptions & {
@@ -172,6 +175,7 @@ export async function transitionLink(
     from?: readonly LinkStatus[];
   } = {},
 ): Promise<LinkRecord> {
+  const { kv } = svc;
   for (;;) {
     const entry = await kv.get<LinkRecord>(linkKey(linkId));
     if (!entry.value) {
@@ -184,18 +188,18 @@ export async function transitionLink(
       );
     }
     const op = kv.atomic();
-    const next = stageTransition(op, entry as Deno.KvEntry<LinkRecord>, to, options);
+    const next = stageTransition(svc, op, entry as Deno.KvEntry<LinkRecord>, to, options);
     options.extra?.(op, next);
     if ((await op.commit()).ok) {
-      logTransition(entry.value, next);
+      logTransition(svc, entry.value, next);
       return next;
     }
   }
 }
 
 /** The `link.status` log line of a committed move. */
-export function logTransition(from: LinkRecord, to: LinkRecord): void {
-  log.info("link.status", {
+export function logTransition(svc: Pick<Services, "log">, from: LinkRecord, to: LinkRecord): void {
+  svc.log.info("link.status", {
     link_id: to.id,
     from: from.status,
     to: to.status,

@@ -7,15 +7,13 @@ import type { CreateLinkParams, Link, LinkList } from "@passage/connect/schemas"
 import { getProvider, providerOrigins } from "../automations/catalog.ts";
 import type { ApiKeyInfo, Owner } from "./api_keys.ts";
 import { formatClaimCode, newClaimCode, normalizeClaimCode } from "./claim_codes.ts";
-import type { Config } from "./config.ts";
 import { PassageError } from "./errors.ts";
 import { newId } from "./ids.ts";
-import { log } from "./log.ts";
 import { pageOf } from "./pagination.ts";
 import { claimUrl, endSession, newSessionRecord, writeNewSession } from "./sessions.ts";
-import type { SessionLog } from "../relay/log.ts";
 import { type BlobRef, loadJson, storeJson } from "./kv_blobs.ts";
-import { type LinkRecord, transitionLink } from "./lifecycle.ts";
+import { type LifecycleServices, type LinkRecord, transitionLink } from "./lifecycle.ts";
+import type { Services, SessionLogService } from "./services.ts";
 import {
   linkKey,
   linkResultsKey,
@@ -69,11 +67,11 @@ function isDue(record: LinkRecord, now: number): boolean {
  * route's: `lib/idempotency.ts`).
  */
 export async function createLink(
-  kv: Deno.Kv,
+  svc: Pick<Services, "kv" | "config" | "clock" | "log">,
   owner: ApiKeyInfo,
   params: CreateLinkParams,
-  settings: Config,
 ): Promise<Link> {
+  const { kv, config: settings } = svc;
   const provider = getProvider(params.provider);
   if (!provider) {
     throw new PassageError(
@@ -102,7 +100,7 @@ export async function createLink(
   });
 
   for (let attempt = 0; attempt < 5; attempt++) {
-    const now = new Date();
+    const now = new Date(svc.clock.now());
     const claimCode = normalizeClaimCode(newClaimCode())!;
     const linkId = newId("link");
     const sessionParams = { expiresIn: params.expiresIn, appName: params.appName };
@@ -146,7 +144,7 @@ export async function createLink(
       .set(linksByExpiryKey(Date.parse(record.expiresAt), record.id), record.id);
     writeNewSession(op, session);
     if ((await op.commit()).ok) {
-      log.info("link.created", {
+      svc.log.info("link.created", {
         link_id: linkId,
         account_id: owner.accountId,
         provider: provider.id,
@@ -178,15 +176,11 @@ async function readOwned(kv: Deno.Kv, owner: Owner, linkId: string) {
 }
 
 /** Marks a pending link expired if its stored expiry has passed. */
-async function settleExpiry(
-  kv: Deno.Kv,
-  record: LinkRecord,
-  now = Date.now(),
-): Promise<LinkRecord> {
-  if (!isDue(record, now)) return record;
+async function settleExpiry(svc: LifecycleServices, record: LinkRecord): Promise<LinkRecord> {
+  if (!isDue(record, svc.clock.now())) return record;
   try {
     // A pending link was never claimed: no device ever connected to it.
-    return await transitionLink(kv, record.id, "expired", {
+    return await transitionLink(svc, record.id, "expired", {
       patch: {
         error: {
           code: "device_never_connected",
@@ -199,7 +193,7 @@ async function settleExpiry(
     if (
       err instanceof PassageError && err.code === "invalid_status_transition"
     ) {
-      return (await kv.get<LinkRecord>(linkKey(record.id))).value!;
+      return (await svc.kv.get<LinkRecord>(linkKey(record.id))).value!;
     }
     throw err;
   }
@@ -207,25 +201,23 @@ async function settleExpiry(
 
 /** A link of `owner`'s, with its expiry applied. */
 export async function getLink(
-  kv: Deno.Kv,
+  svc: LifecycleServices & Pick<Services, "config">,
   owner: Owner,
   linkId: string,
-  settings: Pick<Config, "publicUrl">,
 ): Promise<Link> {
-  const entry = await readOwned(kv, owner, linkId);
-  const record = await settleExpiry(kv, entry.value);
-  return toLink(record, settings.publicUrl, await readResults(kv, record));
+  const entry = await readOwned(svc.kv, owner, linkId);
+  const record = await settleExpiry(svc, entry.value);
+  return toLink(record, svc.config.publicUrl, await readResults(svc, record));
 }
 
 /** One page of `owner`'s links, newest first. */
 export async function listLinks(
-  kv: Deno.Kv,
+  svc: LifecycleServices & Pick<Services, "config">,
   owner: Owner,
   query: { limit?: number; cursor?: string },
-  config: Pick<Config, "publicUrl">,
 ): Promise<LinkList> {
   const page = await pageOf<LinkRecord>(
-    kv,
+    svc.kv,
     linksByAccountPrefix(owner.accountId, owner.mode),
     "link",
     query,
@@ -233,32 +225,30 @@ export async function listLinks(
   );
   const data: Link[] = [];
   for (const record of page.records) {
-    data.push(toLink(await settleExpiry(kv, record), config.publicUrl));
+    data.push(toLink(await settleExpiry(svc, record), svc.config.publicUrl));
   }
   return { object: "list", data, hasMore: page.hasMore, nextCursor: page.nextCursor };
 }
 
 /** Cancels a link that has not finished. Cancelling a cancelled link is a no-op. */
 export async function cancelLink(
-  kv: Deno.Kv,
+  svc: LifecycleServices & Pick<Services, "config"> & SessionLogService,
   owner: Owner,
   linkId: string,
-  config: Pick<Config, "publicUrl">,
-  log: SessionLog,
 ): Promise<Link> {
+  const { kv, config } = svc;
   const entry = await readOwned(kv, owner, linkId);
-  const record = await settleExpiry(kv, entry.value);
+  const record = await settleExpiry(svc, entry.value);
   if (record.status === "cancelled") return toLink(record, config.publicUrl);
-  const cancelled = await transitionLink(kv, linkId, "cancelled");
-  await endSession(kv, log, cancelled.sessionId, "cancelled");
+  const cancelled = await transitionLink(svc, linkId, "cancelled");
+  await endSession(svc, cancelled.sessionId, "cancelled");
   return toLink(cancelled, config.publicUrl);
 }
 
 /** Marks every pending link whose expiry has passed as expired. Returns how many. */
-export async function expireDueLinks(
-  kv: Deno.Kv,
-  now = Date.now(),
-): Promise<number> {
+export async function expireDueLinks(svc: LifecycleServices): Promise<number> {
+  const { kv } = svc;
+  const now = svc.clock.now();
   let count = 0;
   const end = [...linksByExpiryPrefix(), now + 1];
   for await (
@@ -266,7 +256,7 @@ export async function expireDueLinks(
   ) {
     const record = (await kv.get<LinkRecord>(linkKey(entry.value))).value;
     if (record && isDue(record, now)) {
-      await settleExpiry(kv, record, now);
+      await settleExpiry(svc, record);
       count++;
     } else if (!record || record.status !== "pending") {
       await kv.delete(entry.key);
@@ -288,33 +278,33 @@ export interface StoredResults {
  * complete link's are ever served (`readResults`).
  */
 export async function prepareResults(
-  kv: Deno.Kv,
+  svc: Pick<Services, "kv" | "clock">,
   linkId: string,
   results: Record<string, unknown>,
   retentionMs: number,
 ): Promise<(op: Deno.AtomicOperation) => void> {
   const stored: StoredResults = {
-    results: await storeJson(kv, results, retentionMs),
-    expiresAt: new Date(Date.now() + retentionMs).toISOString(),
+    results: await storeJson(svc.kv, results, retentionMs),
+    expiresAt: new Date(svc.clock.now() + retentionMs).toISOString(),
   };
   return (op) => op.set(linkResultsKey(linkId), stored, { expireIn: retentionMs });
 }
 
 /** The results kept for a link (all, or a running link's so far), or null once their retention has passed. */
 export async function readKeptResults(
-  kv: Deno.Kv,
+  svc: Pick<Services, "kv" | "clock">,
   linkId: string,
 ): Promise<Record<string, unknown> | null> {
-  const stored = (await kv.get<StoredResults>(linkResultsKey(linkId))).value;
+  const stored = (await svc.kv.get<StoredResults>(linkResultsKey(linkId))).value;
   // expireIn is a lower bound on deletion: the stored time decides.
-  if (!stored || Date.parse(stored.expiresAt) <= Date.now()) return null;
-  return await loadJson(kv, stored.results);
+  if (!stored || Date.parse(stored.expiresAt) <= svc.clock.now()) return null;
+  return await loadJson(svc.kv, stored.results);
 }
 
 /** A complete link's results, or null once their retention has passed. */
 function readResults(
-  kv: Deno.Kv,
+  svc: Pick<Services, "kv" | "clock">,
   record: LinkRecord,
 ): Promise<Record<string, unknown> | null> {
-  return record.status === "complete" ? readKeptResults(kv, record.id) : Promise.resolve(null);
+  return record.status === "complete" ? readKeptResults(svc, record.id) : Promise.resolve(null);
 }

@@ -70,6 +70,9 @@ export const log = {
   error: (event: string, fields: LogFields = {}): void => write("error", event, fields),
 };
 
+/** The log's type, for `Services.log` (`lib/services.ts`). */
+export type Log = typeof log;
+
 /** The response header that carries the request id; a client's own, sent in it, is only logged. */
 export const REQUEST_ID_HEADER = "Request-Id";
 /** What a client's own request id may be to be logged (`client_request_id`). */

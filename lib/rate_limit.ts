@@ -11,12 +11,13 @@
  *
  * ```ts
  * const TEST_WEBHOOKS: RateLimit = { name: "webhook_test", limit: 30, windowMs: 60_000, … };
- * await takeRate(kv, TEST_WEBHOOKS, owner.accountId);
+ * await takeRate(svc, TEST_WEBHOOKS, owner.accountId);
  * ```
  *
  * @module
  */
 import { PassageError } from "./errors.ts";
+import type { Services } from "./services.ts";
 
 /** One limit: at most `limit` calls per subject in each window of `windowMs`. */
 export interface RateLimit {
@@ -48,11 +49,12 @@ function refuse(rule: RateLimit, window: number, now: number): PassageError {
 
 /** Throws the rule's 429 if `subject` has used up the window, without counting a call. */
 export async function checkRate(
-  kv: Deno.Kv,
+  svc: Pick<Services, "kv" | "clock">,
   rule: RateLimit,
   subject: string,
-  now = Date.now(),
 ): Promise<void> {
+  const { kv } = svc;
+  const now = svc.clock.now();
   const window = Math.floor(now / rule.windowMs);
   const count = (await kv.get<number>(rateCounterKey(rule.name, subject, window))).value ?? 0;
   if (count >= rule.limit) throw refuse(rule, window, now);
@@ -60,11 +62,12 @@ export async function checkRate(
 
 /** Counts one call of `subject`, or throws the rule's 429 when the window is used up. */
 export async function takeRate(
-  kv: Deno.Kv,
+  svc: Pick<Services, "kv" | "clock">,
   rule: RateLimit,
   subject: string,
-  now = Date.now(),
 ): Promise<void> {
+  const { kv } = svc;
+  const now = svc.clock.now();
   const window = Math.floor(now / rule.windowMs);
   const key = rateCounterKey(rule.name, subject, window);
   for (;;) {

@@ -38,7 +38,7 @@ import {
   sessionsByAccountPrefix,
 } from "./kv_keys.ts";
 import { pageOf } from "./pagination.ts";
-import type { SessionLog } from "../relay/log.ts";
+import { fixedClock, type Services, type SessionServices } from "./services.ts";
 import type { LinkRecord } from "./lifecycle.ts";
 
 /** A session as stored in KV. */
@@ -233,16 +233,16 @@ export function writeNewSession(op: Deno.AtomicOperation, record: SessionRecord)
 
 /** Creates a Sessions API session with a fresh claim code. */
 export async function createSession(
-  kv: Deno.Kv,
+  svc: Pick<Services, "kv" | "config" | "clock">,
   owner: ApiKeyInfo,
   params: CreateSessionParams,
-  config: Config,
 ): Promise<Session> {
+  const { kv, config } = svc;
   for (let attempt = 0; attempt < 5; attempt++) {
     const record = newSessionRecord(owner, params, config, {
       linkId: null,
       claimCode: normalizeClaimCode(newClaimCode())!,
-      now: new Date(),
+      now: new Date(svc.clock.now()),
     });
     const op = kv.atomic();
     writeNewSession(op, record);
@@ -271,13 +271,12 @@ export async function readOwnedSession(
 
 /** One page of `owner`'s sessions, newest first. */
 export async function listSessions(
-  kv: Deno.Kv,
+  svc: Pick<Services, "kv" | "config">,
   owner: Owner,
   query: { limit?: number; cursor?: string },
-  config: Pick<Config, "publicUrl">,
 ): Promise<SessionList> {
   const page = await pageOf<SessionRecord>(
-    kv,
+    svc.kv,
     sessionsByAccountPrefix(owner.accountId, owner.mode),
     "sess",
     query,
@@ -285,7 +284,7 @@ export async function listSessions(
   );
   return {
     object: "list",
-    data: page.records.map((record) => toSession(record, config.publicUrl)),
+    data: page.records.map((record) => toSession(record, svc.config.publicUrl)),
     hasMore: page.hasMore,
     nextCursor: page.nextCursor,
   };
@@ -300,19 +299,19 @@ export async function listSessions(
  * finishes. Ending an ended session does nothing. Returns the record.
  */
 export async function endSession(
-  kv: Deno.Kv,
-  log: SessionLog,
+  svc: SessionServices,
   sessionId: string,
   reason: string,
 ): Promise<SessionRecord | null> {
+  const { kv } = svc;
   for (;;) {
     const entry = await kv.get<SessionRecord>(sessionKey(sessionId));
     if (!entry.value) return null;
     if (entry.value.status === "ended") {
-      await finishEnding(kv, log, entry.value);
+      await finishEnding(svc, entry.value);
       return entry.value;
     }
-    const now = new Date().toISOString();
+    const now = new Date(svc.clock.now()).toISOString();
     const next: SessionRecord = {
       ...entry.value,
       status: "ended",
@@ -321,17 +320,18 @@ export async function endSession(
       endReason: reason,
     };
     if ((await kv.atomic().check(entry).set(entry.key, next).commit()).ok) {
-      await finishEnding(kv, log, next);
+      await finishEnding(svc, next);
       return next;
     }
   }
 }
 
-async function finishEnding(kv: Deno.Kv, log: SessionLog, record: SessionRecord): Promise<void> {
+async function finishEnding(svc: SessionServices, record: SessionRecord): Promise<void> {
+  const { kv, sessionLog: log } = svc;
   const live = await kv.get(liveSessionKey(record.id));
   if (!live.versionstamp) return;
   const reason = record.endReason ?? "ended";
-  await failPendingCommands(kv, log, record.id, () => true, {
+  await failPendingCommands(svc, record.id, () => true, {
     code: "session_ended",
     message: `the session ended (${reason}) before the command finished`,
   });
@@ -362,12 +362,12 @@ async function finishEnding(kv: Deno.Kv, log: SessionLog, record: SessionRecord)
 
 /** Appends an error result for every pending command that `select` picks, once each. */
 export async function failPendingCommands(
-  kv: Deno.Kv,
-  log: SessionLog,
+  svc: Pick<SessionServices, "kv" | "sessionLog">,
   sessionId: string,
   select: (p: PendingCommand) => boolean,
   error: { code: "session_ended" | "timeout" | "device_lost"; message: string },
 ): Promise<number> {
+  const { kv, sessionLog: log } = svc;
   let count = 0;
   for await (
     const { value } of kv.list<PendingCommand>({ prefix: pendingCommandPrefix(sessionId) })
@@ -400,18 +400,16 @@ export async function failPendingCommands(
  * sessions it ended.
  */
 export async function sweepSession(
-  kv: Deno.Kv,
-  log: SessionLog,
+  svc: SessionServices & Pick<Services, "config">,
   record: SessionRecord,
-  config: Pick<Config, "deviceGraceSeconds">,
-  now = Date.now(),
 ): Promise<boolean> {
-  const reason = await dueEndReason(kv, record, config, now);
+  const now = svc.clock.now();
+  const reason = await dueEndReason(svc.kv, record, svc.config, now);
   if (reason) {
-    await endSession(kv, log, record.id, reason);
+    await endSession(svc, record.id, reason);
     return true;
   }
-  await failPendingCommands(kv, log, record.id, (p) => p.deadline <= now, {
+  await failPendingCommands(svc, record.id, (p) => p.deadline <= now, {
     code: "timeout",
     message: "the device did not answer before the command's timeout",
   });
@@ -439,11 +437,11 @@ async function dueEndReason(
 
 /** Sweeps every live session. Returns how many it ended. */
 export async function sweepSessions(
-  kv: Deno.Kv,
-  log: SessionLog,
-  config: Pick<Config, "deviceGraceSeconds">,
-  now = Date.now(),
+  svc: SessionServices & Pick<Services, "config">,
 ): Promise<number> {
+  const { kv } = svc;
+  // One time for the whole sweep.
+  const at = { ...svc, clock: fixedClock(svc.clock.now()) };
   let ended = 0;
   for await (const { value: id } of kv.list<string>({ prefix: liveSessionPrefix() })) {
     const record = (await kv.get<SessionRecord>(sessionKey(id))).value;
@@ -452,10 +450,10 @@ export async function sweepSessions(
       continue;
     }
     if (record.status === "ended") {
-      await finishEnding(kv, log, record);
+      await finishEnding(svc, record);
       continue;
     }
-    if (await sweepSession(kv, log, record, config, now)) ended++;
+    if (await sweepSession(at, record)) ended++;
   }
   return ended;
 }
@@ -465,12 +463,12 @@ export async function sweepSessions(
  * tells controllers, in one commit. Returns false if the session has ended.
  */
 export async function deviceConnected(
-  kv: Deno.Kv,
-  log: SessionLog,
+  svc: SessionServices,
   sessionId: string,
   connectionId: string,
   instanceId?: string,
 ): Promise<boolean> {
+  const { kv, sessionLog: log } = svc;
   let ok = false;
   await log.append(
     sessionId,
@@ -483,7 +481,7 @@ export async function deviceConnected(
       ]);
       if (!entry.value || entry.value.status !== "active") return null;
       ok = true;
-      const now = new Date().toISOString();
+      const now = new Date(svc.clock.now()).toISOString();
       const next: SessionRecord = {
         ...entry.value,
         device: "connected",
@@ -510,12 +508,12 @@ export async function deviceConnected(
  * indexed as having its device away, for the frequent `device_lost` check.
  */
 export async function deviceDisconnected(
-  kv: Deno.Kv,
-  log: SessionLog,
+  svc: SessionServices,
   sessionId: string,
   connectionId: string,
-  at: Date = new Date(),
+  at: Date = new Date(svc.clock.now()),
 ): Promise<void> {
+  const { kv, sessionLog: log } = svc;
   await log.append(
     sessionId,
     "evt",
@@ -532,7 +530,7 @@ export async function deviceDisconnected(
         ...entry.value,
         device: "disconnected",
         deviceChangedAt: now,
-        updatedAt: new Date().toISOString(),
+        updatedAt: new Date(svc.clock.now()).toISOString(),
       };
       return (op) => {
         op.check(entry, presence).set(entry.key, next).delete(presence.key)
@@ -607,14 +605,15 @@ export function takeQueuedCommand(
  * either moved reads both and tries again.
  */
 export async function enqueueCommand(
-  kv: Deno.Kv,
-  log: SessionLog,
+  svc: SessionServices & Pick<Services, "config">,
   sessionId: string,
   command: { id: string; name: string; params: unknown; timeoutMs: number },
-  retentionMs: number,
 ): Promise<boolean> {
+  const { kv, sessionLog: log } = svc;
+  // Commands and their ids are kept as long as the telemetry.
+  const retentionMs = svc.config.telemetryRetentionSeconds * 1000;
   const hints = hintsOf(kv);
-  const deadline = Date.now() + command.timeoutMs;
+  const deadline = svc.clock.now() + command.timeoutMs;
   let pending: PendingCommand | null = null;
   let attempts = 0;
   const appended = await log.appendEntry(
@@ -654,7 +653,7 @@ export async function enqueueCommand(
         op.check(seen, session)
           .set(seen.key, seq, { expireIn: retentionMs })
           .set(pendingCommandKey(sessionId, command.id), pending, { expireIn: retentionMs })
-          .set(sessionActivityKey(sessionId), Date.now());
+          .set(sessionActivityKey(sessionId), svc.clock.now());
       };
     },
   );

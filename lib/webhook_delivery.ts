@@ -28,6 +28,7 @@ import {
   webhookOutboxPrefix,
 } from "./kv_keys.ts";
 import type { Jobs } from "./queue.ts";
+import { fixedClock, type Services } from "./services.ts";
 import { checkWebhookAddress } from "./webhook_address.ts";
 import { signWebhookBody } from "./webhook_signing.ts";
 import {
@@ -42,10 +43,15 @@ import {
 } from "./webhooks.ts";
 
 /** What a deliverer needs. */
-export interface WebhookDeliveryDeps {
-  config: Pick<Config, "allowLoopbackWebhooks" | "webhookTimeoutMs">;
-  /** Where queues exist: wakes the deliverer when a retry falls due (else the sweep finds it). */
-  jobs?: Jobs;
+/**
+ * What delivery uses: the store, the clock (what is due, and the attempt's
+ * time), the address guard's and timeout's settings, and (where queues exist)
+ * the jobs that wake the deliverer when a retry falls due; without them the
+ * sweep finds it.
+ */
+export interface WebhookDeliveryDeps extends Pick<Services, "kv" | "clock"> {
+  readonly config: Pick<Config, "allowLoopbackWebhooks" | "webhookTimeoutMs">;
+  readonly jobs?: Jobs;
 }
 
 const SECOND = 1000;
@@ -253,13 +259,13 @@ export interface TestWebhookResult {
  * account (the API and the console alike). Nothing is stored; it is not retried.
  */
 export async function sendTestWebhook(
-  kv: Deno.Kv,
+  deps: WebhookDeliveryDeps,
   owner: Owner,
   url: string,
-  deps: WebhookDeliveryDeps,
-  now: Date = new Date(),
 ): Promise<TestWebhookResult> {
-  await takeRate(kv, TEST_WEBHOOK_LIMIT, owner.accountId, now.getTime());
+  const { kv } = deps;
+  const now = new Date(deps.clock.now());
+  await takeRate({ kv, clock: fixedClock(now) }, TEST_WEBHOOK_LIMIT, owner.accountId);
   const eventId = newId("evt");
   const body = new TextEncoder().encode(JSON.stringify({
     id: eventId,
@@ -267,7 +273,7 @@ export async function sendTestWebhook(
     livemode: owner.mode === "live",
     createdAt: now.toISOString(),
   }));
-  await feedListeners(kv, owner, eventId, body, now);
+  await feedListeners(kv, owner, eventId, body);
   const sent = await post(
     kv,
     url,
@@ -482,11 +488,11 @@ async function record(
  * it. Returns the attempt, or null if nothing was sent.
  */
 export async function deliverWebhook(
-  kv: Deno.Kv,
-  eventId: string,
   deps: WebhookDeliveryDeps,
-  now: Date = new Date(),
+  eventId: string,
 ): Promise<WebhookAttempt | null> {
+  const { kv } = deps;
+  const now = new Date(deps.clock.now());
   const held = await lease(kv, eventId, now, false);
   if (!held.ok) return null;
   const sent = await whileHeld(kv, eventId, held.token, () => send(kv, held.event, deps, now));
@@ -531,16 +537,17 @@ async function renewLease(kv: Deno.Kv, eventId: string, token: string): Promise<
 }
 
 /**
- * Sends every event due at `now` (at most a few hundred per call, a few at a
- * time). The minute `Deno.cron` calls it; tests call it with a `now` in the
- * future to drive retries. Stale outbox entries (events that moved on) are
- * cleared.
+ * Sends every event due at the clock's now (at most a few hundred per call, a
+ * few at a time), every attempt at that one time. The sweeps call it; tests
+ * call it with a clock in the future to drive retries. Stale outbox entries
+ * (events that moved on) are cleared.
  */
 export async function deliverDueWebhooks(
-  kv: Deno.Kv,
   deps: WebhookDeliveryDeps,
-  now: Date = new Date(),
 ): Promise<{ attempted: number; delivered: number }> {
+  const { kv } = deps;
+  const now = new Date(deps.clock.now());
+  const pinned = { ...deps, clock: fixedClock(now) };
   const due: Array<{ key: Deno.KvKey; eventId: string; at: number }> = [];
   const selector = {
     prefix: webhookOutboxPrefix(),
@@ -562,7 +569,7 @@ export async function deliverDueWebhooks(
           await commitUnlessBusy(kv.atomic().check(eventEntry).delete(item.key));
           continue;
         }
-        const attempt = await deliverWebhook(kv, item.eventId, deps, now);
+        const attempt = await deliverWebhook(pinned, item.eventId);
         if (attempt) {
           attempted++;
           if (attempt.error === null) delivered++;
@@ -592,12 +599,12 @@ async function latestOutcomeEventId(kv: Deno.Kv, linkId: string): Promise<string
  * marks the event delivered; a failure leaves its automatic schedule alone.
  */
 export async function redeliverLatestWebhook(
-  kv: Deno.Kv,
+  deps: WebhookDeliveryDeps,
   owner: Owner,
   linkId: string,
-  deps: WebhookDeliveryDeps,
-  now: Date = new Date(),
 ): Promise<{ eventId: string; attempt: WebhookAttempt }> {
+  const { kv } = deps;
+  const now = new Date(deps.clock.now());
   await readOwnedLink(kv, owner, linkId);
   const eventId = await latestOutcomeEventId(kv, linkId);
   if (!eventId) {
@@ -621,14 +628,10 @@ export async function redeliverLatestWebhook(
 }
 
 /** Lets queue messages (`jobs.enqueueIn` in `addWebhookEvent`) wake the deliverer. */
-export function registerWebhookJobs(
-  jobs: Jobs,
-  kv: Deno.Kv,
-  config: WebhookDeliveryDeps["config"],
-): void {
-  jobs.on(WEBHOOK_DELIVER_JOB, async (eventId) => {
+export function registerWebhookJobs(svc: Pick<Services, "kv" | "config" | "jobs" | "clock">): void {
+  svc.jobs.on(WEBHOOK_DELIVER_JOB, async (eventId) => {
     try {
-      await deliverWebhook(kv, eventId, { config, jobs });
+      await deliverWebhook(svc, eventId);
     } catch (err) {
       // The store closed under a delivery (shutdown): its lease runs out and
       // the next sweep, here or on another instance, sends it again.

@@ -82,7 +82,6 @@ export async function feedListeners(
   owner: Owner,
   eventId: string,
   body: Uint8Array,
-  _now: Date = new Date(),
 ): Promise<void> {
   const value: StoredTestEvent = { body };
   await kv.set(listenTestEventKey(owner.accountId, owner.mode, eventId), value, {

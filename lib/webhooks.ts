@@ -23,6 +23,7 @@ import {
 } from "./kv_keys.ts";
 import { type LinkRecord, ownsLink } from "./links.ts";
 import type { Jobs } from "./queue.ts";
+import type { Services } from "./services.ts";
 
 /** How a link ended, as the engine reports it. */
 export interface LinkOutcome {
@@ -141,13 +142,14 @@ export interface WebhookEventBody {
  * added, so the engine must keep results bounded.
  */
 export function addWebhookEvent(
+  svc: Pick<Services, "jobs" | "clock">,
   op: Deno.AtomicOperation,
-  jobs: Jobs,
   link: LinkRecord,
   outcome: LinkOutcome,
-  now: Date = new Date(),
 ): string | null {
   if (link.webhookUrl === null) return null;
+  const { jobs } = svc;
+  const now = new Date(svc.clock.now());
   const id = newId("evt");
   const results = outcome.status === "complete" ? outcome.results ?? {} : outcome.results;
   const error = outcome.status === "failed"
@@ -175,15 +177,16 @@ export function addWebhookEvent(
  * ["client"]`) and has a `webhookUrl`. Returns the event id (or null).
  */
 export function addClientEventWebhook(
+  svc: Pick<Services, "jobs">,
   op: Deno.AtomicOperation,
-  jobs: Jobs,
   link: LinkRecord,
   event: ClientEvent,
-  now: Date = new Date(),
 ): string | null {
   if (link.webhookUrl === null || !link.webhookEvents?.includes("client")) return null;
   const id = newId("evt");
-  storeEvent(op, jobs, link, link.webhookUrl, {
+  // Created at the event's own time.
+  const now = new Date(event.at);
+  storeEvent(op, svc.jobs, link, link.webhookUrl, {
     id,
     type: "link.event",
     linkId: link.id,
@@ -340,15 +343,16 @@ export async function listLinkWebhooks(
 
 /**
  * Deletes the events (their bodies, which hold results, and their attempts)
- * of links older than `retentionMs`, once they are no longer being retried.
+ * of links older than the result retention, once they are no longer being retried.
  * Event ids sort by time, so the scan stops at the first young one. Returns
  * how many it deleted.
  */
 export async function purgeExpiredWebhookEvents(
-  kv: Deno.Kv,
-  retentionMs: number,
-  now = Date.now(),
+  svc: Pick<Services, "kv" | "config" | "clock">,
 ): Promise<number> {
+  const { kv } = svc;
+  const retentionMs = svc.config.resultRetentionSeconds * 1000;
+  const now = svc.clock.now();
   let purged = 0;
   for await (
     const { value: event } of kv.list<WebhookEventRecord>({ prefix: webhookEventPrefix() })

@@ -12,7 +12,7 @@ import type { Config } from "../lib/config.ts";
 import { sessionActivityKey, sessionKey } from "../lib/kv_keys.ts";
 import { type SessionRecord, sweepSession } from "../lib/sessions.ts";
 import type { Bus } from "./bus.ts";
-import type { SessionLog } from "./log.ts";
+import { fixedClock, type Services, type SessionServices } from "../lib/services.ts";
 
 /** A timer never waits longer than this before looking again (setTimeout's limit is ~24 days). */
 const MAX_WAIT_MS = 60 * 60 * 1000;
@@ -29,24 +29,18 @@ interface Clock {
 }
 
 export class SessionClocks {
-  readonly #kv: Deno.Kv;
-  readonly #log: SessionLog;
+  readonly #svc: SessionServices & Pick<Services, "config">;
   readonly #bus: Bus;
-  readonly #config: Pick<Config, "deviceGraceSeconds">;
   readonly #clocks = new Map<string, Clock>();
   readonly #track: (work: Promise<unknown>) => void;
 
   constructor(
-    kv: Deno.Kv,
-    log: SessionLog,
+    svc: SessionServices & Pick<Services, "config">,
     bus: Bus,
-    config: Pick<Config, "deviceGraceSeconds">,
     track: (work: Promise<unknown>) => void,
   ) {
-    this.#kv = kv;
-    this.#log = log;
+    this.#svc = svc;
     this.#bus = bus;
-    this.#config = config;
     this.#track = track;
   }
 
@@ -101,7 +95,7 @@ export class SessionClocks {
     if (at >= clock.at && clock.timer) return;
     if (clock.timer) clearTimeout(clock.timer);
     clock.at = at;
-    const wait = Math.min(MAX_WAIT_MS, Math.max(0, at - Date.now()));
+    const wait = Math.min(MAX_WAIT_MS, Math.max(0, at - this.#svc.clock.now()));
     clock.timer = setTimeout(() => {
       clock.timer = null;
       clock.at = Infinity;
@@ -123,16 +117,16 @@ export class SessionClocks {
 
   async #run(sessionId: string, clock: Clock, due: boolean): Promise<void> {
     if (this.#clocks.get(sessionId) !== clock) return;
-    const now = Date.now();
-    const [record, activity] = await this.#kv.getMany<[SessionRecord, number]>([
+    const now = this.#svc.clock.now();
+    const [record, activity] = await this.#svc.kv.getMany<[SessionRecord, number]>([
       sessionKey(sessionId),
       sessionActivityKey(sessionId),
     ]);
     if (!record.value || record.value.status === "ended") return;
-    if (due && await sweepSession(this.#kv, this.#log, record.value, this.#config, now)) return;
+    if (due && await sweepSession({ ...this.#svc, clock: fixedClock(now) }, record.value)) return;
     clock.deadlines = clock.deadlines.filter((d) => d > now);
     const next = Math.min(
-      nextDue(record.value, activity.value, this.#config, now),
+      nextDue(record.value, activity.value, this.#svc.config, now),
       ...clock.deadlines,
     );
     if (this.#clocks.get(sessionId) === clock && next < Infinity) this.#arm(sessionId, clock, next);

@@ -14,7 +14,7 @@ import {
   type Commands,
   type TelemetryEvent,
 } from "@passage/connect/protocol";
-import type { Config } from "../lib/config.ts";
+import type { Services, SessionLogService } from "../lib/services.ts";
 import { enqueueCommand } from "../lib/sessions.ts";
 import type { EventLogEntry } from "./log.ts";
 import type { Relay } from "./relay.ts";
@@ -27,10 +27,14 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/** What the engine's transport runs on: the services, the relay and its session log. */
+export type LocalTransportServices =
+  & Pick<Services, "kv" | "config" | "clock">
+  & SessionLogService
+  & { readonly relay: Relay };
+
 export class LocalTransport implements BrowserTransport {
-  readonly #kv: Deno.Kv;
-  readonly #relay: Relay;
-  readonly #config: Config;
+  readonly #svc: LocalTransportServices;
   readonly #sessionId: string;
   readonly #pending = new Map<string, Pending>();
   readonly #listeners = new Set<(event: TelemetryEvent) => void>();
@@ -38,21 +42,15 @@ export class LocalTransport implements BrowserTransport {
   #ended: string | null = null;
   #tails: Promise<unknown> | null = null;
 
-  private constructor(kv: Deno.Kv, relay: Relay, config: Config, sessionId: string) {
-    this.#kv = kv;
-    this.#relay = relay;
-    this.#config = config;
+  private constructor(svc: LocalTransportServices, sessionId: string) {
+    this.#svc = svc;
     this.#sessionId = sessionId;
   }
 
   /** Starts following the session's events from now on. */
-  static async open(
-    kv: Deno.Kv,
-    relay: Relay,
-    config: Config,
-    sessionId: string,
-  ): Promise<LocalTransport> {
-    const t = new LocalTransport(kv, relay, config, sessionId);
+  static async open(svc: LocalTransportServices, sessionId: string): Promise<LocalTransport> {
+    const { relay } = svc;
+    const t = new LocalTransport(svc, sessionId);
     const onEntry = (_seq: number, entry: EventLogEntry) => {
       if (entry.type === "result") {
         const p = t.#pending.get(entry.id);
@@ -123,12 +121,12 @@ export class LocalTransport implements BrowserTransport {
         reject(new BrowserCommandError(name, "timeout", `no result within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#pending.set(id, { name, resolve: resolve as (v: never) => void, reject, timer });
-      enqueueCommand(this.#kv, this.#relay.log, this.#sessionId, {
+      enqueueCommand(this.#svc, this.#sessionId, {
         id,
         name,
         params: checked.data,
         timeoutMs,
-      }, this.#config.telemetryRetentionSeconds * 1000)
+      })
         .then((queued) => {
           if (!queued && this.#pending.has(id)) {
             this.#settle(id);

@@ -11,7 +11,7 @@
  * It costs one KV write per instance per beat, whatever the number of
  * sockets: nothing per session.
  */
-import type { Config } from "../lib/config.ts";
+import { fixedClock, type Services, type SessionServices } from "../lib/services.ts";
 import {
   deviceAwayPrefix,
   presenceByInstanceKey,
@@ -21,7 +21,6 @@ import {
   sessionKey,
 } from "../lib/kv_keys.ts";
 import { deviceDisconnected, type SessionRecord, sweepSession } from "../lib/sessions.ts";
-import type { SessionLog } from "./log.ts";
 
 /** How often an instance holding devices beats. */
 export const HEARTBEAT_MS = 1_000;
@@ -91,11 +90,9 @@ export class InstanceHeartbeat {
  * disconnected at the instance's last beat; then forgets the instance.
  * Returns how many devices it found gone. Cheap: one list of the instances.
  */
-export async function reapDeadInstances(
-  kv: Deno.Kv,
-  log: SessionLog,
-  now = Date.now(),
-): Promise<number> {
+export async function reapDeadInstances(svc: SessionServices): Promise<number> {
+  const { kv } = svc;
+  const now = svc.clock.now();
   let gone = 0;
   for await (const instance of kv.list<RelayInstance>({ prefix: relayInstancePrefix() })) {
     if (instance.value.expiresAt > now) continue;
@@ -106,7 +103,7 @@ export async function reapDeadInstances(
       })
     ) {
       const sessionId = key[2] as string;
-      await deviceDisconnected(kv, log, sessionId, connectionId, new Date(instance.value.beatAt));
+      await deviceDisconnected(svc, sessionId, connectionId, new Date(instance.value.beatAt));
       // Left behind if the presence had moved on (deviceDisconnected then did nothing).
       await kv.delete(presenceByInstanceKey(instanceId, sessionId));
       gone++;
@@ -124,11 +121,12 @@ export async function reapDeadInstances(
  * sessions whose device is away. Returns how many it ended.
  */
 export async function endLostDevices(
-  kv: Deno.Kv,
-  log: SessionLog,
-  config: Pick<Config, "deviceGraceSeconds">,
-  now = Date.now(),
+  svc: SessionServices & Pick<Services, "config">,
 ): Promise<number> {
+  const { kv, config } = svc;
+  // One time for the whole check.
+  const now = svc.clock.now();
+  const at = { ...svc, clock: fixedClock(now) };
   let ended = 0;
   for await (const away of kv.list<number>({ prefix: deviceAwayPrefix() })) {
     if (away.value + config.deviceGraceSeconds * 1000 > now) continue;
@@ -138,7 +136,7 @@ export async function endLostDevices(
       await kv.atomic().check(away).delete(away.key).commit();
       continue;
     }
-    if (await sweepSession(kv, log, record, config, now)) ended++;
+    if (await sweepSession(at, record)) ended++;
   }
   return ended;
 }

@@ -35,6 +35,7 @@ import { authenticate } from "../lib/api_keys.ts";
 import { CREDENTIAL_REVOKED_CHANNEL, onCredentialRevoked } from "../lib/credentials.ts";
 import { revokedCredentials } from "../lib/revoked_credentials.ts";
 import type { Config } from "../lib/config.ts";
+import type { Services, SessionLogService } from "../lib/services.ts";
 import {
   devicePresenceKey,
   deviceSeqKey,
@@ -119,8 +120,10 @@ interface Connection {
 
 export class Relay {
   readonly log: SessionLog;
+  /** The services it was built with, and its own session log. */
+  readonly #svc: Pick<Services, "kv" | "config" | "clock"> & SessionLogService;
   readonly #kv: Deno.Kv;
-  readonly #config: Config;
+  readonly #config: Readonly<Config>;
   readonly #bus: SessionWakeups;
   readonly #clocks: SessionClocks;
   readonly #connections = new Set<Connection>();
@@ -139,11 +142,11 @@ export class Relay {
   readonly #closing = new AbortController();
 
   constructor(
-    kv: Deno.Kv,
-    config: Config,
+    svc: Pick<Services, "kv" | "config" | "clock">,
     bus: Bus = new BroadcastChannelBus(),
     options: RelayOptions = {},
   ) {
+    const { kv, config } = svc;
     this.#kv = kv;
     this.#config = config;
     this.#bus = new SessionWakeups(kv, bus, { pollMs: config.relayPollMs, watch: options.watch });
@@ -162,7 +165,8 @@ export class Relay {
       config.telemetryRetentionSeconds * 1000,
       config.captureRetentionSeconds * 1000,
     );
-    this.#clocks = new SessionClocks(kv, this.log, this.#bus, config, (p) => this.#track(p));
+    this.#svc = { kv, config, clock: svc.clock, sessionLog: this.log };
+    this.#clocks = new SessionClocks(this.#svc, this.#bus, (p) => this.#track(p));
   }
 
   /** Calls `listener` each time a device connects to a session in this isolate. */
@@ -370,7 +374,7 @@ export class Relay {
       onHello: async (m, ctx) => {
         const { send, close } = ctx;
         if (m.type !== "hello") return false;
-        session = await authenticateDevice(this.#kv, m.token);
+        session = await authenticateDevice(this.#svc, m.token);
         if (!session) {
           close(CLOSE_CODES.unauthorized, "invalid or expired device token");
           return false;
@@ -384,7 +388,7 @@ export class Relay {
         await this.#heartbeat.hold();
         held = true;
         if (
-          !(await deviceConnected(this.#kv, this.log, session.id, connectionId, this.#heartbeat.id))
+          !(await deviceConnected(this.#svc, session.id, connectionId, this.#heartbeat.id))
         ) {
           const ended = (await this.#kv.get<SessionRecord>(sessionKey(session.id))).value;
           send({ type: "end", reason: ended?.endReason ?? "ended" });
@@ -413,7 +417,7 @@ export class Relay {
       onClose: async () => {
         releaseClocks();
         try {
-          if (session) await deviceDisconnected(this.#kv, this.log, session.id, connectionId);
+          if (session) await deviceDisconnected(this.#svc, session.id, connectionId);
         } finally {
           if (held) this.#heartbeat.release();
         }
@@ -442,7 +446,7 @@ export class Relay {
         }
         const remaining = entry.deadline - Date.now();
         if (remaining <= 0) {
-          await failPendingCommands(this.#kv, this.log, sessionId, (p) => p.id === entry.id, {
+          await failPendingCommands(this.#svc, sessionId, (p) => p.id === entry.id, {
             code: "timeout",
             message: "its timeout passed before the device received it",
           });
@@ -480,7 +484,7 @@ export class Relay {
         if (signal.aborted) return;
         // Recorded gone while still here (this instance's heartbeat stalled past
         // its expiry and another instance reaped it): present again.
-        await deviceConnected(this.#kv, this.log, sessionId, connectionId, this.#heartbeat.id);
+        await deviceConnected(this.#svc, sessionId, connectionId, this.#heartbeat.id);
       },
     });
   }
@@ -692,13 +696,13 @@ export class Relay {
           );
         }
         const timeoutMs = m.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-        const queued = await enqueueCommand(this.#kv, this.log, sessionId, {
+        const queued = await enqueueCommand(this.#svc, sessionId, {
           id: m.id,
           name: m.name,
           params: params.data,
           timeoutMs,
-        }, this.#config.telemetryRetentionSeconds * 1000);
-        if (queued) this.#clocks.deadline(sessionId, Date.now() + timeoutMs);
+        });
+        if (queued) this.#clocks.deadline(sessionId, this.#svc.clock.now() + timeoutMs);
         else {
           // Not queued: a resend of a command already queued (accepted again), or the session is over.
           const session = (await this.#kv.get<SessionRecord>(sessionKey(sessionId))).value;

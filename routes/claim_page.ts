@@ -15,9 +15,9 @@ import { ClaimPage } from "./_claim_views.tsx";
 
 export function registerClaimPage(app: Hono<AppEnv>): void {
   app.get("/c/:code", async (c) => {
-    const { kv, config } = c.var;
+    const { config } = c.var.services;
     const code = c.req.param("code");
-    const view = await readClaimView(kv, code, config);
+    const view = await readClaimView(c.var.services, code);
     const normalized = normalizeClaimCode(code);
     const nonce = newNonce();
     const page = ClaimPage({
@@ -32,7 +32,7 @@ export function registerClaimPage(app: Hono<AppEnv>): void {
 
   // Cheap: at most three KV reads and no writes, the same answer the page renders.
   app.get("/c/:code/status", async (c) => {
-    const view = await readClaimView(c.var.kv, c.req.param("code"), c.var.config);
+    const view = await readClaimView(c.var.services, c.req.param("code"));
     c.header("Cache-Control", "no-store");
     c.header("Referrer-Policy", "no-referrer");
     if (view.kind === "none") {

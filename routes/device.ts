@@ -28,19 +28,15 @@ export function registerDeviceRoutes(api: Api): void {
     errors: ["claim_code_not_found", "claim_code_used", "claim_code_expired", "too_many_attempts"],
   }, async (c, { body }) => {
     const { deviceToken, expiresAt, session, link } = await claimSession(
-      c.var.kv,
+      c.var.services,
       body.claimCode,
       clientAddress(c),
-      c.var.config,
-      c.var.jobs,
     );
     if (link) {
       // right after the claim's commit; a failure to record it must not lose the claim
-      await recordClientEvent(
-        { kv: c.var.kv, log: c.var.relay.log, jobs: c.var.jobs },
-        link.id,
-        { type: "opened" },
-      ).catch((err) => console.error(`link ${link.id}: could not record its opened event:`, err));
+      await recordClientEvent(c.var.services, link.id, { type: "opened" }).catch((err) =>
+        console.error(`link ${link.id}: could not record its opened event:`, err)
+      );
     }
     return c.json({
       deviceToken,
@@ -68,7 +64,7 @@ export function registerDeviceRoutes(api: Api): void {
     auth: "none",
     responses: { 101: { description: "Switching to the WebSocket protocol" } },
     errors: ["upgrade_required"],
-  }, (c) => acceptWebSocket(c, (socket) => c.var.relay.acceptDevice(socket)));
+  }, (c) => acceptWebSocket(c, (socket) => c.var.services.relay.acceptDevice(socket)));
 }
 
 function clientAddress(c: Context<AppEnv>): string {

@@ -22,12 +22,12 @@ async function zipSize(path: string): Promise<number | null> {
 export function registerExtensionPage(app: Hono<AppEnv>): void {
   app.get("/extension", async (c) => {
     const nonce = newNonce();
-    const zipBuilt = (await zipSize(c.var.config.extensionZipPath)) !== null;
+    const zipBuilt = (await zipSize(c.var.services.config.extensionZipPath)) !== null;
     return sendPage(c, nonce, ExtensionPage({ nonce, zipBuilt }));
   });
 
   app.get("/extension/passage-extension.zip", async (c) => {
-    const path = c.var.config.extensionZipPath;
+    const path = c.var.services.config.extensionZipPath;
     const size = await zipSize(path);
     if (size === null) {
       throw new PassageError("extension_not_built", "The browser extension has not been built yet");

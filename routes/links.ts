@@ -28,8 +28,7 @@ export function registerLinkRoutes(api: Api): void {
       },
       errors: ["unsupported_provider", "unsupported_operation"],
     },
-    async (c, { body }) =>
-      c.json(await createLink(c.var.kv, c.var.apiKey, body, c.var.config), 201),
+    async (c, { body }) => c.json(await createLink(c.var.services, c.var.apiKey, body), 201),
   );
 
   api.route(
@@ -49,7 +48,7 @@ export function registerLinkRoutes(api: Api): void {
       },
       errors: ["invalid_cursor"],
     },
-    async (c, { query }) => c.json(await listLinks(c.var.kv, c.var.apiKey, query, c.var.config)),
+    async (c, { query }) => c.json(await listLinks(c.var.services, c.var.apiKey, query)),
   );
 
   api.route(
@@ -69,7 +68,7 @@ export function registerLinkRoutes(api: Api): void {
     },
     async (c) =>
       c.json(
-        await getLink(c.var.kv, c.var.apiKey, c.req.param("id")!, c.var.config),
+        await getLink(c.var.services, c.var.apiKey, c.req.param("id")!),
       ),
   );
 
@@ -93,13 +92,7 @@ export function registerLinkRoutes(api: Api): void {
     },
     async (c) =>
       c.json(
-        await cancelLink(
-          c.var.kv,
-          c.var.apiKey,
-          c.req.param("id")!,
-          c.var.config,
-          c.var.relay.log,
-        ),
+        await cancelLink(c.var.services, c.var.apiKey, c.req.param("id")!),
       ),
   );
 }

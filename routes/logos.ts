@@ -14,7 +14,7 @@ const FILE = /^([0-9a-f]{32})\.(png|jpg|webp)$/;
 export function registerLogoRoutes(app: Hono<AppEnv>): void {
   app.get("/logos/:file", async (c) => {
     const match = FILE.exec(c.req.param("file"));
-    const logo = match ? await readLogo(c.var.kv, match[1]) : null;
+    const logo = match ? await readLogo(c.var.services.kv, match[1]) : null;
     if (!logo) throw new PassageError("not_found", "No logo at this address");
     return c.body(logo.bytes as Uint8Array<ArrayBuffer>, 200, {
       "Content-Type": logo.type,

@@ -39,7 +39,10 @@ export function registerSessionRoutes(api: Api): void {
       },
     },
     async (c, { body }) =>
-      c.json(await createSession(c.var.kv, c.var.apiKey, body, c.var.config), 201),
+      c.json(
+        await createSession(c.var.services, c.var.apiKey, body),
+        201,
+      ),
   );
 
   api.route(
@@ -57,7 +60,7 @@ export function registerSessionRoutes(api: Api): void {
       responses: { 200: { description: "A page of sessions", schema: sessionListSchema } },
       errors: ["invalid_cursor"],
     },
-    async (c, { query }) => c.json(await listSessions(c.var.kv, c.var.apiKey, query, c.var.config)),
+    async (c, { query }) => c.json(await listSessions(c.var.services, c.var.apiKey, query)),
   );
 
   api.route({
@@ -72,8 +75,8 @@ export function registerSessionRoutes(api: Api): void {
     responses: { 200: { description: "The session", schema: sessionSchema } },
     errors: ["session_not_found"],
   }, async (c) => {
-    const record = await readOwnedSession(c.var.kv, c.var.apiKey, c.req.param("id")!);
-    return c.json(toSession(record, c.var.config.publicUrl));
+    const record = await readOwnedSession(c.var.services.kv, c.var.apiKey, c.req.param("id")!);
+    return c.json(toSession(record, c.var.services.config.publicUrl));
   });
 
   api.route({
@@ -90,9 +93,9 @@ export function registerSessionRoutes(api: Api): void {
     responses: { 200: { description: "The ended session", schema: sessionSchema } },
     errors: ["session_not_found"],
   }, async (c) => {
-    const record = await readOwnedSession(c.var.kv, c.var.apiKey, c.req.param("id")!);
-    const ended = await endSession(c.var.kv, c.var.relay.log, record.id, "ended_by_developer");
-    return c.json(toSession(ended ?? record, c.var.config.publicUrl));
+    const record = await readOwnedSession(c.var.services.kv, c.var.apiKey, c.req.param("id")!);
+    const ended = await endSession(c.var.services, record.id, "ended_by_developer");
+    return c.json(toSession(ended ?? record, c.var.services.config.publicUrl));
   });
 
   api.route(
@@ -110,7 +113,11 @@ export function registerSessionRoutes(api: Api): void {
       responses: { 101: { description: "Switching to the WebSocket protocol" } },
       errors: ["upgrade_required"],
     },
-    (c) => acceptWebSocket(c, (socket) => c.var.relay.acceptController(socket, c.req.param("id")!)),
+    (c) =>
+      acceptWebSocket(
+        c,
+        (socket) => c.var.services.relay.acceptController(socket, c.req.param("id")!),
+      ),
   );
 
   api.route({
@@ -134,7 +141,7 @@ export function registerSessionRoutes(api: Api): void {
     },
     errors: ["session_not_found"],
   }, async (c) => {
-    const record = await readOwnedSession(c.var.kv, c.var.apiKey, c.req.param("id")!);
+    const record = await readOwnedSession(c.var.services.kv, c.var.apiKey, c.req.param("id")!);
     return streamSessionEvents(c, record.id, [c.var.apiKey.id]);
   });
 }
@@ -153,7 +160,7 @@ export function streamSessionEvents(
 ): Response {
   const resume = c.req.header("last-event-id") ?? c.req.query("after");
   const after = resume && /^\d+$/.test(resume) ? Number(resume) : 0;
-  const { relay } = c.var;
+  const { relay } = c.var.services;
   return streamSSE(c, async (stream) => {
     const stop = new AbortController();
     stream.onAbort(() => stop.abort());

@@ -41,7 +41,8 @@ export function registerWebhookListenRoute(api: Api): void {
       },
     },
   }, async (c) => {
-    const { kv, relay, config, apiKey } = c.var;
+    const { kv, relay, config } = c.var.services;
+    const { apiKey } = c.var;
     // Before the stream starts, so a key at its cap gets a plain 429.
     const lease = await takeListenSlot(kv, apiKey);
     return streamSSE(c, async (stream) => {

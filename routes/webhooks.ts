@@ -64,7 +64,7 @@ const eventListSchema = z.object({
 }).meta({ id: "WebhookEventDeliveryList", description: "A link's webhook events, newest first" });
 
 async function keyResponse(c: Context<AppEnv>, kid: string): Promise<Response> {
-  const key = await getWebhookPublicKey(c.var.kv, kid);
+  const key = await getWebhookPublicKey(c.var.services.kv, kid);
   if (!key) {
     throw new PassageError(
       "webhook_key_not_found",
@@ -142,10 +142,10 @@ export function registerWebhookRoutes(api: Api): void {
     errors: ["account_not_found"],
   }, async (c) => {
     const id = c.req.param("id")!;
-    if (!(await getAccount(c.var.kv, id))) {
+    if (!(await getAccount(c.var.services.kv, id))) {
       throw new PassageError("account_not_found", `No account with id "${id}"`, { param: "id" });
     }
-    return c.json({ keys: await accountWebhookKeySet(c.var.kv, id) });
+    return c.json({ keys: await accountWebhookKeySet(c.var.services.kv, id) });
   });
 
   api.route({
@@ -161,22 +161,26 @@ export function registerWebhookRoutes(api: Api): void {
     tag: "Webhooks",
     auth: "none",
     responses: { 200: { description: "The key set", schema: keySetSchema } },
-  }, async (c) => c.json({ keys: await servableWebhookKeys(c.var.kv) }));
+  }, async (c) => c.json({ keys: await servableWebhookKeys(c.var.services.kv) }));
 
-  api.route({
-    method: "get",
-    path: "/v1/links/{id}/webhooks",
-    operationId: "links.webhooks.list",
-    summary: "List a link's webhook events",
-    description:
-      "List a link's webhook events, newest first, each with every delivery attempt and when " +
-      "the next one is due.",
-    params: { id: "The link's id (`link_…`)" },
-    tag: "Webhooks",
-    auth: "apiKey",
-    responses: { 200: { description: "The link's events", schema: eventListSchema } },
-    errors: ["link_not_found"],
-  }, async (c) => c.json(await listLinkWebhooks(c.var.kv, c.var.apiKey, c.req.param("id")!)));
+  api.route(
+    {
+      method: "get",
+      path: "/v1/links/{id}/webhooks",
+      operationId: "links.webhooks.list",
+      summary: "List a link's webhook events",
+      description:
+        "List a link's webhook events, newest first, each with every delivery attempt and when " +
+        "the next one is due.",
+      params: { id: "The link's id (`link_…`)" },
+      tag: "Webhooks",
+      auth: "apiKey",
+      responses: { 200: { description: "The link's events", schema: eventListSchema } },
+      errors: ["link_not_found"],
+    },
+    async (c) =>
+      c.json(await listLinkWebhooks(c.var.services.kv, c.var.apiKey, c.req.param("id")!)),
+  );
 
   api.route({
     method: "post",
@@ -202,10 +206,9 @@ export function registerWebhookRoutes(api: Api): void {
     errors: ["link_not_found", "no_webhook_event", "webhook_delivery_in_progress"],
   }, async (c) => {
     const { eventId, attempt } = await redeliverLatestWebhook(
-      c.var.kv,
+      c.var.services,
       c.var.apiKey,
       c.req.param("id")!,
-      { config: c.var.config, jobs: c.var.jobs },
     );
     return c.json({ eventId, ...attempt });
   });
@@ -232,7 +235,7 @@ export function registerWebhookRoutes(api: Api): void {
     errors: ["too_many_attempts"],
   }, async (c, { body }) => {
     return c.json(
-      await sendTestWebhook(c.var.kv, c.var.apiKey, body.url, { config: c.var.config }),
+      await sendTestWebhook(c.var.services, c.var.apiKey, body.url),
     );
   });
 }

@@ -13,7 +13,7 @@ export function registerWellKnownRoutes(app: Hono<AppEnv>): void {
   // Apple fetches it without an extension and wants JSON either way.
   for (const path of ["/.well-known/apple-app-site-association", "/apple-app-site-association"]) {
     app.get(path, (c) => {
-      const body = appleAppSiteAssociation(c.var.config.nativeApps);
+      const body = appleAppSiteAssociation(c.var.services.config.nativeApps);
       if (!body) {
         throw new PassageError(
           "ios_app_not_configured",
@@ -26,7 +26,7 @@ export function registerWellKnownRoutes(app: Hono<AppEnv>): void {
   }
 
   app.get("/.well-known/assetlinks.json", (c) => {
-    const body = assetLinks(c.var.config.nativeApps);
+    const body = assetLinks(c.var.services.config.nativeApps);
     if (!body) {
       throw new PassageError(
         "android_app_not_configured",

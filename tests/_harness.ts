@@ -16,7 +16,8 @@ import { retryLockedCommits } from "../lib/kv_retry.ts";
 import type { Jobs } from "../lib/queue.ts";
 import { createApiKey } from "../lib/api_keys.ts";
 import { type Config, loadConfig } from "../lib/config.ts";
-import type { AppEnv } from "../lib/http.ts";
+import type { AppEnv, AppServices } from "../lib/http.ts";
+import { type Clock, createServices } from "../lib/services.ts";
 import { linkKey, linksByExpiryKey } from "../lib/kv_keys.ts";
 import type { LinkRecord } from "../lib/links.ts";
 
@@ -44,8 +45,10 @@ export interface TestServer extends AsyncDisposable {
   /** The server's base URL, `http://127.0.0.1:PORT`. */
   url: string;
   kv: Deno.Kv;
-  /** The config object the app reads on every request (mutable). */
-  config: Config;
+  /** The app's configuration (frozen: start another server for another one). */
+  config: Readonly<Config>;
+  /** What the app's requests reach as `c.var.services`, for calling domain functions. */
+  services: AppServices;
   app: Hono<AppEnv>;
   /** The relay behind the sockets (closed by `close`). */
   relay: Relay;
@@ -93,29 +96,44 @@ export async function request<T = any>(
  * Starts the real app on 127.0.0.1 with a fresh in-memory KV (or the KV file
  * `overrides.kvPath` names) and a fresh test API key. `overrides` are applied on top of
  * `loadConfig({ PASSAGE_KV_PATH: ":memory:" })`; `publicUrl` is set to the
- * server's real URL unless overridden.
+ * server's real URL unless overridden. The server listens first, so the
+ * configuration is complete (and frozen) before the app is built; `overrides`
+ * may be a function of that URL. `options.clock` replaces the real time.
  */
-export async function startServer(overrides: Partial<Config> = {}): Promise<TestServer> {
-  const config: Config = { ...loadConfig({ PASSAGE_KV_PATH: ":memory:" }), ...overrides };
-  // `:memory:` unless the overrides name a KV file (to share it with a CLI).
-  const kv = retryLockedCommits(await Deno.openKv(config.kvPath ?? ":memory:"));
-  const runtime = startRuntime(kv, config);
-  const { app, relay, jobs } = runtime;
+export async function startServer(
+  overrides: Partial<Config> | ((url: string) => Partial<Config> | Promise<Partial<Config>>) = {},
+  options: { clock?: Clock } = {},
+): Promise<TestServer> {
   const controller = new AbortController();
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let app: Hono<AppEnv> | null = null;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen() {} },
+    (req, info) => app ? app.fetch(req, info) : new Response("Not started", { status: 503 }),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  let runtime: ReturnType<typeof startRuntime>;
+  let kv: Deno.Kv | undefined;
   try {
-    server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen() {} },
-      (req, info) => app.fetch(req, info),
-    );
+    const own = typeof overrides === "function" ? await overrides(url) : overrides;
+    const config: Config = {
+      ...loadConfig({ PASSAGE_KV_PATH: ":memory:" }),
+      publicUrl: url,
+      ...own,
+    };
+    // `:memory:` unless the overrides name a KV file (to share it with a CLI).
+    kv = retryLockedCommits(await Deno.openKv(config.kvPath ?? ":memory:"));
+    runtime = startRuntime(createServices(kv, config, options));
   } catch (err) {
-    await runtime.close();
-    kv.close();
+    kv?.close();
+    controller.abort();
+    await server.finished;
     throw err;
   }
-  const url = `http://127.0.0.1:${server.addr.port}`;
-  if (overrides.publicUrl === undefined) config.publicUrl = url;
-  const { secret, key } = await createApiKey(kv, { name: "test", mode: "test" });
+  app = runtime.app;
+  const store = kv;
+  const { relay, jobs, services } = runtime;
+  const config = services.config;
+  const { secret, key } = await createApiKey(store, { name: "test", mode: "test" });
 
   let closed = false;
   const close = async () => {
@@ -124,13 +142,14 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Test
     await runtime.close();
     controller.abort();
     await server.finished;
-    kv.close();
+    store.close();
     await jobs.stopped();
   };
   return {
     url,
-    kv,
+    kv: store,
     config,
+    services,
     relay,
     jobs,
     app,

@@ -9,16 +9,39 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import Provider from "oidc-provider";
-import { createOidcConfig } from "../lib/auth/providers.ts";
-import type { TestServer } from "./_harness.ts";
+import { createOidcConfig, type SignInProvider } from "../lib/auth/providers.ts";
+import { type Config, loadConfig } from "../lib/config.ts";
+import { startServer, type TestServer } from "./_harness.ts";
 
 export interface TestIdp extends AsyncDisposable {
   issuer: string;
+  /** The sign-in provider a Passage configuration names to use it. */
+  signInProvider: SignInProvider;
   close(): Promise<void>;
 }
 
-/** Starts the provider and configures `server` to sign in with it. */
-export async function startIdp(server: TestServer): Promise<TestIdp> {
+/**
+ * Starts a test server (with `overrides`) whose console signs in with a fresh
+ * provider; closing the server closes the provider too.
+ */
+export async function startServerWithIdp(
+  overrides: Partial<Config> = {},
+): Promise<TestServer & { idp: TestIdp }> {
+  let idp: TestIdp | undefined;
+  const server = await startServer(async (url) => {
+    idp = await startIdp(url);
+    const signIn = overrides.signIn ?? loadConfig({ PASSAGE_KV_PATH: ":memory:" }).signIn;
+    return { ...overrides, signIn: { ...signIn, providers: [idp.signInProvider] } };
+  });
+  const close = async () => {
+    await server.close();
+    await idp!.close();
+  };
+  return { ...server, idp: idp!, close, [Symbol.asyncDispose]: close };
+}
+
+/** Starts the provider, with one client: the console of the Passage server at `passageUrl`. */
+export async function startIdp(passageUrl: string): Promise<TestIdp> {
   let handler: ReturnType<Provider["callback"]> | null = null;
   const http = createServer((req, res) => handler!(req, res));
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
@@ -27,7 +50,7 @@ export async function startIdp(server: TestServer): Promise<TestIdp> {
     clients: [{
       client_id: "passage-console",
       client_secret: "test-secret-of-the-console-client",
-      redirect_uris: [`${server.url}/console/callback/oidc`],
+      redirect_uris: [`${passageUrl}/console/callback/oidc`],
       grant_types: ["authorization_code"],
       response_types: ["code"],
       token_endpoint_auth_method: "client_secret_post",
@@ -44,20 +67,18 @@ export async function startIdp(server: TestServer): Promise<TestIdp> {
     cookies: { keys: ["a-key-for-the-test-idp-cookies"] },
   });
   handler = provider.callback();
-  server.config.signIn.providers = [
-    createOidcConfig({
-      PASSAGE_OIDC_ISSUER: issuer,
-      PASSAGE_OIDC_CLIENT_ID: "passage-console",
-      PASSAGE_OIDC_CLIENT_SECRET: "test-secret-of-the-console-client",
-      PASSAGE_OIDC_NAME: "Test IdP",
-    })!,
-  ];
+  const signInProvider = createOidcConfig({
+    PASSAGE_OIDC_ISSUER: issuer,
+    PASSAGE_OIDC_CLIENT_ID: "passage-console",
+    PASSAGE_OIDC_CLIENT_SECRET: "test-secret-of-the-console-client",
+    PASSAGE_OIDC_NAME: "Test IdP",
+  })!;
   const close = () =>
     new Promise<void>((resolve) => {
       http.closeAllConnections();
       http.close(() => resolve());
     });
-  return { issuer, close, [Symbol.asyncDispose]: close };
+  return { issuer, signInProvider, close, [Symbol.asyncDispose]: close };
 }
 
 /** A browser's cookies, by host, enough for one scripted sign-in. */

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { verifyWebhook, type VerifyWebhookOptions, type WebhookPayload } from "@passage/connect";
 import { webhookEventKey } from "../lib/kv_keys.ts";
 import { transitionLink } from "../lib/links.ts";
+import { fixedClock } from "../lib/services.ts";
 import { addWebhookEvent, type LinkOutcome, type WebhookEventRecord } from "../lib/webhooks.ts";
 import { storedLink, type TestServer } from "./_harness.ts";
 import { TMOBILE_BILL } from "./_results.ts";
@@ -155,13 +156,13 @@ export async function finishLink(
 ): Promise<string | null> {
   const link = await storedLink(server.kv, linkId);
   assert.ok(link, `no stored link ${linkId}`);
-  if (link.status === "pending") await transitionLink(server.kv, linkId, "claimed", { now });
-  if (link.status !== "running") await transitionLink(server.kv, linkId, "running", { now });
+  const svc = { ...server.services, clock: fixedClock(now) };
+  if (link.status === "pending") await transitionLink(svc, linkId, "claimed");
+  if (link.status !== "running") await transitionLink(svc, linkId, "running");
   let eventId: string | null = null;
-  await transitionLink(server.kv, linkId, outcome.status, {
-    now,
+  await transitionLink(svc, linkId, outcome.status, {
     patch: outcome.error ? { error: outcome.error } : {},
-    extra: (op, next) => eventId = addWebhookEvent(op, server.jobs, next, outcome, now),
+    extra: (op, next) => eventId = addWebhookEvent(svc, op, next, outcome),
   });
   return eventId;
 }

@@ -11,6 +11,7 @@
  * Everything is real: the server on a loopback port over real Deno KV, real
  * SSE streams, the SDK over real fetch with a lost answer played at its edge.
  */
+import { fixedClock } from "../lib/services.ts";
 import assert from "node:assert/strict";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { Passage } from "@passage/connect";
@@ -315,12 +316,13 @@ Deno.test("takeRate() counts exactly the limit in a window, and the next window 
   using kv = await Deno.openKv(":memory:");
   const rule = { name: "t", limit: 3, windowMs: 60_000, message: "Too many" };
   const start = 1_800_000_000_000 - 15_000; // 45 s into a window
-  for (let i = 0; i < 3; i++) await takeRate(kv, rule, "acct_1", start + i);
-  const err = await takeRate(kv, rule, "acct_1", start + 3).catch((e) => e);
+  const at = (ms: number) => ({ kv, clock: fixedClock(ms) });
+  for (let i = 0; i < 3; i++) await takeRate(at(start + i), rule, "acct_1");
+  const err = await takeRate(at(start + 3), rule, "acct_1").catch((e) => e);
   assert.equal(err.code, "too_many_attempts");
   assert.equal(err.headers["Retry-After"], "15");
-  await takeRate(kv, rule, "acct_2", start + 3);
-  await takeRate(kv, rule, "acct_1", start + 15_000);
+  await takeRate(at(start + 3), rule, "acct_2");
+  await takeRate(at(start + 15_000), rule, "acct_1");
 });
 
 // ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { accountsOfMember } from "../lib/accounts.ts";
 import { createApiKey } from "../lib/api_keys.ts";
 import { request, startServer, type TestServer } from "./_harness.ts";
-import { CookieJar, signInWithOidc, startIdp } from "./_oidc.ts";
+import { CookieJar, signInWithOidc, startServerWithIdp } from "./_oidc.ts";
 import { claimedSession, connectDevice, consoleEvent } from "./_relay_helpers.ts";
 
 // ---------------------------------------------------------------------------
@@ -170,8 +170,7 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
  * pending invitations are shown for an answer.
  */
 Deno.test("an invite is an offer: a stranger's first sign-in lands in an account of their own", async () => {
-  await using server = await startServer();
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp();
   const mallory = await signIn(server, "mallory@attacker.example");
   const trap = await accountOf(server, mallory.email);
   assert.equal(
@@ -225,8 +224,7 @@ Deno.test("an invite is an offer: a stranger's first sign-in lands in an account
  * last used (kept per member), not the oldest.
  */
 Deno.test("a sign-in opens the account last used, never an older one that invited you", async () => {
-  await using server = await startServer();
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp();
   const mallory = await signIn(server, "mallory@attacker.example");
   const trap = await accountOf(server, mallory.email);
   const first = await signIn(server, "alice@victim.example");
@@ -312,8 +310,7 @@ async function leakAfter(
  * end it.
  */
 Deno.test("removing a member ends their live inspector within seconds", async () => {
-  await using server = await startServer({ revocationCheckMs: 200 });
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp({ revocationCheckMs: 200 });
   const { ada, bob, device, stream } = await inspectedSession(server);
   await using _stream = stream;
   await using _device = device;
@@ -338,8 +335,7 @@ Deno.test("removing a member ends their live inspector within seconds", async ()
 
 /** The same when Bob signs out: the console session is gone, and so is the stream. */
 Deno.test("signing out ends the console session's live inspector", async () => {
-  await using server = await startServer({ revocationCheckMs: 200 });
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp({ revocationCheckMs: 200 });
   const { bob, device, stream } = await inspectedSession(server);
   await using _stream = stream;
   await using _device = device;
@@ -358,8 +354,7 @@ Deno.test("signing out ends the console session's live inspector", async () => {
 
 /** The error event says why, so the inspector can say so: removal and sign-out, each its code. */
 Deno.test("a console stream ends with an error event naming why", async () => {
-  await using server = await startServer({ revocationCheckMs: 200 });
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp({ revocationCheckMs: 200 });
   const { ada, bob, device, stream } = await inspectedSession(server);
   await using _stream = stream;
   await using _device = device;
@@ -376,8 +371,7 @@ Deno.test("a console session's expiry ends its live inspector", async () => {
   const base = await startServer();
   const signIn = { ...base.config.signIn, sessionSeconds: 6 };
   await base.close();
-  await using server = await startServer({ revocationCheckMs: 200, signIn });
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp({ revocationCheckMs: 200, signIn });
   const { bob, device, stream } = await inspectedSession(server);
   await using _stream = stream;
   await using _device = device;
@@ -399,8 +393,7 @@ Deno.test("a console session's expiry ends its live inspector", async () => {
  * users, are an admin's to make.
  */
 Deno.test("removing a member revokes the keys they made, and only admins make live keys", async () => {
-  await using server = await startServer();
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp();
   const ada = await signIn(server, "ada@acme.example");
   const accountId = await accountOf(server, ada.email);
   await ada.post("/console/account/members", { email: "bob@acme.example", role: "member" });

@@ -207,7 +207,7 @@ Deno.test("tmobile: a device lost during the login fails with device_lost", asyn
     assert.ok(i < 100, "the server never saw the device go");
     await new Promise((r) => setTimeout(r, 50));
   }
-  await sweepSessions(server.kv, server.relay.log, server.config);
+  await sweepSessions(server.services);
   await assertFailsWith(login, "device_lost");
 });
 

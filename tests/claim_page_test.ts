@@ -52,11 +52,11 @@ async function advance(
   patch: Record<string, unknown> = {},
 ): Promise<void> {
   if (to === "running") {
-    await transitionLink(server.kv, linkId, "running", { patch });
+    await transitionLink(server.services, linkId, "running", { patch });
     return;
   }
-  await transitionLink(server.kv, linkId, "running");
-  await transitionLink(server.kv, linkId, to, {
+  await transitionLink(server.services, linkId, "running");
+  await transitionLink(server.services, linkId, to, {
     patch: { completedAt: new Date().toISOString(), ...patch },
   });
 }
@@ -82,11 +82,11 @@ async function linkIn(server: TestServer, state: string, body: unknown = TWO_OPS
       ],
     });
   } else if (state === "complete") {
-    const keep = await prepareResults(server.kv, link.id, {
+    const keep = await prepareResults(server.services, link.id, {
       "mobileBillingStatement:read": { amountDue: "142.50", currency: "USD" },
     }, 60_000);
-    await transitionLink(server.kv, link.id, "running");
-    await transitionLink(server.kv, link.id, "complete", {
+    await transitionLink(server.services, link.id, "running");
+    await transitionLink(server.services, link.id, "complete", {
       patch: {
         completedAt: new Date().toISOString(),
         operations: [
@@ -196,8 +196,10 @@ Deno.test("without appName the page names PASSAGE_APP_NAME, and without that say
   let page = await request(link.appClipUrl);
   assert.match(page.text, /<h1>An app wants to connect your T-Mobile account<\/h1>/);
   assert.match(page.text, /The app never sees them/);
-  server.config.appName = loadConfig({ PASSAGE_APP_NAME: "  Acme  " }).appName;
-  page = await request(link.appClipUrl);
+  await using named = await startServer({
+    appName: loadConfig({ PASSAGE_APP_NAME: "  Acme  " }).appName,
+  });
+  page = await request((await createLinkViaApi(named)).appClipUrl);
   assert.match(page.text, /<h1>Acme wants to connect your T-Mobile account<\/h1>/);
   assert.throws(() => loadConfig({ PASSAGE_APP_NAME: "x".repeat(81) }), /PASSAGE_APP_NAME/);
 });
@@ -380,8 +382,8 @@ Deno.test("GET /.well-known/apple-app-site-association answers the configured Ap
   for (const path of ["/.well-known/apple-app-site-association", "/apple-app-site-association"]) {
     assertError(await request(server.url + path), 404, "ios_app_not_configured");
   }
-  server.config.nativeApps = readNativeApps(APPS_ENV);
-  const res = await request(`${server.url}/.well-known/apple-app-site-association`);
+  await using apps = await startServer({ nativeApps: readNativeApps(APPS_ENV) });
+  const res = await request(`${apps.url}/.well-known/apple-app-site-association`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
   assert.deepEqual(res.body.appclips, { apps: ["A1B2C3D4E5.dev.passage.app.Clip"] });
@@ -392,11 +394,13 @@ Deno.test("GET /.well-known/apple-app-site-association answers the configured Ap
   assert.deepEqual(details.paths, ["/c/*"]);
 
   // an App Clip alone
-  server.config.nativeApps = readNativeApps({
-    PASSAGE_IOS_TEAM_ID: "A1B2C3D4E5",
-    PASSAGE_IOS_APP_CLIP_BUNDLE_ID: "dev.passage.app.Clip",
+  await using clipOnly = await startServer({
+    nativeApps: readNativeApps({
+      PASSAGE_IOS_TEAM_ID: "A1B2C3D4E5",
+      PASSAGE_IOS_APP_CLIP_BUNDLE_ID: "dev.passage.app.Clip",
+    }),
   });
-  const clip = await request(`${server.url}/.well-known/apple-app-site-association`);
+  const clip = await request(`${clipOnly.url}/.well-known/apple-app-site-association`);
   assert.deepEqual(clip.body, {
     applinks: { details: [] },
     appclips: { apps: ["A1B2C3D4E5.dev.passage.app.Clip"] },
@@ -410,8 +414,8 @@ Deno.test("GET /.well-known/assetlinks.json answers the configured Android app, 
     404,
     "android_app_not_configured",
   );
-  server.config.nativeApps = readNativeApps(APPS_ENV);
-  const res = await request(`${server.url}/.well-known/assetlinks.json`);
+  await using apps = await startServer({ nativeApps: readNativeApps(APPS_ENV) });
+  const res = await request(`${apps.url}/.well-known/assetlinks.json`);
   assert.equal(res.status, 200);
   assert.deepEqual(res.body, [{
     relation: ["delegate_permission/common.handle_all_urls"],
@@ -445,27 +449,27 @@ Deno.test("the page shows the App Clip banner when configured, and says plainly 
   assert.doesNotMatch(page.text, /apple-itunes-app/);
   assert.match(page.text, /No phone app is set up for this server yet/);
 
-  server.config.nativeApps = readNativeApps(APPS_ENV);
-  page = await request(link.appClipUrl);
+  await using apps = await startServer({ nativeApps: readNativeApps(APPS_ENV) });
+  const appLink = await linkIn(apps, "pending");
+  page = await request(appLink.appClipUrl);
   const banner = page.text.match(/<meta name="apple-itunes-app" content="([^"]+)"/)?.[1];
   assert.equal(
     banner,
-    `app-id=1234567890, app-clip-bundle-id=dev.passage.app.Clip, app-clip-display=card, app-argument=${link.appClipUrl}`,
+    `app-id=1234567890, app-clip-bundle-id=dev.passage.app.Clip, app-clip-display=card, app-argument=${appLink.appClipUrl}`,
   );
   assert.doesNotMatch(page.text, /No phone app is set up/);
   assert.match(page.text, /App Clip card/);
   // no banner once the code cannot be claimed
-  assert.equal((await claim(server, link.claimCode)).status, 200);
-  assert.doesNotMatch((await request(link.appClipUrl)).text, /apple-itunes-app/);
+  assert.equal((await claim(apps, appLink.claimCode)).status, 200);
+  assert.doesNotMatch((await request(appLink.appClipUrl)).text, /apple-itunes-app/);
 });
 
 // ------------------------------------------------------------ the extension page
 
 Deno.test("/extension says the zip is not built until it is, then links it and serves it", async () => {
-  await using server = await startServer();
   const dir = await Deno.makeTempDir();
   try {
-    server.config.extensionZipPath = `${dir}/passage-extension.zip`;
+    await using server = await startServer({ extensionZipPath: `${dir}/passage-extension.zip` });
     let page = await request(`${server.url}/extension`);
     assert.equal(page.status, 200);
     assert.match(page.text, /has not been built on this server yet/);

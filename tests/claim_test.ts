@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { fixedClock } from "../lib/services.ts";
 import { sha256Hex } from "../lib/ids.ts";
 import { deviceTokenKey, linksByExpiryPrefix } from "../lib/kv_keys.ts";
 import { expireDueLinks } from "../lib/links.ts";
@@ -227,7 +228,7 @@ Deno.test("expireDueLinks marks due pending links expired and leaves the others 
   // A claimed link whose original expiry has passed stays claimed.
   await setLinkExpiry(server.kv, claimed.id, past);
 
-  assert.equal(await expireDueLinks(server.kv), 2);
+  assert.equal(await expireDueLinks(server.services), 2);
   assert.equal((await storedLink(server.kv, due.id))?.status, "expired");
   assert.equal((await storedLink(server.kv, dueToo.id))?.status, "expired");
   assert.equal((await storedLink(server.kv, fresh.id))?.status, "pending");
@@ -237,16 +238,19 @@ Deno.test("expireDueLinks marks due pending links expired and leaves the others 
   // The expiry index now holds only the pending link, and a second sweep does nothing.
   const index = await Array.fromAsync(server.kv.list<string>({ prefix: linksByExpiryPrefix() }));
   assert.deepEqual(index.map((e) => e.value), [fresh.id]);
-  assert.equal(await expireDueLinks(server.kv), 0);
+  assert.equal(await expireDueLinks(server.services), 0);
   assertError(await claim(server, due.claimCode), 410, "claim_code_expired");
   assert.equal((await claim(server, fresh.claimCode)).status, 200);
 });
 
-Deno.test("expireDueLinks(kv, now) expires the links due at the `now` it is given", async () => {
+Deno.test("expireDueLinks() expires the links due at the time its clock says", async () => {
   await using server = await startServer();
   const short = await createLinkViaApi(server, { ...LINK_BODY, expiresIn: 60 });
   const long = await createLinkViaApi(server, { ...LINK_BODY, expiresIn: 3600 });
-  const count = await expireDueLinks(server.kv, Date.now() + 120_000);
+  const count = await expireDueLinks({
+    ...server.services,
+    clock: fixedClock(Date.now() + 120_000),
+  });
   assert.equal((await storedLink(server.kv, long.id))?.status, "pending");
   assert.equal(
     (await storedLink(server.kv, short.id))?.status,
@@ -265,7 +269,7 @@ Deno.test("authenticateDevice accepts the issued token and rejects a wrong or ex
   assert.equal(res.status, 200);
   const token: string = res.body.deviceToken;
 
-  const record = await authenticateDevice(server.kv, token);
+  const record = await authenticateDevice(server.services, token);
   assert.ok(record, "the issued token was refused");
   assert.equal(record.id, link.sessionId);
   assert.equal(record.linkId, link.id);
@@ -274,7 +278,7 @@ Deno.test("authenticateDevice accepts the issued token and rejects a wrong or ex
   const wrong = token.slice(0, -1) + (token.endsWith("0") ? "1" : "0");
   for (const bad of [wrong, "", "dt_123", token.toUpperCase()]) {
     assert.equal(
-      await authenticateDevice(server.kv, bad),
+      await authenticateDevice(server.services, bad),
       null,
       `token ${JSON.stringify(bad)} was accepted`,
     );
@@ -287,7 +291,11 @@ Deno.test("authenticateDevice accepts the issued token and rejects a wrong or ex
     ...stored.value,
     expiresAt: new Date(Date.now() - 1000).toISOString(),
   });
-  assert.equal(await authenticateDevice(server.kv, token), null, "an expired token was accepted");
+  assert.equal(
+    await authenticateDevice(server.services, token),
+    null,
+    "an expired token was accepted",
+  );
 });
 
 // ---------------------------------------------------------------- GET /c/:code (claim page)

@@ -6,6 +6,7 @@
  * `device_never_connected`, for links no device ever connected to. Real
  * server, the reference device on one headless Chromium, a real receiver.
  */
+import { fixedClock } from "../lib/services.ts";
 import assert from "node:assert/strict";
 import { Passage, type WebhookPayload } from "@passage/connect";
 import { CLIENT_EVENT_TYPES, type ClientEvent } from "@passage/connect/schemas";
@@ -317,7 +318,7 @@ Deno.test("a claimed link whose device never connected fails with device_never_c
   const failed = linkWhen(server.kv, link.id, (l) => l.status === "failed");
   // the device never opens its socket; its session runs out of time
   const later = Date.now() + 2 * 60 * 60_000;
-  assert.equal(await sweepSessions(server.kv, server.relay.log, server.config, later), 1);
+  assert.equal(await sweepSessions({ ...server.services, clock: fixedClock(later) }), 1);
   // the minute sweep would find the link waiting for a run; a queue wake-up does it here
   await server.kv.enqueue({ kind: "link.run", id: link.id });
   const record = await failed;

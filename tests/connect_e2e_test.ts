@@ -5,6 +5,7 @@
  * human would, the engine runs both operations after that one login, and a
  * webhook receiver on loopback verifies the signed event with `verifyWebhook`.
  */
+import { fixedClock } from "../lib/services.ts";
 import assert from "node:assert/strict";
 import { type OperationType, Passage, verifyWebhook, type WebhookPayload } from "@passage/connect";
 import type { Page } from "puppeteer-core";
@@ -199,7 +200,7 @@ Deno.test("a device that goes away mid-login fails the link with device_lost", a
     const later = Date.now() + (server.config.deviceGraceSeconds + 1) * 1000;
     let ended = 0;
     while (ended === 0) {
-      ended = await sweepSessions(server.kv, server.relay.log, server.config, later);
+      ended = await sweepSessions({ ...server.services, clock: fixedClock(later) });
     }
     const payload = await receiver.next(link.id);
     assert.equal(payload.error?.code, "device_lost");

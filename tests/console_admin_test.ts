@@ -19,8 +19,8 @@ import { addMember, createAccount, getAccount, roleOf } from "../lib/accounts.ts
 import { createApiKey } from "../lib/api_keys.ts";
 import { currentWebhookKey } from "../lib/webhook_keys.ts";
 import { capture, VIEWPORTS } from "./_pages.ts";
-import { createLinkViaApi, LINK_BODY, startServer, type TestServer } from "./_harness.ts";
-import { CookieJar, signInWithOidc, startIdp } from "./_oidc.ts";
+import { createLinkViaApi, LINK_BODY, type TestServer } from "./_harness.ts";
+import { CookieJar, signInWithOidc, startServerWithIdp } from "./_oidc.ts";
 import { COMPLETE, finishLink, jwtParts, type Received, startReceiver } from "./_webhooks.ts";
 
 const SCREENSHOTS = new URL("../.data/screenshots/console-admin/", import.meta.url).pathname;
@@ -86,8 +86,7 @@ function asRequest(r: Received, url: string): Request {
 
 Deno.test("console admins: a logo on the claim page, refused uploads, roles and 403, key rotation with overlap, the account switcher", async () => {
   await Deno.mkdir(SCREENSHOTS, { recursive: true });
-  await using server = await startServer({ allowLoopbackWebhooks: true });
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp({ allowLoopbackWebhooks: true });
   await using receiver = startReceiver();
   const files = await Deno.makeTempDir({ prefix: "passage-logos-" });
   const profile = await Deno.makeTempDir({ prefix: "passage-console-admin-" });

@@ -13,12 +13,11 @@ import {
   redeemDevSignIn,
 } from "../lib/auth/dev_sign_in.ts";
 import type { PassageError } from "../lib/errors.ts";
-import { CookieJar, signInWithOidc, startIdp } from "./_oidc.ts";
+import { CookieJar, signInWithOidc, startServerWithIdp } from "./_oidc.ts";
 import { request, startServer } from "./_harness.ts";
 
 Deno.test("signing in through a real OpenID provider lands on the console with a __Host- session cookie", async () => {
-  await using server = await startServer();
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp();
   const { jar, res, url, html } = await signInWithOidc(server, "ada@example.com");
   assert.equal(res.status, 200, html.slice(0, 500));
   assert.equal(new URL(url).pathname, "/console");
@@ -51,8 +50,7 @@ Deno.test("signing in through a real OpenID provider lands on the console with a
 });
 
 Deno.test("a callback whose state is replayed, or not this browser's, is refused with a clear page", async () => {
-  await using server = await startServer();
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp();
   // Capture the callback URL instead of following it.
   const jar = new CookieJar();
   const start = await jar.fetch(`${server.url}/console/sign-in/oidc`);
@@ -81,16 +79,14 @@ Deno.test("a callback whose state is replayed, or not this browser's, is refused
 });
 
 Deno.test("an email the provider has not verified cannot sign in", async () => {
-  await using server = await startServer();
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp();
   const { res, html } = await signInWithOidc(server, "unverified@example.com");
   assert.equal(res.status, 403);
   assert.match(html, /email_not_verified/);
 });
 
 Deno.test("a console form posted without its CSRF token, or from another origin, is refused; sign-out ends the session", async () => {
-  await using server = await startServer();
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp();
   const { jar, html } = await signInWithOidc(server, "eve@example.com");
   const token = /name="_csrf" value="([0-9a-f]+)"/.exec(html)?.[1];
   assert.ok(token);
@@ -138,13 +134,13 @@ Deno.test("the dev sign-in exists only with --dev off Deno Deploy, and its link 
   const page = await request(`${server.url}/console/sign-in`);
   assert.doesNotMatch(page.text, /printed in its terminal/);
 
-  server.config.signIn.devSignIn = true;
-  const link = await createDevSignInLink(server.kv, server.config);
+  await using dev = await startServer({ signIn: { ...server.config.signIn, devSignIn: true } });
+  const link = await createDevSignInLink(dev.kv, dev.config);
   const jar = new CookieJar();
   const first = await jar.fetch(link);
   assert.equal(first.status, 303);
   assert.ok(jar.setCookies.some((c) => c.startsWith("__Host-passage_console=cs_")));
-  const console = await jar.fetch(`${server.url}/console`);
+  const console = await jar.fetch(`${dev.url}/console`);
   assert.match(await console.text(), new RegExp(DEV_EMAIL));
   const again = await fetch(link, { redirect: "manual" });
   assert.equal(again.status, 400, "single use");
@@ -153,7 +149,7 @@ Deno.test("the dev sign-in exists only with --dev off Deno Deploy, and its link 
   Deno.env.set("DENO_DEPLOYMENT_ID", "test");
   try {
     await assert.rejects(
-      redeemDevSignIn(server.kv, "dev_" + "1".repeat(64), server.config),
+      redeemDevSignIn(dev.kv, "dev_" + "1".repeat(64), dev.config),
       (err: PassageError) => err.code === "dev_sign_in_disabled",
     );
   } finally {

@@ -12,9 +12,8 @@ import assert from "node:assert/strict";
 import puppeteer, { type Page } from "puppeteer-core";
 import { startDevice } from "../device/mod.ts";
 import { capture, VIEWPORTS } from "./_pages.ts";
-import { startServer } from "./_harness.ts";
 import { Turns } from "./_human.ts";
-import { signInWithOidc, startIdp } from "./_oidc.ts";
+import { signInWithOidc, startServerWithIdp } from "./_oidc.ts";
 import { startReceiver } from "./_webhooks.ts";
 
 const SCREENSHOTS = new URL("../.data/screenshots/console/", import.meta.url).pathname;
@@ -31,8 +30,7 @@ async function logInAsHuman(page: Page) {
 
 Deno.test("the console end to end: sign in, a key, a link run live in the inspector, its webhook redelivered, the key revoked", async () => {
   await Deno.mkdir(SCREENSHOTS, { recursive: true });
-  await using server = await startServer({ allowLoopbackWebhooks: true });
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp({ allowLoopbackWebhooks: true });
   await using receiver = startReceiver();
   const profile = await Deno.makeTempDir({ prefix: "passage-console-" });
   const browser = await puppeteer.launch({

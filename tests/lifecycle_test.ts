@@ -32,7 +32,7 @@ const PATH: Record<LinkStatus, LinkStatus[]> = {
 
 async function linkIn(server: TestServer, status: LinkStatus): Promise<LinkRecord> {
   const { id } = await createLinkViaApi(server);
-  for (const step of PATH[status]) await transitionLink(server.kv, id, step);
+  for (const step of PATH[status]) await transitionLink(server.services, id, step);
   const link = await storedLink(server.kv, id);
   assert.equal(link?.status, status);
   return link!;
@@ -58,13 +58,13 @@ Deno.test("the door makes every allowed move, with its indexes, and refuses ever
         const expiryKey = linksByExpiryKey(Date.parse(before.expiresAt), before.id);
         if (!allowed) {
           await assert.rejects(
-            transitionLink(server.kv, before.id, to),
+            transitionLink(server.services, before.id, to),
             (err) => err instanceof PassageError && err.code === "invalid_status_transition",
           );
           assert.deepEqual(await storedLink(server.kv, before.id), before, "a refused move wrote");
           return;
         }
-        const next = await transitionLink(server.kv, before.id, to);
+        const next = await transitionLink(server.services, before.id, to);
         assert.deepEqual(await storedLink(server.kv, before.id), next);
         assert.equal(next.status, to);
         const [expiry, runnable] = await server.kv.getMany([expiryKey, runnableLinkKey(before.id)]);
@@ -100,7 +100,7 @@ Deno.test("a claim through the door enqueues the link's run in the same commit",
     jobs.listen();
     const entry = await kv.get<LinkRecord>(linkKey(link.id));
     const op = kv.atomic();
-    stageTransition(op, entry as Deno.KvEntry<LinkRecord>, "claimed", { jobs });
+    stageTransition(server.services, op, entry as Deno.KvEntry<LinkRecord>, "claimed", { jobs });
     assert.ok((await op.commit()).ok);
     assert.equal(await seen, link.id);
   } finally {
@@ -112,9 +112,9 @@ Deno.test("stageTransition checks the record as read: a stale entry does not com
   await using server = await startServer();
   const link = await linkIn(server, "pending");
   const stale = await server.kv.get<LinkRecord>(linkKey(link.id));
-  await transitionLink(server.kv, link.id, "cancelled");
+  await transitionLink(server.services, link.id, "cancelled");
   const op = server.kv.atomic();
-  stageTransition(op, stale as Deno.KvEntry<LinkRecord>, "claimed");
+  stageTransition(server.services, op, stale as Deno.KvEntry<LinkRecord>, "claimed");
   assert.equal((await op.commit()).ok, false);
   assert.equal((await storedLink(server.kv, link.id))?.status, "cancelled");
 });
@@ -122,9 +122,9 @@ Deno.test("stageTransition checks the record as read: a stale entry does not com
 Deno.test("transitionLink with from refuses a link that moved on (a finish after a cancel)", async () => {
   await using server = await startServer();
   const link = await linkIn(server, "running");
-  await transitionLink(server.kv, link.id, "cancelled");
+  await transitionLink(server.services, link.id, "cancelled");
   await assert.rejects(
-    transitionLink(server.kv, link.id, "complete", { from: ["running"] }),
+    transitionLink(server.services, link.id, "complete", { from: ["running"] }),
     (err) => err instanceof PassageError && err.code === "invalid_status_transition",
   );
 });

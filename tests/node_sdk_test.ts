@@ -147,7 +147,7 @@ Deno.test({
         id: res.body.eventId,
       });
 
-      const keep = await prepareResults(server.kv, link.id, COMPLETE.results!, 60_000);
+      const keep = await prepareResults(server.services, link.id, COMPLETE.results!, 60_000);
       const op = server.kv.atomic();
       keep(op);
       assert.ok((await op.commit()).ok);

@@ -364,8 +364,7 @@ Deno.test("every webhook a receiver gets is what the webhooks section of /openap
     webhookUrl,
     webhookEvents: ["client"],
   });
-  const deps = { kv: server.kv, log: server.relay.log, jobs: server.jobs };
-  assert.ok(await recordClientEvent(deps, watched.id, { type: "opened" }));
+  assert.ok(await recordClientEvent(server.services, watched.id, { type: "opened" }));
 
   const doc = await getDoc(server);
   const types: string[] = [];

@@ -17,7 +17,8 @@ import { COMPLETE, startReceiver } from "./_webhooks.ts";
 import { addWebhookEvent } from "../lib/webhooks.ts";
 import { transitionLink } from "../lib/lifecycle.ts";
 import { retryLockedCommits } from "../lib/kv_retry.ts";
-import { Jobs } from "../lib/queue.ts";
+import { createServices } from "../lib/services.ts";
+import { loadConfig } from "../lib/config.ts";
 
 const LINK = { provider: "tmobile", operations: [{ type: "mobileBillingStatement:read" }] };
 
@@ -165,12 +166,15 @@ Deno.test("a webhook whose deliverer is SIGKILLed mid-send is sent again by anot
     });
     assert.equal(claimed.status, 200, claimed.text);
     const kv = retryLockedCommits(await Deno.openKv(kvFile.path));
+    const svc = createServices(
+      kv,
+      loadConfig({ PASSAGE_KV_PATH: kvFile.path, PASSAGE_QUEUES: "off" }),
+    );
     try {
-      await transitionLink(kv, link.body.id, "running", { from: ["claimed"] });
-      await transitionLink(kv, link.body.id, "complete", {
+      await transitionLink(svc, link.body.id, "running", { from: ["claimed"] });
+      await transitionLink(svc, link.body.id, "complete", {
         from: ["running"],
-        extra: (op, next) =>
-          addWebhookEvent(op, new Jobs(kv, { useQueues: false }), next, COMPLETE, new Date()),
+        extra: (op, next) => addWebhookEvent(svc, op, next, COMPLETE),
       });
     } finally {
       kv.close();

@@ -4,6 +4,7 @@
  * raw WebSocket speaking relay/PROTOCOL.md (as an App Clip would) and drives it
  * through the SDK's `Browser` or a raw controller socket. Real server, real KV.
  */
+import { fixedClock } from "../lib/services.ts";
 import assert from "node:assert/strict";
 import { Passage } from "@passage/connect";
 import { BrowserCommandError } from "@passage/connect";
@@ -305,12 +306,7 @@ Deno.test("the sweep ends idle, overlong and device-lost sessions and fails thei
   const { device } = await connectDevice(server, lost.token);
   await device.close();
   await new Promise((r) => setTimeout(r, 5)); // let the disconnect be recorded (it is awaited below)
-  const ended = await sweepSessions(
-    server.kv,
-    server.relay.log,
-    server.config,
-    Date.now() + 11_000,
-  );
+  const ended = await sweepSessions({ ...server.services, clock: fixedClock(Date.now() + 11_000) });
   assert.equal(ended, 1, "only the idle session is due 11 s from now");
   const failure = await controller.next((m) => m.type === "result");
   assert.equal(failure.error.code, "session_ended");
@@ -318,7 +314,7 @@ Deno.test("the sweep ends idle, overlong and device-lost sessions and fails thei
   await controller.closed;
 
   const later = Date.now() + (server.config.deviceGraceSeconds + 1) * 1000;
-  assert.equal(await sweepSessions(server.kv, server.relay.log, server.config, later), 1);
+  assert.equal(await sweepSessions({ ...server.services, clock: fixedClock(later) }), 1);
   const lostSession = await server.api(`/v1/sessions/${lost.id}`);
   assert.equal(lostSession.body.endReason, "device_lost");
 });

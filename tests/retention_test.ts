@@ -3,6 +3,7 @@
  * Time passing is simulated by sweeping with a `now` in the future or by
  * rewriting a stored expiry; nothing waits.
  */
+import { fixedClock } from "../lib/services.ts";
 import assert from "node:assert/strict";
 import { prepareResults, transitionLink } from "../lib/links.ts";
 import { addWebhookEvent, purgeExpiredWebhookEvents } from "../lib/webhooks.ts";
@@ -13,15 +14,18 @@ const RESULTS = { "paymentMethod:read": { paymentMethods: [] } };
 
 /** Finishes a link as the engine does, through the lifecycle's door: results and webhook event in its commit. */
 async function finish(server: TestServer, linkId: string, webhook: boolean) {
-  const keep = await prepareResults(server.kv, linkId, RESULTS, 60_000);
-  await transitionLink(server.kv, linkId, "claimed");
-  await transitionLink(server.kv, linkId, "running");
+  const keep = await prepareResults(server.services, linkId, RESULTS, 60_000);
+  await transitionLink(server.services, linkId, "claimed");
+  await transitionLink(server.services, linkId, "running");
   let eventId: string | null = null;
-  await transitionLink(server.kv, linkId, "complete", {
+  await transitionLink(server.services, linkId, "complete", {
     patch: { webhookUrl: webhook ? "https://receiver.test/hook" : null },
     extra: (op, next) => {
       keep(op);
-      eventId = addWebhookEvent(op, server.jobs, next, { status: "complete", results: RESULTS });
+      eventId = addWebhookEvent(server.services, op, next, {
+        status: "complete",
+        results: RESULTS,
+      });
     },
   });
   return eventId;
@@ -54,8 +58,10 @@ Deno.test("webhook events past the retention period are purged once they are no 
   await server.kv.set(record.key, { ...record.value!, status: "delivered" });
 
   const day = 24 * 60 * 60 * 1000;
-  assert.equal(await purgeExpiredWebhookEvents(server.kv, 7 * day), 0, "nothing is old yet");
-  assert.equal(await purgeExpiredWebhookEvents(server.kv, 7 * day, Date.now() + 8 * day), 1);
+  assert.equal(server.config.resultRetentionSeconds * 1000, 7 * day);
+  assert.equal(await purgeExpiredWebhookEvents(server.services), 0, "nothing is old yet");
+  const later = { ...server.services, clock: fixedClock(Date.now() + 8 * day) };
+  assert.equal(await purgeExpiredWebhookEvents(later), 1);
   assert.equal((await server.kv.get(webhookEventKey(doneEvent))).value, null);
   assert.ok((await server.kv.get(webhookEventKey(retryingEvent))).value, "a pending event stays");
   let text = "";

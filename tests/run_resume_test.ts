@@ -230,12 +230,17 @@ Deno.test("results a run kept go when its link fails, and stay when it completes
   const keepAndEnd = async (to: "failed" | "complete") => {
     const link = await createLinkViaApi(server);
     assert.equal((await claim(server, link.claimCode)).status, 200);
-    await transitionLink(kv, link.id, "running", { from: ["claimed"] });
-    const keep = await prepareResults(kv, link.id, { "paymentMethod:read": {} }, 60_000);
+    await transitionLink(server.services, link.id, "running", { from: ["claimed"] });
+    const keep = await prepareResults(
+      server.services,
+      link.id,
+      { "paymentMethod:read": {} },
+      60_000,
+    );
     const op = kv.atomic();
     keep(op);
     assert.ok((await op.commit()).ok);
-    await transitionLink(kv, link.id, to, { from: ["running"] });
+    await transitionLink(server.services, link.id, to, { from: ["running"] });
     return (await kv.get(linkResultsKey(link.id))).value;
   };
   assert.equal(await keepAndEnd("failed"), null);

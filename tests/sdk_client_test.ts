@@ -71,7 +71,7 @@ Deno.test("links.create() types the link by its operations; get(link) keeps the 
   assert.equal(link.results, null);
   assert.deepEqual(link.operations.map((o) => o.type), ["mobileBillingStatement:read"]);
 
-  const keep = await prepareResults(server.kv, link.id, COMPLETE.results!, 60_000);
+  const keep = await prepareResults(server.services, link.id, COMPLETE.results!, 60_000);
   const op = server.kv.atomic();
   keep(op);
   assert.ok((await op.commit()).ok);

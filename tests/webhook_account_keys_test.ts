@@ -27,7 +27,7 @@ import {
 } from "../lib/webhook_keys.ts";
 import { signJwt, signWebhookBody } from "../lib/webhook_signing.ts";
 import { createLinkViaApi, LINK_BODY, request, startServer, type TestServer } from "./_harness.ts";
-import { signInWithOidc, startIdp } from "./_oidc.ts";
+import { signInWithOidc, startServerWithIdp } from "./_oidc.ts";
 import { COMPLETE, finishLink, jwtParts, type Receiver, startReceiver } from "./_webhooks.ts";
 
 const BODY = JSON.stringify({
@@ -86,8 +86,7 @@ function assertVerified(r: Awaited<ReturnType<Receiver["waitFor"]>>[number]) {
 }
 
 Deno.test("account A's admin rotates its key in the console: B's webhooks keep their kid and B's receiver fetches nothing", async () => {
-  await using server = await startServer({ allowLoopbackWebhooks: true });
-  await using _idp = await startIdp(server);
+  await using server = await startServerWithIdp({ allowLoopbackWebhooks: true });
   await using passage = countingServer(server);
   const a = server.accountId;
   const other = await createApiKey(server.kv, { name: "B", mode: "test" });

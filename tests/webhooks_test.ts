@@ -5,6 +5,7 @@
  * receivers on loopback, verified with the SDK's `verifyWebhook`. Retries are
  * driven by calling the sweep with a `now` in the future, never by waiting.
  */
+import { fixedClock, systemClock } from "../lib/services.ts";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { createLocalJWKSet, jwtVerify } from "jose";
@@ -184,10 +185,13 @@ Deno.test("a failed link's event carries the error, and a link without webhookUr
 
   const eventId = await finishLink(server, failing.id, { status: "failed", error });
   assert.equal(await finishLink(server, silent.id, COMPLETE), null);
-  assert.deepEqual(await deliverDueWebhooks(server.kv, { config: server.config }), {
-    attempted: 1,
-    delivered: 1,
-  });
+  assert.deepEqual(
+    await deliverDueWebhooks({ kv: server.kv, config: server.config, clock: systemClock }),
+    {
+      attempted: 1,
+      delivered: 1,
+    },
+  );
 
   const [got] = receiver.requests;
   const payload = await verifyReceived(server, got);
@@ -210,7 +214,7 @@ Deno.test("large results are stored in chunks and sent byte for byte; over the l
   const eventId = await finishLink(server, link.id, { status: "complete", results });
   const event = await storedEvent(server.kv, eventId!);
   assert.ok(event.bodyChunks >= 3, `${event.bodyChunks} chunks`);
-  await deliverDueWebhooks(server.kv, { config: server.config });
+  await deliverDueWebhooks({ kv: server.kv, config: server.config, clock: systemClock });
   const [got] = receiver.requests;
   assert.equal(got.body.byteLength, event.bodyBytes);
   assert.deepEqual(JSON.parse(text(got)).results, results);
@@ -220,7 +224,7 @@ Deno.test("large results are stored in chunks and sent byte for byte; over the l
   const op = server.kv.atomic();
   const huge = { blob: "y".repeat(MAX_WEBHOOK_BODY_BYTES) };
   assert.throws(
-    () => addWebhookEvent(op, server.jobs, entry.value!, { status: "complete", results: huge }),
+    () => addWebhookEvent(server.services, op, entry.value!, { status: "complete", results: huge }),
     RangeError,
   );
   assert.deepEqual((await webhooksOf(server, other.id)).data, []);
@@ -228,7 +232,7 @@ Deno.test("large results are stored in chunks and sent byte for byte; over the l
 
 Deno.test("a delivery survives a receiver that is down, then too slow, then failing, and arrives once it recovers with the same id", async () => {
   await using server = await sweepOnlyServer({ webhookTimeoutMs: 500 });
-  const deps = { config: server.config };
+  const deps = { kv: server.kv, config: server.config, clock: systemClock };
   const port = closedPort();
   const link = await createLinkViaApi(server, {
     ...LINK_BODY,
@@ -238,7 +242,10 @@ Deno.test("a delivery survives a receiver that is down, then too slow, then fail
   const eventId = (await finishLink(server, link.id, COMPLETE, t0))!;
 
   // 1: nothing listens on the port.
-  assert.deepEqual(await deliverDueWebhooks(server.kv, deps, t0), { attempted: 1, delivered: 0 });
+  assert.deepEqual(await deliverDueWebhooks({ ...deps, clock: fixedClock(t0) }), {
+    attempted: 1,
+    delivered: 0,
+  });
   let view = (await webhooksOf(server, link.id)).data[0];
   assert.equal(view.status, "pending");
   assert.deepEqual(
@@ -248,7 +255,7 @@ Deno.test("a delivery survives a receiver that is down, then too slow, then fail
   let next = Date.parse(view.nextAttemptAt);
   assertJittered(next - t0.getTime(), RETRY_DELAYS_MS[0], "after the first failure");
   // Not due a millisecond early.
-  assert.deepEqual(await deliverDueWebhooks(server.kv, deps, new Date(next - 1)), {
+  assert.deepEqual(await deliverDueWebhooks({ ...deps, clock: fixedClock(next - 1) }), {
     attempted: 0,
     delivered: 0,
   });
@@ -258,7 +265,7 @@ Deno.test("a delivery survives a receiver that is down, then too slow, then fail
   const sentAt: number[] = [];
   for (const expected of ["timeout", "http_error", null]) {
     sentAt.push(next);
-    const res = await deliverDueWebhooks(server.kv, deps, new Date(next));
+    const res = await deliverDueWebhooks({ ...deps, clock: fixedClock(next) });
     assert.deepEqual(res, { attempted: 1, delivered: expected === null ? 1 : 0 });
     view = (await webhooksOf(server, link.id)).data[0];
     assert.equal(view.attempts.at(-1).error, expected);
@@ -298,7 +305,7 @@ Deno.test("a delivery survives a receiver that is down, then too slow, then fail
   // Nothing left to send, however late the next sweep runs.
   assert.equal(await outboxSize(server.kv), 0);
   assert.deepEqual(
-    await deliverDueWebhooks(server.kv, deps, new Date(t0.getTime() + 200 * HOUR)),
+    await deliverDueWebhooks({ ...deps, clock: fixedClock(t0.getTime() + 200 * HOUR) }),
     { attempted: 0, delivered: 0 },
   );
   assert.equal(receiver.requests.length, 3);
@@ -313,7 +320,7 @@ Deno.test("a receiver that keeps failing is retried on the jittered schedule for
 
   let now = t0.getTime();
   for (let i = 0; i < 30; i++) {
-    await deliverDueWebhooks(server.kv, { config: server.config }, new Date(now));
+    await deliverDueWebhooks({ kv: server.kv, config: server.config, clock: fixedClock(now) });
     const event = await storedEvent(server.kv, eventId);
     if (event.nextAttemptAt === null) break;
     now = event.nextAttemptAt;
@@ -341,7 +348,7 @@ Deno.test("a receiver that keeps failing is retried on the jittered schedule for
 
 Deno.test("410 Gone disables the event and a 3xx is a failure whose redirect is not followed", async () => {
   await using server = await sweepOnlyServer();
-  const deps = { config: server.config };
+  const deps = { kv: server.kv, config: server.config, clock: systemClock };
   await using target = startReceiver();
   await using gone = startReceiver({ replies: [410] });
   await using redirecting = startReceiver({
@@ -352,7 +359,10 @@ Deno.test("410 Gone disables the event and a 3xx is a failure whose redirect is 
   const t0 = new Date();
   await finishLink(server, goneLink.id, COMPLETE, t0);
   await finishLink(server, movedLink.id, COMPLETE, t0);
-  assert.deepEqual(await deliverDueWebhooks(server.kv, deps, t0), { attempted: 2, delivered: 0 });
+  assert.deepEqual(await deliverDueWebhooks({ ...deps, clock: fixedClock(t0) }), {
+    attempted: 2,
+    delivered: 0,
+  });
 
   const disabled = (await webhooksOf(server, goneLink.id)).data[0];
   assert.equal(disabled.status, "disabled");
@@ -367,14 +377,14 @@ Deno.test("410 Gone disables the event and a 3xx is a failure whose redirect is 
   assert.equal(target.requests.length, 0, "the redirect was followed");
 
   // Days later the disabled event is still not retried.
-  await deliverDueWebhooks(server.kv, deps, new Date(t0.getTime() + 100 * HOUR));
+  await deliverDueWebhooks({ ...deps, clock: fixedClock(t0.getTime() + 100 * HOUR) });
   assert.equal(gone.requests.length, 1);
   assert.equal((await webhooksOf(server, goneLink.id)).data[0].attempts.length, 1);
 });
 
 Deno.test("429 with Retry-After (seconds or an HTTP date) sets the next attempt, bounded by the longest retry delay", async () => {
   await using server = await sweepOnlyServer();
-  const deps = { config: server.config };
+  const deps = { kv: server.kv, config: server.config, clock: systemClock };
   const t0 = new Date(Math.floor(Date.now() / 1000) * 1000);
   const date = new Date(t0.getTime() + 120 * SECOND + 3 * HOUR);
   await using receiver = startReceiver({
@@ -387,21 +397,21 @@ Deno.test("429 with Retry-After (seconds or an HTTP date) sets the next attempt,
   const link = await createLinkViaApi(server, { ...LINK_BODY, webhookUrl: receiver.url });
   await finishLink(server, link.id, COMPLETE, t0);
 
-  await deliverDueWebhooks(server.kv, deps, t0);
+  await deliverDueWebhooks({ ...deps, clock: fixedClock(t0) });
   let view = (await webhooksOf(server, link.id)).data[0];
   assert.deepEqual([view.attempts[0].statusCode, view.attempts[0].error], [429, "rate_limited"]);
   assert.equal(Date.parse(view.nextAttemptAt), t0.getTime() + 120 * SECOND);
 
-  await deliverDueWebhooks(server.kv, deps, new Date(view.nextAttemptAt));
+  await deliverDueWebhooks({ ...deps, clock: fixedClock(view.nextAttemptAt) });
   view = (await webhooksOf(server, link.id)).data[0];
   assert.equal(Date.parse(view.nextAttemptAt), date.getTime());
 
   const third = Date.parse(view.nextAttemptAt);
-  await deliverDueWebhooks(server.kv, deps, new Date(third));
+  await deliverDueWebhooks({ ...deps, clock: fixedClock(third) });
   view = (await webhooksOf(server, link.id)).data[0];
   assert.equal(Date.parse(view.nextAttemptAt), third + MAX_RETRY_DELAY_MS);
 
-  await deliverDueWebhooks(server.kv, deps, new Date(view.nextAttemptAt));
+  await deliverDueWebhooks({ ...deps, clock: fixedClock(view.nextAttemptAt) });
   view = (await webhooksOf(server, link.id)).data[0];
   assert.equal(view.status, "delivered");
   assert.equal(receiver.requests.length, 4);
@@ -409,7 +419,7 @@ Deno.test("429 with Retry-After (seconds or an HTTP date) sets the next attempt,
 
 Deno.test("Retry-After 0 or a past date on a 429 or 503 never brings the next attempt before the schedule's next step", async () => {
   await using server = await sweepOnlyServer();
-  const deps = { config: server.config };
+  const deps = { kv: server.kv, config: server.config, clock: systemClock };
   const t0 = new Date(Math.floor(Date.now() / 1000) * 1000);
   await using receiver = startReceiver({
     replies: [
@@ -422,13 +432,13 @@ Deno.test("Retry-After 0 or a past date on a 429 or 503 never brings the next at
 
   const within = (at: number, from: number, step: number) =>
     at - from >= step * (1 - RETRY_JITTER) && at - from <= step * (1 + RETRY_JITTER);
-  await deliverDueWebhooks(server.kv, deps, t0);
+  await deliverDueWebhooks({ ...deps, clock: fixedClock(t0) });
   let view = (await webhooksOf(server, link.id)).data[0];
   assert.equal(view.attempts[0].statusCode, 429);
   let next = Date.parse(view.nextAttemptAt);
   assert.ok(within(next, t0.getTime(), RETRY_DELAYS_MS[0]), `next attempt at +${next - +t0} ms`);
 
-  await deliverDueWebhooks(server.kv, deps, new Date(next));
+  await deliverDueWebhooks({ ...deps, clock: fixedClock(next) });
   view = (await webhooksOf(server, link.id)).data[0];
   assert.equal(view.attempts[1].statusCode, 503);
   const second = next;
@@ -475,10 +485,13 @@ Deno.test("blocked addresses are refused without a request, and loopback only pa
     links.push(link);
   }
   const started = performance.now();
-  assert.deepEqual(await deliverDueWebhooks(server.kv, { config: server.config }), {
-    attempted: urls.length,
-    delivered: 0,
-  });
+  assert.deepEqual(
+    await deliverDueWebhooks({ kv: server.kv, config: server.config, clock: systemClock }),
+    {
+      attempted: urls.length,
+      delivered: 0,
+    },
+  );
   assert.ok(performance.now() - started < 5000, "a refused address must not wait on a connection");
   for (const [i, link] of links.entries()) {
     const view = (await webhooksOf(server, link.id)).data[0];
@@ -492,11 +505,13 @@ Deno.test("blocked addresses are refused without a request, and loopback only pa
   assert.equal(receiver.requests.length, 0);
 
   // PASSAGE_WEBHOOK_ALLOW_LOOPBACK=1 lets loopback through, and nothing else.
-  server.config.allowLoopbackWebhooks = true;
+  await using loopback = await startServer({ useQueues: false, allowLoopbackWebhooks: true });
   for (
     const [i, expected] of [[0, "blocked_address"], [1, "blocked_address"], [6, null]] as const
   ) {
-    const res = await server.api(`/v1/links/${links[i].id}/webhooks/redeliver`, { method: "POST" });
+    const link = await createLinkViaApi(loopback, { ...LINK_BODY, webhookUrl: urls[i] });
+    await finishLink(loopback, link.id, COMPLETE);
+    const res = await loopback.api(`/v1/links/${link.id}/webhooks/redeliver`, { method: "POST" });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.error, expected, urls[i]);
   }
@@ -550,7 +565,7 @@ Deno.test("GET /v1/links/{id}/webhooks lists attempts and POST …/redeliver res
   // The event was created, and first delivered, ten minutes ago.
   const then = new Date(Math.floor((Date.now() - 10 * 60 * SECOND) / 1000) * 1000);
   const eventId = await finishLink(server, link.id, COMPLETE, then);
-  await deliverDueWebhooks(server.kv, { config: server.config }, then);
+  await deliverDueWebhooks({ kv: server.kv, config: server.config, clock: fixedClock(then) });
 
   const res = await server.api(`/v1/links/${link.id}/webhooks/redeliver`, { method: "POST" });
   assert.equal(res.status, 200, res.text);
@@ -623,12 +638,15 @@ Deno.test("deliverers racing for one due event, on two KV connections, send it e
       const now = new Date();
       await finishLink(server, link.id, COMPLETE, now);
 
-      const deps = { config: { ...server.config, webhookTimeoutMs: 10_000 } };
+      const deps = {
+        config: { ...server.config, webhookTimeoutMs: 10_000 },
+        clock: fixedClock(now),
+      };
       let settled = 0;
       let allButOne!: () => void;
       const losersDone = new Promise<void>((resolve) => (allButOne = resolve));
       const racers = [server.kv, other, server.kv, other, server.kv, other].map((kv, _, all) =>
-        deliverDueWebhooks(kv, deps, now).finally(() => {
+        deliverDueWebhooks({ ...deps, kv }).finally(() => {
           if (++settled === all.length - 1) allButOne();
         })
       );
@@ -651,7 +669,7 @@ Deno.test("deliverers racing for one due event, on two KV connections, send it e
 
 Deno.test("an event held by a deliverer that died is sent once its lease runs out, and a stale lease on a delivered event is cleared", async () => {
   await using server = await sweepOnlyServer();
-  const deps = { config: server.config };
+  const deps = { kv: server.kv, config: server.config, clock: systemClock };
   await using receiver = startReceiver();
   const link = await createLinkViaApi(server, { ...LINK_BODY, webhookUrl: receiver.url });
   const t0 = new Date();
@@ -671,11 +689,11 @@ Deno.test("an event held by a deliverer that died is sent once its lease runs ou
   const until = t0.getTime() + 45 * SECOND;
   await die(until);
   // While the lease holds, nobody sends; once it has run out, the sweep does.
-  assert.deepEqual(await deliverDueWebhooks(server.kv, deps, new Date(until - 1)), {
+  assert.deepEqual(await deliverDueWebhooks({ ...deps, clock: fixedClock(until - 1) }), {
     attempted: 0,
     delivered: 0,
   });
-  assert.deepEqual(await deliverDueWebhooks(server.kv, deps, new Date(until)), {
+  assert.deepEqual(await deliverDueWebhooks({ ...deps, clock: fixedClock(until) }), {
     attempted: 1,
     delivered: 1,
   });
@@ -690,7 +708,7 @@ Deno.test("an event held by a deliverer that died is sent once its lease runs ou
   const later = until + HOUR;
   await die(later);
   assert.equal(await outboxSize(server.kv), 1);
-  assert.deepEqual(await deliverDueWebhooks(server.kv, deps, new Date(later)), {
+  assert.deepEqual(await deliverDueWebhooks({ ...deps, clock: fixedClock(later) }), {
     attempted: 0,
     delivered: 0,
   });
@@ -758,10 +776,10 @@ Deno.test("GET and POST /webhook_verification_key/get serve the public key witho
 Deno.test("after a rotation new events are signed with the new kid, and old-kid signatures still verify within the overlap", async () => {
   await using server = await sweepOnlyServer();
   await using receiver = startReceiver();
-  const deps = { config: server.config };
+  const deps = { kv: server.kv, config: server.config, clock: systemClock };
   const link1 = await createLinkViaApi(server, { ...LINK_BODY, webhookUrl: receiver.url });
   await finishLink(server, link1.id, COMPLETE);
-  await deliverDueWebhooks(server.kv, deps);
+  await deliverDueWebhooks(deps);
   const oldKid = jwtParts(receiver.requests[0]).header.kid as string;
 
   const before = Math.floor(Date.now() / 1000);
@@ -774,7 +792,7 @@ Deno.test("after a rotation new events are signed with the new kid, and old-kid 
 
   const link2 = await createLinkViaApi(server, { ...LINK_BODY, webhookUrl: receiver.url });
   await finishLink(server, link2.id, COMPLETE);
-  await deliverDueWebhooks(server.kv, deps);
+  await deliverDueWebhooks(deps);
   assert.equal(jwtParts(receiver.requests[1]).header.kid, current.kid);
   assert.notEqual(current.kid, oldKid);
 

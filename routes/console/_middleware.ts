@@ -46,7 +46,8 @@ const PUBLIC = /^\/console\/(sign-in(\/[a-z]+)?|callback\/[a-z]+|dev-sign-in)$/;
 export function consoleGuard(): MiddlewareHandler<AppEnv> {
   const origin = csrf({
     origin: (origin, c) =>
-      origin === new URL(c.var.config.publicUrl).origin || origin === new URL(c.req.url).origin,
+      origin === new URL(c.var.services.config.publicUrl).origin ||
+      origin === new URL(c.req.url).origin,
   });
   const limit = bodyLimit({
     maxSize: MAX_FORM_BYTES,
@@ -60,7 +61,10 @@ export function consoleGuard(): MiddlewareHandler<AppEnv> {
   return async function consoleGuard(c: Context<AppEnv>, next: Next) {
     const path = new URL(c.req.url).pathname;
     if (PUBLIC.test(path)) return await next();
-    const session = await getConsoleSession(c.var.kv, getSessionId(c.req.raw, c.var.config));
+    const session = await getConsoleSession(
+      c.var.services.kv,
+      getSessionId(c.req.raw, c.var.services.config),
+    );
     if (!session) {
       if (c.req.method !== "GET") {
         throw new PassageError("sign_in_failed", "You are signed out; sign in again");
@@ -69,8 +73,8 @@ export function consoleGuard(): MiddlewareHandler<AppEnv> {
     }
     // Each listed account still names them as a member (checked by `accountsOfMember`).
     const [accounts, invitations] = await Promise.all([
-      accountsOfMember(c.var.kv, session.email),
-      countInvitations(c.var.kv, session.email),
+      accountsOfMember(c.var.services.kv, session.email),
+      countInvitations(c.var.services.kv, session.email),
     ]);
     const account = accounts.find((a) => a.id === session.accountId);
     if (!account) {

@@ -55,7 +55,7 @@ export function registerAccountPages(app: Hono<AppEnv>): void {
     // A count only: nothing from the URL is echoed into the page.
     const revokedKeys = Number(/^\d{1,4}$/.exec(c.req.query("revoked") ?? "")?.[0] ?? 0);
     const keysBy = new Map<string, string[]>();
-    for (const k of await listAccountApiKeys(c.var.kv, a.id)) {
+    for (const k of await listAccountApiKeys(c.var.services.kv, a.id)) {
       if (k.revokedAt || !k.createdBy) continue;
       keysBy.set(k.createdBy, [...keysBy.get(k.createdBy) ?? [], `${k.name} (${k.mode})`]);
     }
@@ -291,7 +291,11 @@ export function registerAccountPages(app: Hono<AppEnv>): void {
 
   app.post("/console/account", async (c) => {
     requireConsoleAdmin(c, "change the account's settings");
-    await updateAccount(c.var.kv, c.var.account.id, await readForm(c, accountSettingsSchema));
+    await updateAccount(
+      c.var.services.kv,
+      c.var.account.id,
+      await readForm(c, accountSettingsSchema),
+    );
     return c.redirect("/console/account?saved=settings", 303);
   });
 
@@ -304,13 +308,17 @@ export function registerAccountPages(app: Hono<AppEnv>): void {
         param: "logo",
       });
     }
-    await setAccountLogo(c.var.kv, c.var.account.id, new Uint8Array(await file.arrayBuffer()));
+    await setAccountLogo(
+      c.var.services.kv,
+      c.var.account.id,
+      new Uint8Array(await file.arrayBuffer()),
+    );
     return c.redirect("/console/account?saved=logo", 303);
   });
 
   app.post("/console/account/logo/remove", async (c) => {
     requireConsoleAdmin(c, "remove the logo");
-    await removeAccountLogo(c.var.kv, c.var.account.id);
+    await removeAccountLogo(c.var.services.kv, c.var.account.id);
     return c.redirect("/console/account?saved=logo-removed", 303);
   });
 
@@ -318,7 +326,7 @@ export function registerAccountPages(app: Hono<AppEnv>): void {
     requireConsoleAdmin(c, "invite members");
     const { email, role } = await readForm(c, memberSchema);
     const { invited } = await inviteMember(
-      c.var.kv,
+      c.var.services.kv,
       c.var.account.id,
       email,
       role,
@@ -330,20 +338,24 @@ export function registerAccountPages(app: Hono<AppEnv>): void {
   app.post("/console/account/invitations/withdraw", async (c) => {
     requireConsoleAdmin(c, "withdraw invitations");
     const { email } = await readForm(c, emailSchema);
-    await dropInvitation(c.var.kv, c.var.account.id, email);
+    await dropInvitation(c.var.services.kv, c.var.account.id, email);
     return c.redirect("/console/account?saved=withdrawn", 303);
   });
 
   app.post("/console/account/members/remove", async (c) => {
     requireConsoleAdmin(c, "remove members");
     const { email } = await readForm(c, emailSchema);
-    const { revoked } = await removeMemberAndTheirKeys(c.var.kv, c.var.account.id, email);
+    const { revoked } = await removeMemberAndTheirKeys(c.var.services.kv, c.var.account.id, email);
     return c.redirect(`/console/account?saved=member-removed&revoked=${revoked.length}`, 303);
   });
 
   app.post("/console/switch", async (c) => {
     const { accountId } = await readForm(c, z.strictObject({ accountId: z.string().max(64) }));
-    await switchConsoleAccount(c.var.kv, getSessionId(c.req.raw, c.var.config), accountId);
+    await switchConsoleAccount(
+      c.var.services.kv,
+      getSessionId(c.req.raw, c.var.services.config),
+      accountId,
+    );
     // Every page is scoped to the account: start again from its overview.
     return c.redirect("/console", 303);
   });

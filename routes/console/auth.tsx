@@ -13,7 +13,7 @@ import type { AppEnv } from "../../lib/http.ts";
 import { ConsoleLayout, newNonce, sendConsolePage } from "./_layout.tsx";
 
 function provider(c: { var: AppEnv["Variables"] }, id: string) {
-  const found = c.var.config.signIn.providers.find((p) => p.id === id);
+  const found = c.var.services.config.signIn.providers.find((p) => p.id === id);
   if (!found) {
     throw new PassageError("not_found", `No sign-in provider "${id}" is configured`);
   }
@@ -22,7 +22,7 @@ function provider(c: { var: AppEnv["Variables"] }, id: string) {
 
 export function registerConsoleAuth(app: Hono<AppEnv>): void {
   app.get("/console/sign-in", (c) => {
-    const { providers, devSignIn } = c.var.config.signIn;
+    const { providers, devSignIn } = c.var.services.config.signIn;
     const nonce = newNonce();
     return sendConsolePage(
       c,
@@ -72,23 +72,29 @@ export function registerConsoleAuth(app: Hono<AppEnv>): void {
 
   app.get(
     "/console/sign-in/:provider",
-    (c) => signIn(c.var.kv, provider(c, c.req.param("provider")), c.var.config),
+    (c) => signIn(c.var.services.kv, provider(c, c.req.param("provider")), c.var.services.config),
   );
 
   app.get("/console/callback/:provider", async (c) => {
     const { response } = await handleCallback(
-      c.var.kv,
+      c.var.services.kv,
       c.req.raw,
       provider(c, c.req.param("provider")),
-      { publicUrl: c.var.config.publicUrl, sessionSeconds: c.var.config.signIn.sessionSeconds },
+      {
+        publicUrl: c.var.services.config.publicUrl,
+        sessionSeconds: c.var.services.config.signIn.sessionSeconds,
+      },
     );
     return response;
   });
 
   app.get(
     "/console/dev-sign-in",
-    (c) => redeemDevSignIn(c.var.kv, c.req.query("token"), c.var.config),
+    (c) => redeemDevSignIn(c.var.services.kv, c.req.query("token"), c.var.services.config),
   );
 
-  app.post("/console/sign-out", (c) => signOut(c.var.kv, c.req.raw, c.var.config));
+  app.post(
+    "/console/sign-out",
+    (c) => signOut(c.var.services.kv, c.req.raw, c.var.services.config),
+  );
 }

@@ -18,7 +18,7 @@ const answerSchema = z.strictObject({ accountId: z.string().max(64) });
 
 export function registerInvitationPages(app: Hono<AppEnv>): void {
   app.get("/console/invitations", async (c) => {
-    const offers = await invitationsFor(c.var.kv, c.var.consoleSession.email);
+    const offers = await invitationsFor(c.var.services.kv, c.var.consoleSession.email);
     const declined = c.req.query("declined") !== undefined;
     return consolePage(
       c,
@@ -76,15 +76,19 @@ export function registerInvitationPages(app: Hono<AppEnv>): void {
 
   app.post("/console/invitations/accept", async (c) => {
     const { accountId } = await readForm(c, answerSchema);
-    await acceptInvitation(c.var.kv, accountId, c.var.consoleSession.email);
-    await switchConsoleAccount(c.var.kv, getSessionId(c.req.raw, c.var.config), accountId);
+    await acceptInvitation(c.var.services.kv, accountId, c.var.consoleSession.email);
+    await switchConsoleAccount(
+      c.var.services.kv,
+      getSessionId(c.req.raw, c.var.services.config),
+      accountId,
+    );
     return c.redirect("/console", 303);
   });
 
   app.post("/console/invitations/decline", async (c) => {
     const { accountId } = await readForm(c, answerSchema);
     // Only the invited person's own invitation: the email is the session's.
-    await dropInvitation(c.var.kv, accountId, c.var.consoleSession.email);
+    await dropInvitation(c.var.services.kv, accountId, c.var.consoleSession.email);
     return c.redirect("/console/invitations?declined", 303);
   });
 }

@@ -93,7 +93,7 @@ function KeyList(props: { c: Context<AppEnv>; keys: ApiKeyListItem[]; admin: boo
 }
 
 async function keysPage(c: Context<AppEnv>, created?: { secret: string; name: string }) {
-  const keys = await listAccountApiKeys(c.var.kv, c.var.account.id);
+  const keys = await listAccountApiKeys(c.var.services.kv, c.var.account.id);
   const admin = roleOf(c.var.account, c.var.consoleSession.email) === "admin";
   const revoked = c.req.query("revoked");
   return consolePage(
@@ -151,7 +151,7 @@ export function registerKeyPages(app: Hono<AppEnv>): void {
   app.post("/console/keys", async (c) => {
     const form = await readForm(c, createKeySchema);
     if (form.mode === "live") requireConsoleAdmin(c, "create live API keys");
-    const { secret } = await createApiKey(c.var.kv, {
+    const { secret } = await createApiKey(c.var.services.kv, {
       ...form,
       accountId: c.var.account.id,
       createdBy: c.var.consoleSession.email,
@@ -159,9 +159,9 @@ export function registerKeyPages(app: Hono<AppEnv>): void {
     return keysPage(c, { secret, name: form.name });
   });
   app.post("/console/keys/:id/revoke", async (c) => {
-    const key = await getAccountApiKey(c.var.kv, c.var.account.id, c.req.param("id"));
+    const key = await getAccountApiKey(c.var.services.kv, c.var.account.id, c.req.param("id"));
     if (key.mode === "live") requireConsoleAdmin(c, "revoke live API keys");
-    await revokeApiKey(c.var.kv, key.id);
+    await revokeApiKey(c.var.services.kv, key.id);
     return c.redirect(`/console/keys?revoked=${key.id}`, 303);
   });
 }

@@ -39,12 +39,10 @@ function matches(link: Link, f: Filters): boolean {
 
 async function loadLinks(c: Context<AppEnv>) {
   const filters = filterSchema.parse(c.req.query());
-  const page = await listLinks(
-    c.var.kv,
-    ownerOf(c),
-    { limit: 100, cursor: filters.cursor || undefined },
-    c.var.config,
-  );
+  const page = await listLinks(c.var.services, ownerOf(c), {
+    limit: 100,
+    cursor: filters.cursor || undefined,
+  });
   return { filters, links: page.data.filter((l) => matches(l, filters)), next: page.nextCursor };
 }
 
@@ -91,7 +89,7 @@ export async function accountLink(
   for (const mode of ["test", "live"] as const) {
     const owner = { accountId: c.var.account.id, mode };
     try {
-      return { link: await getLink(c.var.kv, owner, id, c.var.config), owner };
+      return { link: await getLink(c.var.services, owner, id), owner };
     } catch (err) {
       if (!(err instanceof PassageError && err.code === "link_not_found")) throw err;
     }
@@ -241,7 +239,7 @@ export function registerLinkPages(app: Hono<AppEnv>): void {
 
   app.get("/console/links/:id", async (c) => {
     const { link, owner } = await accountLink(c, c.req.param("id"));
-    const events = (await listLinkWebhooks(c.var.kv, owner, link.id)).data;
+    const events = (await listLinkWebhooks(c.var.services.kv, owner, link.id)).data;
     const notice = c.req.query("redelivered");
     return consolePage(
       c,
@@ -306,10 +304,7 @@ export function registerLinkPages(app: Hono<AppEnv>): void {
 
   app.post("/console/links/:id/redeliver", async (c) => {
     const { link, owner } = await accountLink(c, c.req.param("id"));
-    const { attempt } = await redeliverLatestWebhook(c.var.kv, owner, link.id, {
-      config: c.var.config,
-      jobs: c.var.jobs,
-    });
+    const { attempt } = await redeliverLatestWebhook(c.var.services, owner, link.id);
     const answer = attempt.statusCode ? String(attempt.statusCode) : attempt.error ?? "nothing";
     return c.redirect(`/console/links/${link.id}?redelivered=${encodeURIComponent(answer)}`, 303);
   });

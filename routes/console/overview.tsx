@@ -14,8 +14,8 @@ interface OverviewData {
 
 async function loadOverview(c: Context<AppEnv>): Promise<OverviewData> {
   const owner = ownerOf(c);
-  const { data } = await listLinks(c.var.kv, owner, { limit: 50 }, c.var.config);
-  const events = (await listAccountWebhooks(c.var.kv, owner.accountId, 50))
+  const { data } = await listLinks(c.var.services, owner, { limit: 50 });
+  const events = (await listAccountWebhooks(c.var.services.kv, owner.accountId, 50))
     .filter((e) => e.livemode === (owner.mode === "live"));
   return { links: data, events };
 }

@@ -25,7 +25,7 @@ async function accountSession(
   for (const mode of ["test", "live"] as const) {
     const owner = { accountId: c.var.account.id, mode };
     try {
-      return { record: await readOwnedSession(c.var.kv, owner, id), owner };
+      return { record: await readOwnedSession(c.var.services.kv, owner, id), owner };
     } catch (err) {
       if (!(err instanceof PassageError && err.code === "session_not_found")) throw err;
     }
@@ -37,7 +37,7 @@ async function accountSession(
 async function loadCommands(c: Context<AppEnv>, sessionId: string) {
   const out: Array<{ seq: number; name: string }> = [];
   try {
-    for (const { seq, entry } of await c.var.relay.log.read(sessionId, "cmd", 0, 200)) {
+    for (const { seq, entry } of await c.var.services.relay.log.read(sessionId, "cmd", 0, 200)) {
       out.push({ seq, name: entry.type === "command" ? entry.name : `end (${entry.reason})` });
     }
   } catch {
@@ -191,7 +191,7 @@ function Inspector(
 export function registerSessionPages(app: Hono<AppEnv>): void {
   app.get("/console/sessions", async (c) => {
     const owner = ownerOf(c);
-    const { data } = await listSessions(c.var.kv, owner, { limit: 100 }, c.var.config);
+    const { data } = await listSessions(c.var.services, owner, { limit: 100 });
     return consolePage(
       c,
       { title: "Sessions", section: "sessions" },
@@ -275,7 +275,7 @@ export function registerSessionPages(app: Hono<AppEnv>): void {
     const { record } = await accountSession(c, c.req.param("id"));
     // Held to the console session and the membership, as an API stream is to its key.
     const credentials = await consoleStreamCredentials(
-      getSessionId(c.req.raw, c.var.config),
+      getSessionId(c.req.raw, c.var.services.config),
       c.var.consoleSession,
       c.var.account.id,
     );

@@ -27,13 +27,16 @@ const unix = (s: number | null) => (s === null ? null : new Date(s * 1000).toISO
 
 export function registerWebhookPages(app: Hono<AppEnv>): void {
   app.get("/console/webhooks", async (c) => {
-    const keys = await listAccountWebhookKeys(c.var.kv, c.var.account.id);
-    const jwksUrl = new URL(`/v1/accounts/${c.var.account.id}/jwks.json`, c.var.config.publicUrl);
-    const events = await listAccountWebhooks(c.var.kv, c.var.account.id, 50);
+    const keys = await listAccountWebhookKeys(c.var.services.kv, c.var.account.id);
+    const jwksUrl = new URL(
+      `/v1/accounts/${c.var.account.id}/jwks.json`,
+      c.var.services.config.publicUrl,
+    );
+    const events = await listAccountWebhooks(c.var.services.kv, c.var.account.id, 50);
     const sent = c.req.query("sent");
     const rotated = c.req.query("rotated");
     const admin = roleOf(c.var.account, c.var.consoleSession.email) === "admin";
-    const overlap = c.var.config.webhookKeyOverlapSeconds;
+    const overlap = c.var.services.config.webhookKeyOverlapSeconds;
     return consolePage(
       c,
       { title: "Webhooks", section: "webhooks" },
@@ -96,7 +99,7 @@ export function registerWebhookPages(app: Hono<AppEnv>): void {
                     <tr>
                       <td class="mono">
                         {k.kid}
-                        {k.accountId ? null : <span class="muted">{" "}(server-wide)</span>}
+                        {k.accountId ? null : <span class="muted">(server-wide)</span>}
                       </td>
                       <td>{when(unix(k.createdAt))}</td>
                       <td>
@@ -175,9 +178,9 @@ export function registerWebhookPages(app: Hono<AppEnv>): void {
 
   app.post("/console/webhooks/rotate", async (c) => {
     requireConsoleAdmin(c, "rotate webhook signing keys");
-    const { current } = await rotateWebhookKey(c.var.kv, {
+    const { current } = await rotateWebhookKey(c.var.services.kv, {
       accountId: c.var.account.id,
-      overlapSeconds: c.var.config.webhookKeyOverlapSeconds,
+      overlapSeconds: c.var.services.config.webhookKeyOverlapSeconds,
       maxServable: MAX_SERVABLE_KEYS,
     });
     return c.redirect(`/console/webhooks?rotated=${current.kid}`, 303);
@@ -186,10 +189,9 @@ export function registerWebhookPages(app: Hono<AppEnv>): void {
   app.post("/console/webhooks/test", async (c) => {
     const form = await readForm(c, testFormSchema);
     const result = await sendTestWebhook(
-      c.var.kv,
+      c.var.services,
       { accountId: c.var.account.id, mode: form.mode },
       form.url,
-      { config: c.var.config },
     );
     const said = result.error
       ? `${result.error}${result.statusCode ? ` (${result.statusCode})` : ""}`
