@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { startRuntime } from "../main.ts";
+import { BroadcastChannelBus } from "../relay/bus.ts";
 import type { Relay } from "../relay/relay.ts";
 import { retryLockedCommits } from "../lib/kv_retry.ts";
 import type { Jobs } from "../lib/queue.ts";
@@ -122,7 +123,11 @@ export async function startServer(
     };
     // `:memory:` unless the overrides name a KV file (to share it with a CLI).
     kv = retryLockedCommits(await Deno.openKv(config.kvPath ?? ":memory:"));
-    runtime = startRuntime(createServices(kv, config, options));
+    // Its own BroadcastChannel: test modules run as isolates of one process, where a
+    // shared name would mix every test server's wake-ups (and overflow the channel).
+    runtime = startRuntime(createServices(kv, config, options), {
+      bus: new BroadcastChannelBus(`passage-relay-test-${crypto.randomUUID()}`),
+    });
   } catch (err) {
     kv?.close();
     controller.abort();

@@ -124,8 +124,12 @@ async function acrossTwoWorkers(
   await run(a.url, b.url, apiKey);
 }
 
-/** Both on the default BroadcastChannel, no watch. */
-const broadcastOnly = (): Wiring => ({ watch: false });
+/**
+ * Both on one BroadcastChannel of their own, no watch (test modules run in one process, so
+ * the default name would carry every other test server's wake-ups too).
+ */
+const channel = `passage-relay-workers-${crypto.randomUUID()}`;
+const broadcastOnly = (): Wiring => ({ busName: channel, watch: false });
 /** No channel in common (each only hears itself), only `kv.watch`: two Deploy instances. */
 const watchOnly = (): Wiring => ({ busName: null, watch: true });
 
