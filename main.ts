@@ -40,7 +40,7 @@ import { endLostDevices, reapDeadInstances } from "./relay/presence.ts";
 export function createApp(services: AppServices): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestLog());
-  app.use(async function services_(c, next) {
+  app.use(async function withServices(c, next) {
     c.set("services", services);
     await next();
   });

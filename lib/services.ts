@@ -5,9 +5,11 @@
  * after load), the JSON log, the job dispatcher and the clock.
  *
  * A function takes `svc: Pick<Services, …>` with only what it uses, so a test
- * passes no more than that. Functions of sessions also take the relay's
- * session log (`sessionLog`, the encrypted per-session stream; not `log`,
- * the server's JSON lines): `SessionServices`.
+ * passes no more than that (and a fixed clock, `fixedClock`, for a time of its
+ * choosing); one that needs only the store keeps taking `kv`. Functions of
+ * sessions also take the relay's session log (`sessionLog`, the encrypted
+ * per-session stream; not `log`, the server's JSON lines): `SessionServices`.
+ * Routes reach all of it, with the relay, as `c.var.services`.
  *
  * ```ts
  * const svc = createServices(kv, loadConfig());
