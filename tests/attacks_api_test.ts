@@ -11,9 +11,9 @@
  * Everything is real: the server on a loopback port over real Deno KV, real
  * SSE streams, the SDK over real fetch with a lost answer played at its edge.
  */
+import { openSse, type SseStream } from "./_sse.ts";
 import { fixedClock } from "../lib/services.ts";
 import assert from "node:assert/strict";
-import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { Passage } from "@passage/connect";
 import { createApiKey } from "../lib/api_keys.ts";
 import { newId } from "../lib/ids.ts";
@@ -27,70 +27,6 @@ import { COMPLETE, finishLink, waitForEvent } from "./_webhooks.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/** A Server-Sent Events stream read as it arrives. */
-interface SseStream extends AsyncDisposable {
-  status: number;
-  headers: Headers;
-  /** The next event matching `match`; rejects if the stream ends first or after `timeoutMs`. */
-  next(match: (m: EventSourceMessage) => boolean, timeoutMs?: number): Promise<EventSourceMessage>;
-  /** Resolves when the server ends the stream. */
-  ended: Promise<void>;
-}
-
-async function openSse(url: string, headers: Record<string, string>): Promise<SseStream> {
-  const abort = new AbortController();
-  const res = await fetch(url, {
-    headers: { accept: "text/event-stream", ...headers },
-    signal: abort.signal,
-  });
-  const queue: EventSourceMessage[] = [];
-  let wake = () => {};
-  let done = false;
-  const parser = createParser({
-    onEvent: (m) => {
-      queue.push(m);
-      wake();
-    },
-  });
-  const ended = (async () => {
-    if (!res.body) return;
-    try {
-      for await (const chunk of res.body.pipeThrough(new TextDecoderStream())) parser.feed(chunk);
-    } catch {
-      // aborted by the test
-    } finally {
-      done = true;
-      wake();
-    }
-  })();
-  return {
-    status: res.status,
-    headers: res.headers,
-    ended,
-    async next(match, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const i = queue.findIndex(match);
-        if (i >= 0) return queue.splice(0, i + 1)[i];
-        if (done) throw new Error(`the stream ended; unread: ${JSON.stringify(queue)}`);
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no matching event within ${timeoutMs} ms`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-    },
-    async [Symbol.asyncDispose]() {
-      abort.abort();
-      await ended;
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------
 // 4. Listen streams: no bound per key.

@@ -13,9 +13,9 @@
  * as a third-party device would; no test here needs a browser.
  */
 import assert from "node:assert/strict";
-import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { accountsOfMember } from "../lib/accounts.ts";
 import { createApiKey } from "../lib/api_keys.ts";
+import { openSse, type SseStream } from "./_sse.ts";
 import { request, startServer, type TestServer } from "./_harness.ts";
 import { CookieJar, signInWithOidc, startServerWithIdp } from "./_oidc.ts";
 import { claimedSession, connectDevice, consoleEvent } from "./_relay_helpers.ts";
@@ -80,68 +80,6 @@ async function accountOf(server: TestServer, email: string): Promise<string> {
   const accounts = await accountsOfMember(server.kv, email);
   assert.equal(accounts.length, 1, `${email} belongs to ${accounts.length} accounts`);
   return accounts[0].id;
-}
-
-/** A Server-Sent Events stream read as it arrives. */
-interface SseStream extends AsyncDisposable {
-  status: number;
-  /** The next event matching `match`; rejects if the stream ends first or after `timeoutMs`. */
-  next(match: (m: EventSourceMessage) => boolean, timeoutMs?: number): Promise<EventSourceMessage>;
-  /** Resolves when the server ends the stream. */
-  ended: Promise<void>;
-}
-
-async function openSse(url: string, headers: Record<string, string>): Promise<SseStream> {
-  const abort = new AbortController();
-  const res = await fetch(url, {
-    headers: { accept: "text/event-stream", ...headers },
-    signal: abort.signal,
-  });
-  const queue: EventSourceMessage[] = [];
-  let wake = () => {};
-  let done = false;
-  const parser = createParser({
-    onEvent: (m) => {
-      queue.push(m);
-      wake();
-    },
-  });
-  const ended = (async () => {
-    if (!res.body) return;
-    try {
-      for await (const chunk of res.body.pipeThrough(new TextDecoderStream())) parser.feed(chunk);
-    } catch {
-      // aborted by the test
-    } finally {
-      done = true;
-      wake();
-    }
-  })();
-  return {
-    status: res.status,
-    ended,
-    async next(match, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const i = queue.findIndex(match);
-        if (i >= 0) return queue.splice(0, i + 1)[i];
-        if (done) throw new Error(`the stream ended; unread: ${JSON.stringify(queue)}`);
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no matching event within ${timeoutMs} ms`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-    },
-    async [Symbol.asyncDispose]() {
-      abort.abort();
-      await ended;
-    },
-  };
 }
 
 /** Whether `promise` settles within `ms` (for something that must happen: a stream's end). */
