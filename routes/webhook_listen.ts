@@ -14,6 +14,13 @@ import {
   takeListenSlot,
 } from "../lib/webhook_listen.ts";
 
+/**
+ * The longest a listen stream waits for an event stored by another isolate (a
+ * link's, made by the engine): one poller per account and mode, so it can be
+ * more eager than the relay's 10 s safety net.
+ */
+const LISTEN_POLL_MS = 1_000;
+
 /** Seconds between keep-alive comments on an idle stream. */
 const KEEP_ALIVE_MS = 15_000;
 
@@ -61,7 +68,7 @@ export function registerWebhookListenRoute(api: Api): void {
       // Joined before `ready`: whatever is made after the client reads it reaches it.
       const deliveries = listenDeliveries(kv, apiKey, {
         after: c.req.header("last-event-id"),
-        pollMs: config.relayPollMs,
+        pollMs: Math.min(config.relayPollMs, LISTEN_POLL_MS),
         signal: stop.signal,
         onIdle: async () => {
           if (Date.now() - lastWrite < KEEP_ALIVE_MS) return;
