@@ -13,7 +13,8 @@
  * and checked with axe-core.
  */
 import assert from "node:assert/strict";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import type { Browser, Page } from "puppeteer-core";
+import { launchChromium } from "../device/mod.ts";
 import { verifyWebhook } from "@passage/connect";
 import { addMember, createAccount, getAccount, roleOf } from "../lib/accounts.ts";
 import { createApiKey } from "../lib/api_keys.ts";
@@ -89,26 +90,10 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
   await using server = await startServerWithIdp({ allowLoopbackWebhooks: true });
   await using receiver = startReceiver();
   const files = await Deno.makeTempDir({ prefix: "passage-logos-" });
-  const profile = await Deno.makeTempDir({ prefix: "passage-console-admin-" });
   // The test server's account has no member, as a migrated one: its first member is its admin.
   await addMember(server.kv, server.accountId, "ada@example.com");
   await addMember(server.kv, server.accountId, "ada@example.com"); // idempotent
-  const browser = await puppeteer.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      `--user-data-dir=${profile}`,
-    ],
-    handleSIGINT: false,
-    handleSIGTERM: false,
-    handleSIGHUP: false,
-  });
+  const browser = await launchChromium();
   const problems: string[] = [];
   const pageErrors: string[] = [];
   try {
@@ -410,7 +395,6 @@ Deno.test("console admins: a logo on the claim page, refused uploads, roles and 
     assert.deepEqual(problems, [], problems.join("\n"));
   } finally {
     await browser.close();
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
     await Deno.remove(files, { recursive: true }).catch(() => {});
   }
 });

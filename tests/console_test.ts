@@ -9,8 +9,8 @@
  * under `.data/screenshots/console/` and checked with axe-core.
  */
 import assert from "node:assert/strict";
-import puppeteer, { type Page } from "puppeteer-core";
-import { startDevice } from "../device/mod.ts";
+import type { Page } from "puppeteer-core";
+import { launchChromium, startDevice } from "../device/mod.ts";
 import { capture, VIEWPORTS } from "./_pages.ts";
 import { Turns } from "./_human.ts";
 import { signInWithOidc, startServerWithIdp } from "./_oidc.ts";
@@ -32,23 +32,7 @@ Deno.test("the console end to end: sign in, a key, a link run live in the inspec
   await Deno.mkdir(SCREENSHOTS, { recursive: true });
   await using server = await startServerWithIdp({ allowLoopbackWebhooks: true });
   await using receiver = startReceiver();
-  const profile = await Deno.makeTempDir({ prefix: "passage-console-" });
-  const browser = await puppeteer.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      `--user-data-dir=${profile}`,
-    ],
-    handleSIGINT: false,
-    handleSIGTERM: false,
-    handleSIGHUP: false,
-  });
+  const browser = await launchChromium();
   const problems: string[] = [];
   const pageErrors: string[] = [];
   try {
@@ -238,6 +222,5 @@ Deno.test("the console end to end: sign in, a key, a link run live in the inspec
     assert.deepEqual(problems, [], problems.join("\n"));
   } finally {
     await browser.close();
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
 });
